@@ -1,0 +1,1 @@
+"""First-party feedback store: database, events, experiments and their statistics, features and datasets."""

@@ -1,0 +1,1 @@
+"""Brand-aware marketing email generation: brand kits, briefs, prompts, backends, gates, rendering."""

@@ -1,0 +1,1 @@
+"""Monitoring: metrics, Evidently reports, workspace and dashboards, the monitoring job."""
