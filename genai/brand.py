@@ -5,9 +5,31 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["BrandKit", "CompletenessReport", "FieldSource", "Product"]
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from genai.brief import validation_to_error
+from genai.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["EXPECTED_FIELDS", "BrandKit", "CompletenessReport", "FieldSource", "Product", "load_brand"]
+
+# The fields a brand kit should have for the prompts, gates and footer to work without guessing.
+EXPECTED_FIELDS = (
+    "name",
+    "tagline",
+    "description",
+    "voice",
+    "palette",
+    "fonts",
+    "logo_url",
+    "products",
+    "website",
+    "address",
+)
 
 
 @dataclass
@@ -66,13 +88,76 @@ class BrandKit:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> BrandKit:
-        """Rebuild a brand kit from `to_dict` output or a user's JSON."""
-        data = dict(data)
-        data["products"] = [p if isinstance(p, Product) else Product(**p) for p in data.get("products", [])]
-        data["sources"] = {
-            k: v if isinstance(v, FieldSource) else FieldSource(**v) for k, v in data.get("sources", {}).items()
-        }
-        return cls(**data)
+        """Rebuild a brand kit from `to_dict` output or a user's JSON; errors name the field."""
+        if not isinstance(data, dict):
+            raise InvalidInputError("must be a mapping of fields", field="brand")
+        plain = dict(data)
+        if isinstance(plain.get("products"), list):
+            plain["products"] = [asdict(p) if isinstance(p, Product) else p for p in plain["products"]]
+        if isinstance(plain.get("sources"), dict):
+            plain["sources"] = {
+                k: asdict(v) if isinstance(v, FieldSource) else v for k, v in plain["sources"].items()
+            }
+        try:
+            checked = _BrandKitData.model_validate(plain).model_dump()
+        except ValidationError as exc:
+            raise validation_to_error(exc, "brand") from None
+        checked["products"] = [Product(**p) for p in checked["products"]]
+        checked["sources"] = {k: FieldSource(**v) for k, v in checked["sources"].items()}
+        return cls(**checked)
+
+    @classmethod
+    def from_html(cls, html: str | bytes, url: str | None = None) -> BrandKit:
+        """Read a brand kit from a saved or fetched page; `url` is where it lives, to resolve links."""
+        from genai.brand_html import extract_brand  # the HTML reader imports this module
+
+        return extract_brand(html, url)
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        timeout: float = 10.0,
+        max_bytes: int = 2_000_000,
+        transport: httpx.BaseTransport | None = None,
+    ) -> BrandKit:
+        """Fetch a brand's page over HTTP(S) and read a brand kit from it."""
+        from genai.brand_fetch import fetch_brand  # keeps httpx off the import path of plain kits
+
+        return fetch_brand(url, timeout=timeout, max_bytes=max_bytes, transport=transport)
+
+    def completeness(self) -> CompletenessReport:
+        """Which expected fields are missing, what is weak, and the share of fields present."""
+        from genai.brand_html import is_neutral
+
+        missing = [name for name in EXPECTED_FIELDS if not getattr(self, name)]
+        warnings: list[str] = []
+        if not self.address:
+            warnings.append("no postal address: CAN-SPAM requires one in every email footer")
+        if not self.palette:
+            warnings.append("no brand colours found: emails will use the default palette")
+        elif len(self.palette) == 1:
+            warnings.append("palette has one colour: add an accent colour for buttons and links")
+        elif all(is_neutral(c) for c in self.palette):
+            warnings.append("palette has only white, black or greys: add the brand's own colours")
+        if not self.fonts:
+            warnings.append("no brand fonts found: emails will use system fonts")
+        if not self.voice:
+            warnings.append("no tone words found: add two to four words that describe the brand's voice")
+        if self.logo_url and not self.logo_url.startswith(("https://", "http://")):
+            warnings.append("logo URL is not absolute: set the website so it can be resolved")
+        unpriced = [p.name for p in self.products if not p.price]
+        if unpriced:
+            warnings.append(f"{len(unpriced)} of {len(self.products)} products have no price")
+        if not self.emails:
+            warnings.append(
+                "no contact email found: drafts cannot mention one, since inventing it is blocked"
+            )
+        if self.website and not self.allowed_domains:
+            warnings.append("no allowed link domains: every link in a draft will be blocked")
+        score = round((len(EXPECTED_FIELDS) - len(missing)) / len(EXPECTED_FIELDS), 2)
+        return CompletenessReport(missing=missing, warnings=warnings, score=score)
 
     def to_json(self) -> str:
         """The brand kit as indented JSON."""
@@ -81,3 +166,81 @@ class BrandKit:
     def save(self, path: Path) -> None:
         """Write the brand kit as JSON."""
         path.write_text(self.to_json(), encoding="utf-8")
+
+
+class _ProductData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    price: str | None = Field(default=None, max_length=60)
+    url: str | None = Field(default=None, max_length=2000)
+
+
+class _FieldSourceData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: str = Field(max_length=200)
+    detail: str = Field(default="", max_length=2000)
+
+
+class _BrandKitData(BaseModel):
+    """A brand kit as a user writes it in JSON: unknown keys are mistakes, not extras."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    tagline: str = Field(default="", max_length=300)
+    description: str = Field(default="", max_length=2000)
+    voice: list[str] = Field(default_factory=list, max_length=20)
+    palette: list[str] = Field(default_factory=list, max_length=20)
+    fonts: list[str] = Field(default_factory=list, max_length=20)
+    logo_url: str | None = Field(default=None, max_length=2000)
+    products: list[_ProductData] = Field(default_factory=list, max_length=200)
+    website: str | None = Field(default=None, max_length=2000)
+    address: str | None = Field(default=None, max_length=500)
+    allowed_domains: list[str] = Field(default_factory=list, max_length=50)
+    emails: list[str] = Field(default_factory=list, max_length=50)
+    phones: list[str] = Field(default_factory=list, max_length=50)
+    sources: dict[str, _FieldSourceData] = Field(default_factory=dict)
+
+    @field_validator("palette")
+    @classmethod
+    def _hex_colours(cls, value: list[str]) -> list[str]:
+        normalised = []
+        for colour in value:
+            digits = colour.strip().lower().removeprefix("#")
+            if len(digits) == 3:
+                digits = "".join(ch * 2 for ch in digits)
+            if len(digits) != 6 or any(ch not in "0123456789abcdef" for ch in digits):
+                raise ValueError(f"{colour!r} is not a #rrggbb colour")
+            normalised.append("#" + digits)
+        return normalised
+
+
+def load_brand(path: Path, url: str | None = None) -> BrandKit:
+    """Read a brand kit from a saved page (.html, .htm; `url` is where it was saved from) or a .json kit."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".html", ".htm", ".json"):
+        raise InvalidInputError(
+            f"unsupported file type {suffix or path.name!r}: use .html, .htm or .json", field="brand"
+        )
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InvalidInputError(f"file not found: {path}", field="brand") from None
+    except IsADirectoryError:
+        raise InvalidInputError(f"is a directory, not a file: {path}", field="brand") from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}", field="brand") from None
+    if suffix != ".json":
+        return BrandKit.from_html(data, url)
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InvalidInputError("file is not UTF-8 text", field="brand") from None
+    except json.JSONDecodeError as exc:
+        raise InvalidInputError(f"not valid JSON: {exc}", field="brand") from None
+    if not isinstance(parsed, dict):
+        raise InvalidInputError("must be a JSON object of brand-kit fields", field="brand")
+    return BrandKit.from_dict(parsed)

@@ -65,16 +65,16 @@ class EmailDraft:
 DRAFT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "subject": {"type": "string", "minLength": 5, "maxLength": 90},
-        "preheader": {"type": "string", "minLength": 20, "maxLength": 120},
-        "headline": {"type": "string", "minLength": 5, "maxLength": 90},
+        "subject": {"type": "string", "minLength": 10, "maxLength": 90},
+        "preheader": {"type": "string", "minLength": 40, "maxLength": 110},
+        "headline": {"type": "string", "minLength": 8, "maxLength": 80},
         "body": {
             "type": "array",
-            "items": {"type": "string", "minLength": 20, "maxLength": 400},
-            "minItems": 2,
+            "items": {"type": "string", "minLength": 60, "maxLength": 400},
+            "minItems": 1,
             "maxItems": 3,
         },
-        "cta_label": {"type": "string", "minLength": 2, "maxLength": 30},
+        "cta_label": {"type": "string", "minLength": 4, "maxLength": 32},
     },
     "required": ["subject", "preheader", "headline", "body", "cta_label"],
     "additionalProperties": False,

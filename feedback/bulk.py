@@ -1,0 +1,211 @@
+"""Bulk inserts that skip rows whose unique key is already stored, on SQLite and PostgreSQL.
+
+SQLite gets one ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` with values already in the
+form SQLAlchemy would store them. PostgreSQL gets multi-row ``INSERT ... VALUES ... ON CONFLICT DO
+NOTHING`` for small batches, and for large ones ``COPY`` into a temporary table followed by one
+``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Rows are inserted in key order, so concurrent writers
+take their row locks in the same order and do not deadlock each other.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Dialect, String, Table, func, select
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from feedback.models import UTCDateTime
+
+__all__ = ["COPY_THRESHOLD", "chunked", "dialect_name", "insert_ignore", "insert_or_fetch_ids"]
+
+# Below this many rows a multi-row INSERT beats setting up a COPY.
+COPY_THRESHOLD = 2_000
+CHUNK = 500
+
+Row = Sequence[Any]
+
+
+def dialect_name(session: Session) -> str:
+    """The name of the database dialect the session talks to ("sqlite" or "postgresql")."""
+    return session.get_bind().dialect.name
+
+
+def chunked(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _sqlite_datetime(value: dt.datetime | None) -> str | None:
+    # The same text SQLAlchemy's SQLite DATETIME type writes, so ORM reads and comparisons agree.
+    if value is None:
+        return None
+    return value.astimezone(dt.UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _converters(table: Table, columns: Sequence[str], dialect: Dialect) -> dict[int, Callable[[Any], Any]]:
+    """Per column position, how to turn a Python value into what the driver is given directly."""
+    found: dict[int, Callable[[Any], Any]] = {}
+    for position, name in enumerate(columns):
+        kind = table.c[name].type
+        if isinstance(kind, UTCDateTime) and dialect.name == "sqlite":
+            found[position] = _sqlite_datetime
+        elif isinstance(kind.dialect_impl(dialect), JSON):
+            found[position] = _json_text
+    return found
+
+
+def _driver_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> list[Row]:
+    converters = _converters(table, columns, session.get_bind().dialect)
+    if not converters:
+        return list(rows)
+    transposed = list(zip(*rows, strict=True))
+    for position, convert in converters.items():
+        values: list[Any] = []
+        last: Any = object()
+        done: Any = None
+        for value in transposed[position]:
+            # A batch shares one ingest time object: convert a run of the same object once.
+            if value is not last:
+                done, last = convert(value), value
+            values.append(done)
+        transposed[position] = tuple(values)
+    return list(zip(*transposed, strict=True))
+
+
+def _quoted(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns)
+
+
+def _sqlite_insert(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row], conflict: Sequence[str]
+) -> None:
+    marks = ", ".join("?" for _ in columns)
+    sql = (
+        f'INSERT INTO "{table.name}" ({_quoted(columns)}) VALUES ({marks}) '
+        f"ON CONFLICT ({_quoted(conflict)}) DO NOTHING"
+    )
+    session.connection().exec_driver_sql(sql, _driver_rows(session, table, columns, rows))
+
+
+def _pg_copy_insert(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    conflict: Sequence[str],
+    returning: str | None,
+) -> tuple[list[tuple[Any, ...]], str]:
+    """COPY rows into a temporary table, insert them from there; return the RETURNING rows and the table."""
+    import psycopg
+
+    temp = f"_bulk_{uuid.uuid4().hex[:12]}"
+    names = _quoted(columns)
+    target = _quoted(conflict)
+    # Byte order ("C") is Python's string order, so this path locks rows in the same order as the others.
+    order = ", ".join(
+        f'"{c}" COLLATE "C"' if isinstance(table.c[c].type, String) else f'"{c}"' for c in conflict
+    )
+    tail = f" RETURNING {returning}" if returning else ""
+    insert = (
+        f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{temp}" '
+        f"ORDER BY {order} ON CONFLICT ({target}) DO NOTHING{tail}"
+    )
+    raw = session.connection().connection.driver_connection
+    assert raw is not None, "a pooled connection always has a driver connection"
+    try:
+        with raw.cursor() as cursor:
+            cursor.execute(
+                f'CREATE TEMP TABLE "{temp}" ON COMMIT DROP '
+                f'AS SELECT {names} FROM "{table.name}" WITH NO DATA'
+            )
+            with cursor.copy(f'COPY "{temp}" ({names}) FROM STDIN') as copy:
+                for row in _driver_rows(session, table, columns, rows):
+                    copy.write_row(row)
+            cursor.execute(insert)
+            returned = [tuple(r) for r in cursor.fetchall()] if returning else []
+    except psycopg.Error as exc:
+        # Surface driver errors the way SQLAlchemy does everywhere else, so callers catch one kind.
+        raise DBAPIError.instance(insert, None, exc, psycopg.Error) from exc
+    return returned, temp
+
+
+def _drop_temp(session: Session, temp: str) -> None:
+    session.connection().exec_driver_sql(f'DROP TABLE IF EXISTS "{temp}"')
+
+
+def insert_ignore(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row], conflict: list[str]
+) -> None:
+    """Insert `rows` (tuples in `columns` order), skipping those whose `conflict` columns are stored."""
+    if not rows:
+        return
+    if dialect_name(session) == "sqlite":
+        _sqlite_insert(session, table, columns, rows, conflict)
+    elif len(rows) >= COPY_THRESHOLD:
+        _, temp = _pg_copy_insert(session, table, columns, rows, conflict, None)
+        _drop_temp(session, temp)
+    else:
+        stmt = postgresql.insert(table).on_conflict_do_nothing(index_elements=conflict)
+        session.execute(stmt, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def insert_or_fetch_ids(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row], key: str
+) -> tuple[dict[Any, int], dict[Any, int]]:
+    """Insert rows unique on ``(workspace_id, key)``; return ``{key: id}`` of new rows and of stored ones.
+
+    Rows are tuples in `columns` order, all of one workspace, with no key repeated. The integer
+    primary key must be named ``id``. A row whose key was stored already (before, or by a concurrent
+    writer) is left as it is and reported among the stored ones.
+    """
+    if not rows:
+        return {}, {}
+    position = list(columns).index(key)
+    workspace_id = rows[0][list(columns).index("workspace_id")]
+    ordered = sorted(rows, key=lambda row: row[position])
+    key_col, id_col, ws_col = table.c[key], table.c["id"], table.c["workspace_id"]
+    conflict = ["workspace_id", key]
+    if dialect_name(session) == "sqlite":
+        # The write lock is held from the first write until commit, so every row with an id above
+        # the current maximum was inserted by this statement (rowids grow past the maximum).
+        before = session.scalar(select(func.coalesce(func.max(id_col), 0))) or 0
+        _sqlite_insert(session, table, columns, ordered, conflict)
+        found = session.execute(select(key_col, id_col).where(id_col > before))
+        new = {row[0]: row[1] for row in found}
+    elif len(ordered) >= COPY_THRESHOLD:
+        returned, temp = _pg_copy_insert(session, table, columns, ordered, conflict, f'"{key}", id')
+        new = dict(returned)  # type: ignore[arg-type]
+        stored = {}
+        if len(new) < len(ordered):
+            joined = session.connection().exec_driver_sql(
+                f'SELECT t."{key}", o.id FROM "{temp}" t JOIN "{table.name}" o '
+                f'ON o.workspace_id = t.workspace_id AND o."{key}" = t."{key}"'
+            )
+            stored = {row[0]: row[1] for row in joined if row[0] not in new}
+        _drop_temp(session, temp)
+        return new, stored
+    else:
+        stmt = (
+            postgresql.insert(table)
+            .on_conflict_do_nothing(index_elements=conflict)
+            .returning(key_col, id_col)
+        )
+        params = [dict(zip(columns, row, strict=True)) for row in ordered]
+        new = {row[0]: row[1] for row in session.execute(stmt, params)}
+    missing = [row[position] for row in ordered if row[position] not in new]
+    stored = {}
+    for chunk in chunked(missing):
+        found = session.execute(select(key_col, id_col).where(ws_col == workspace_id, key_col.in_(chunk)))
+        stored.update({row[0]: row[1] for row in found})
+    return new, stored

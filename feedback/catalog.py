@@ -1,0 +1,189 @@
+"""A workspace's catalogue: brands, segments, campaigns, generation requests and their variants."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from feedback.errors import ConflictError, InvalidInputError
+from feedback.models import Brand, Campaign, GenerationRequest, Segment, Variant
+from feedback.tenancy import get_in_workspace, get_workspace, in_workspace
+from genai.campaign import CampaignDraft, Lineage
+from genai.campaign import Variant as DraftVariant
+
+__all__ = [
+    "create_brand",
+    "create_campaign",
+    "get_or_create_segment",
+    "get_variant",
+    "lineage_of",
+    "save_campaign",
+    "segment_names",
+    "variants_of",
+]
+
+LINEAGE_FIELDS = tuple(f.name for f in dataclasses.fields(Lineage))
+
+
+def _name(value: str, limit: int) -> str:
+    clean = value.strip()
+    if not 1 <= len(clean) <= limit:
+        raise InvalidInputError(f"must be 1 to {limit} characters", field="name")
+    return clean
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _to_json(data: Mapping[str, Any] | BaseModel, field: str) -> dict[str, Any]:
+    """A plain JSON dict; dates become ISO strings, so what is stored is what is read back."""
+    if isinstance(data, BaseModel):
+        return data.model_dump(mode="json")
+    try:
+        loaded: dict[str, Any] = json.loads(json.dumps(dict(data), default=_json_default))
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"not JSON serialisable: {exc}", field=field) from exc
+    return loaded
+
+
+def create_brand(
+    session: Session, workspace_id: str, name: str, kit: Mapping[str, Any] | None = None
+) -> Brand:
+    """Create a brand with its kit (any JSON object) in the workspace."""
+    get_workspace(session, workspace_id)
+    clean = _name(name, 200)
+    if session.scalar(in_workspace(Brand, workspace_id).where(Brand.name == clean)) is not None:
+        raise ConflictError(f"a brand named {clean!r} exists", field="name")
+    brand = Brand(workspace_id=workspace_id, name=clean, kit=_to_json(kit or {}, "kit"))
+    session.add(brand)
+    session.flush()
+    return brand
+
+
+def create_campaign(session: Session, workspace_id: str, name: str, brand_id: str | None = None) -> Campaign:
+    """Create a campaign, optionally for one of the workspace's brands."""
+    get_workspace(session, workspace_id)
+    if brand_id is not None:
+        get_in_workspace(session, Brand, workspace_id, brand_id)
+    campaign = Campaign(workspace_id=workspace_id, name=_name(name, 200), brand_id=brand_id)
+    session.add(campaign)
+    session.flush()
+    return campaign
+
+
+def get_or_create_segment(
+    session: Session,
+    workspace_id: str,
+    name: str,
+    *,
+    description: str = "",
+    traits: Mapping[str, Any] | None = None,
+) -> Segment:
+    """The segment with this name in the workspace, created (with description and traits) if absent."""
+    get_workspace(session, workspace_id)
+    clean = _name(name, 80)
+    segment: Segment | None = session.scalar(in_workspace(Segment, workspace_id).where(Segment.name == clean))
+    if segment is None:
+        segment = Segment(
+            workspace_id=workspace_id,
+            name=clean,
+            description=description,
+            traits=_to_json(traits or {}, "traits"),
+        )
+        session.add(segment)
+        session.flush()
+    return segment
+
+
+def _variant_row(workspace_id: str, request_id: str, variant: DraftVariant) -> Variant:
+    lineage = dataclasses.asdict(variant.lineage)
+    return Variant(
+        workspace_id=workspace_id,
+        generation_request_id=request_id,
+        pipeline_id=variant.id,
+        segment_name=variant.segment,
+        rank=variant.rank,
+        draft=variant.draft.to_dict(),
+        score=float(variant.score),
+        reasons=list(variant.reasons),
+        gate_results=[dataclasses.asdict(gate) for gate in variant.gates],
+        html=variant.html or None,
+        text=variant.text or None,
+        **{name: lineage[name] for name in LINEAGE_FIELDS},
+    )
+
+
+def save_campaign(
+    session: Session,
+    workspace_id: str,
+    brief: Mapping[str, Any] | BaseModel,
+    campaign: CampaignDraft,
+    brand_id: str | None,
+    *,
+    campaign_id: str | None = None,
+) -> GenerationRequest:
+    """Store a pipeline result: one completed generation request and every variant with its lineage."""
+    get_workspace(session, workspace_id)
+    if brand_id is not None:
+        get_in_workspace(session, Brand, workspace_id, brand_id)
+    if campaign_id is not None:
+        get_in_workspace(session, Campaign, workspace_id, campaign_id)
+    stats = _to_json({"goal": campaign.goal, "brand": campaign.brand, **campaign.stats}, "campaign")
+    stats["rejected"] = {segment: len(items) for segment, items in campaign.rejected.items()}
+    request = GenerationRequest(
+        workspace_id=workspace_id,
+        brand_id=brand_id,
+        campaign_id=campaign_id,
+        brief=_to_json(brief, "brief"),
+        status="completed",
+        stats=stats,
+    )
+    session.add(request)
+    session.flush()
+    session.add_all(
+        _variant_row(workspace_id, request.id, variant)
+        for variants in campaign.variants.values()
+        for variant in variants
+    )
+    session.flush()
+    return request
+
+
+def variants_of(session: Session, workspace_id: str, generation_request_id: str) -> list[Variant]:
+    """The variants of one generation request, by segment then rank."""
+    get_in_workspace(session, GenerationRequest, workspace_id, generation_request_id)
+    stmt = (
+        in_workspace(Variant, workspace_id)
+        .where(Variant.generation_request_id == generation_request_id)
+        .order_by(Variant.segment_name, Variant.rank)
+    )
+    return list(session.scalars(stmt))
+
+
+def get_variant(session: Session, workspace_id: str, variant_id: str) -> Variant:
+    """One variant of the workspace, or NotFoundError."""
+    return get_in_workspace(session, Variant, workspace_id, variant_id)
+
+
+def lineage_of(variant: Variant) -> Lineage:
+    """The stored variant's lineage as the pipeline's own dataclass."""
+    return Lineage(**{name: getattr(variant, name) for name in LINEAGE_FIELDS})
+
+
+def segment_names(session: Session, workspace_id: str) -> list[str]:
+    """Names of the workspace's segments, sorted."""
+    return list(
+        session.scalars(
+            select(Segment.name).where(Segment.workspace_id == workspace_id).order_by(Segment.name)
+        )
+    )

@@ -1,0 +1,88 @@
+"""Contacts: pseudonymous recipients, stored only as an HMAC-SHA256 of their external id.
+
+The external id (an e-mail address, an ESP subscriber id, a shop's customer id) is hashed with the
+workspace's own secret, so the same person hashes differently in two workspaces and the stored value
+cannot be reversed by hashing a list of known addresses without the secret. E-mail addresses are
+trimmed and lower-cased first, so ``Ann@Example.com`` and ``ann@example.com`` are one contact; other ids
+are only trimmed (``00042`` and ``42`` stay distinct).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from feedback.bulk import chunked, insert_or_fetch_ids
+from feedback.errors import InvalidInputError
+from feedback.models import Contact, utcnow
+from feedback.tenancy import get_workspace
+
+CONTACT_COLUMNS = ("workspace_id", "hmac", "created_at")
+
+__all__ = [
+    "contact_hash",
+    "contact_ids_by_hash",
+    "ensure_contacts",
+    "find_contact",
+    "hash_external_ids",
+    "normalise_external_id",
+]
+
+
+def normalise_external_id(external_id: str) -> str:
+    """The canonical form of an external id: trimmed, and lower-cased when it is an e-mail address."""
+    clean = external_id.strip()
+    if not clean:
+        raise InvalidInputError("must not be empty", field="contact")
+    return clean.lower() if "@" in clean else clean
+
+
+def contact_hash(secret: str, external_id: str) -> str:
+    """The hex HMAC-SHA256 of the normalised external id under the workspace secret."""
+    message = normalise_external_id(external_id).encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
+def hash_external_ids(session: Session, workspace_id: str, external_ids: Iterable[str]) -> dict[str, str]:
+    """``{external id: contact hash}`` under this workspace's secret."""
+    secret = get_workspace(session, workspace_id).contact_secret
+    return {ext: contact_hash(secret, ext) for ext in set(external_ids)}
+
+
+def contact_ids_by_hash(
+    session: Session, workspace_id: str, hashes: Iterable[str], *, create: bool = True
+) -> dict[str, int]:
+    """``{contact hash: contact id}``, inserting the contacts not stored yet when `create` is set."""
+    get_workspace(session, workspace_id)
+    wanted = sorted(set(hashes))
+    if create:
+        now = utcnow()
+        rows = [(workspace_id, digest, now) for digest in wanted]
+        table = Contact.__table__
+        new, stored = insert_or_fetch_ids(session, table, CONTACT_COLUMNS, rows, "hmac")  # type: ignore[arg-type]
+        return {**stored, **new}
+    found: dict[str, int] = {}
+    for chunk in chunked(wanted):
+        stmt = select(Contact.hmac, Contact.id).where(
+            Contact.workspace_id == workspace_id, Contact.hmac.in_(chunk)
+        )
+        found.update({row[0]: row[1] for row in session.execute(stmt)})
+    return found
+
+
+def ensure_contacts(session: Session, workspace_id: str, external_ids: Iterable[str]) -> dict[str, int]:
+    """``{external id: contact id}``, creating the contacts that do not exist yet."""
+    hashes = hash_external_ids(session, workspace_id, external_ids)
+    ids = contact_ids_by_hash(session, workspace_id, hashes.values())
+    return {ext: ids[h] for ext, h in hashes.items()}
+
+
+def find_contact(session: Session, workspace_id: str, external_id: str) -> Contact | None:
+    """The contact for this external id in this workspace, if there is one."""
+    secret = get_workspace(session, workspace_id).contact_secret
+    digest = contact_hash(secret, external_id)
+    return session.scalar(select(Contact).where(Contact.workspace_id == workspace_id, Contact.hmac == digest))

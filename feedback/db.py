@@ -1,0 +1,148 @@
+"""Engines, sessions and migrations for the feedback store (SQLite by default, PostgreSQL by URL).
+
+SQLite runs in WAL mode with foreign keys on and a busy timeout, and every transaction starts with
+``BEGIN IMMEDIATE``: writers queue up on the busy timeout instead of failing when two of them try to
+upgrade a read lock at once. Readers in WAL mode are never blocked by that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from feedback.errors import DatabaseError, InvalidInputError
+from genai.paths import data_dir
+
+__all__ = [
+    "DATABASE_URL_ENV",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "database_url",
+    "downgrade",
+    "make_engine",
+    "normalise_url",
+    "session_factory",
+    "session_scope",
+    "upgrade",
+]
+
+DATABASE_URL_ENV = "COPYLOOP_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+# Any constant works; it only has to be the same for every process that migrates this database.
+_MIGRATION_LOCK_ID = 0x636F70796C6F6F70
+
+
+def normalise_url(url: str) -> str:
+    """Point bare ``postgresql://`` and ``postgres://`` URLs at the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def database_url(url: str | None = None) -> str:
+    """The URL to use: the argument, else ``COPYLOOP_DATABASE_URL``, else SQLite in the data directory."""
+    chosen = url or os.environ.get(DATABASE_URL_ENV)
+    if chosen:
+        return normalise_url(chosen)
+    return f"sqlite:///{data_dir() / 'copyloop.db'}"
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" hook emit BEGIN itself, instead of pysqlite's own deferred BEGIN.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Durable at each checkpoint and safe against corruption in WAL mode; much faster than FULL.
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        # 64 MiB of page cache (the default is 2 MiB): bulk inserts touch indexes far larger than that.
+        cursor.execute("PRAGMA cache_size=-65536")
+    finally:
+        cursor.close()
+
+
+def _begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
+    """Create an engine for `url` (see `database_url`), configured for this store's needs."""
+    resolved = database_url(url)
+    try:
+        parsed = make_url(resolved)
+    except Exception as exc:
+        raise InvalidInputError(f"not a database URL: {exc}", field="database_url") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, echo=echo)
+        event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "begin", _begin_immediate)
+        return engine
+    if backend == "postgresql":
+        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+    raise InvalidInputError(
+        f"unsupported database {backend!r}: use sqlite or postgresql", field="database_url"
+    )
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    """A session factory bound to `engine`; objects stay readable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session whose transaction commits on success and rolls back on error."""
+    with factory() as session, session.begin():
+        yield session
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    # configparser treats "%" as interpolation; a checkout path may contain one.
+    config.set_main_option("script_location", str(MIGRATIONS_DIR).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    return config
+
+
+def _migrate(target: str | Engine | None, step: Callable[[Config], None]) -> None:
+    engine = target if isinstance(target, Engine) else make_engine(target)
+    config = _alembic_config()
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several app workers may upgrade on start at once; the first migrates, the rest wait.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
+            config.attributes["connection"] = connection
+            step(config)
+    except SQLAlchemyError as exc:
+        raise DatabaseError(f"migration failed: {exc}") from exc
+    finally:
+        if not isinstance(target, Engine):
+            engine.dispose()
+
+
+def upgrade(target: str | Engine | None = None, revision: str = "head") -> None:
+    """Run the migrations up to `revision` on a URL or engine (default: the configured database)."""
+    _migrate(target, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(target: str | Engine | None, revision: str) -> None:
+    """Revert the migrations down to `revision` ("base" removes every table of the store)."""
+    _migrate(target, lambda config: command.downgrade(config, revision))

@@ -1,0 +1,93 @@
+"""The one contract every generation backend implements.
+
+A backend takes a batch of `GenerationRequest`s and returns, for each, `n` candidate
+completions plus what it cost: tokens in and out, time to first token, total time and
+why each candidate stopped. Requests carry chat messages, sampling parameters and an
+optional JSON schema that the output must follow (structured output). Backends are
+registered by name in `genai.backends` and imported lazily, so that importing the API
+layer never imports torch or an HTTP client it does not need.
+
+Backends are synchronous and thread-safe: callers that must not block (the HTTP API)
+run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = ["Backend", "Candidate", "GenerationRequest", "GenerationResult", "Message", "SamplingParams"]
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How to sample; `seed` makes a request reproducible on backends that honour it."""
+
+    temperature: float = 0.8
+    top_p: float = 0.95
+    max_tokens: int = 400
+    seed: int | None = None
+    repetition_penalty: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class GenerationRequest:
+    """n candidates for one prompt."""
+
+    messages: list[Message]
+    n: int = 1
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    json_schema: dict[str, Any] | None = None
+    timeout_s: float | None = None
+
+
+@dataclass
+class Candidate:
+    """One completion."""
+
+    text: str
+    tokens_out: int
+    finish_reason: str  # "stop" or "length"
+
+
+@dataclass
+class GenerationResult:
+    """The candidates for one request and what producing them took."""
+
+    candidates: list[Candidate]
+    tokens_in: int
+    ttft_s: float | None
+    total_s: float
+    queue_s: float = 0.0
+
+    @property
+    def tokens_out(self) -> int:
+        """Output tokens over all candidates."""
+        return sum(c.tokens_out for c in self.candidates)
+
+
+class Backend(ABC):
+    """A source of completions. Subclasses set `name` and implement `generate`."""
+
+    name: str = "base"
+    model_id: str = "unknown"
+    checkpoint_sha256: str | None = None
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """Return one result per request, in order; raise a BackendError on failure."""
+
+    def ready(self) -> bool:
+        """True when the backend can serve requests now."""
+        return True
+
+    def close(self) -> None:
+        """Release the model, threads and connections."""

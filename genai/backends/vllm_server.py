@@ -1,0 +1,211 @@
+"""A vLLM server through its OpenAI-compatible API.
+
+Each request becomes one streamed `/v1/chat/completions` call with `n` candidates, a
+`seed`, and, when the request carries a JSON schema, vLLM's `structured_outputs` so the
+server constrains decoding to that schema. Streaming gives the time to first token;
+the final usage chunk gives token counts. Requests of a batch run concurrently: the
+server batches them continuously. 5xx answers and connection errors are retried with
+exponential backoff; a server that stays unreachable raises BackendUnavailableError.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from genai.backends.base import Backend, Candidate, GenerationRequest, GenerationResult
+from genai.errors import BackendError, BackendUnavailableError, GenerationTimeoutError
+
+__all__ = ["VLLMServerBackend"]
+
+
+class VLLMServerBackend(Backend):
+    """Talks to `vllm serve` (or any server with vLLM's OpenAI-compatible API)."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8000/v1",
+        model: str | None = None,
+        *,
+        api_key: str | None = None,
+        timeout_s: float = 300.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        max_concurrency: int = 16,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff_s = backoff_s
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._client = httpx.Client(
+            base_url=self.base_url,
+            timeout=httpx.Timeout(timeout_s, connect=10.0),
+            headers=headers,
+            transport=transport,
+        )
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="copyloop-vllm")
+        self._model = model
+        self.checkpoint_sha256 = None
+
+    @property
+    def model_id(self) -> str:  # type: ignore[override]
+        """The served model's id, asked of the server on first use."""
+        if self._model is None:
+            data = self._call("GET", "/models")
+            models = data.get("data") or []
+            if not models:
+                raise BackendUnavailableError(f"the vLLM server at {self.base_url} serves no model")
+            self._model = str(models[0]["id"])
+        return self._model
+
+    def ready(self) -> bool:
+        """True when the server answers its model list."""
+        try:
+            return bool(self.model_id)
+        except BackendError:
+            return False
+
+    def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
+        """Send every request concurrently and collect the results in order."""
+        model = self.model_id
+        futures = [self._pool.submit(self._one, model, r) for r in requests]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        """Close the connection pool and the worker threads."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+    def payload(self, model: str, request: GenerationRequest) -> dict[str, Any]:
+        """The JSON body sent for one request."""
+        s = request.sampling
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": request.messages,
+            "n": request.n,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "max_tokens": s.max_tokens,
+            "repetition_penalty": s.repetition_penalty,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if s.seed is not None:
+            body["seed"] = s.seed
+        if request.json_schema is not None:
+            body["structured_outputs"] = {"json": request.json_schema}
+        return body
+
+    def _one(self, model: str, request: GenerationRequest) -> GenerationResult:
+        body = self.payload(model, request)
+        for attempt in range(self.retries + 1):
+            try:
+                return self._stream(body, request)
+            except _Retryable as exc:
+                if attempt == self.retries:
+                    raise BackendUnavailableError(
+                        f"vLLM server at {self.base_url} failed after {self.retries + 1} tries: {exc}"
+                    ) from None
+                time.sleep(self.backoff_s * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _stream(self, body: dict[str, Any], request: GenerationRequest) -> GenerationResult:
+        texts = [""] * request.n
+        finish: list[str | None] = [None] * request.n
+        usage: dict[str, Any] = {}
+        ttft: float | None = None
+        start = time.perf_counter()
+        timeout = request.timeout_s
+        try:
+            with self._client.stream(
+                "POST",
+                "/chat/completions",
+                json=body,
+                timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            ) as resp:
+                if resp.status_code >= 500:
+                    resp.read()
+                    raise _Retryable(f"HTTP {resp.status_code}: {resp.text[:200]}")
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise BackendError(
+                        f"vLLM server rejected the request (HTTP {resp.status_code}): {resp.text[:500]}"
+                    )
+                for line in resp.iter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        chunk = json.loads(data)
+                    except json.JSONDecodeError:
+                        raise BackendError(f"vLLM server sent a garbled stream chunk: {data[:200]}") from None
+                    # a failure after the answer started streaming arrives as an event, not a status code
+                    if chunk.get("error") or chunk.get("object") == "error":
+                        error = chunk.get("error")
+                        message = error.get("message") if isinstance(error, dict) else chunk.get("message")
+                        raise BackendError(f"vLLM server failed mid-stream: {message or chunk}")
+                    if chunk.get("usage"):
+                        usage = chunk["usage"]
+                    for choice in chunk.get("choices") or []:
+                        i = int(choice.get("index", 0))
+                        delta = (choice.get("delta") or {}).get("content") or ""
+                        if delta and ttft is None:
+                            ttft = time.perf_counter() - start
+                        texts[i] += delta
+                        if choice.get("finish_reason"):
+                            finish[i] = choice["finish_reason"]
+        except httpx.TimeoutException:
+            raise GenerationTimeoutError(
+                f"vLLM server did not answer within the timeout ({self.base_url})"
+            ) from None
+        except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise _Retryable(f"cannot reach the server: {exc}") from None
+        total = time.perf_counter() - start
+        completion_tokens = int(usage.get("completion_tokens", 0))
+        per = _split(completion_tokens, request.n)
+        candidates = [
+            Candidate(text=t, tokens_out=per[i], finish_reason=finish[i] or "stop")
+            for i, t in enumerate(texts)
+        ]
+        return GenerationResult(
+            candidates, tokens_in=int(usage.get("prompt_tokens", 0)), ttft_s=ttft, total_s=total
+        )
+
+    def _call(self, method: str, path: str) -> dict[str, Any]:
+        for attempt in range(self.retries + 1):
+            try:
+                resp = self._client.request(method, path)
+                if resp.status_code >= 500:
+                    raise _Retryable(f"HTTP {resp.status_code}")
+                resp.raise_for_status()
+                data: dict[str, Any] = resp.json()
+                return data
+            except (httpx.ConnectError, httpx.TimeoutException, _Retryable) as exc:
+                if attempt == self.retries:
+                    raise BackendUnavailableError(
+                        f"cannot reach the vLLM server at {self.base_url}: {exc}. Is `vllm serve` running?"
+                    ) from None
+                time.sleep(self.backoff_s * 2**attempt)
+            except httpx.HTTPStatusError as exc:
+                raise BackendError(f"vLLM server answered {exc.response.status_code} for {path}") from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _Retryable(Exception):
+    pass
+
+
+def _split(total: int, n: int) -> list[int]:
+    """Spread a total token count over n candidates (the API reports one usage per request)."""
+    base, extra = divmod(total, max(n, 1))
+    return [base + (1 if i < extra else 0) for i in range(n)]

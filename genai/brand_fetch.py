@@ -1,0 +1,107 @@
+"""Fetching a brand's web page over HTTP(S) for `BrandKit.from_url`, with a timeout and a size cap."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+from genai.brand import BrandKit
+from genai.brand_html import extract_brand, validate_page_url
+from genai.errors import BrandFetchError, InvalidInputError
+
+__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "FetchedPage", "fetch_brand", "fetch_page"]
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_MAX_BYTES = 2_000_000
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_HEADERS = {
+    "User-Agent": "copyloop-brand-import/0.1",
+    "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+}
+
+
+@dataclass(frozen=True)
+class FetchedPage:
+    """A page's bytes and where they came from after redirects."""
+
+    url: str
+    body: bytes
+    charset: str | None  # from the Content-Type header, when it names one
+
+
+def _looks_like_html(head: bytes) -> bool:
+    start = head.lstrip()[:64].lower()
+    return start.startswith((b"<!doctype html", b"<html", b"<head", b"<!--"))
+
+
+def fetch_page(
+    url: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    transport: httpx.BaseTransport | None = None,
+) -> FetchedPage:
+    """GET an HTML page, following redirects; stop reading once it passes `max_bytes`."""
+    url = validate_page_url(url)
+    if max_bytes <= 0:
+        raise InvalidInputError(f"must be positive, got {max_bytes}", field="max_bytes")
+    if timeout <= 0:
+        raise InvalidInputError(f"must be positive, got {timeout}", field="timeout")
+    try:
+        with (
+            httpx.Client(
+                transport=transport, follow_redirects=True, timeout=timeout, headers=_HEADERS
+            ) as client,
+            client.stream("GET", url) as response,
+        ):
+            return _read(response, max_bytes)
+    except httpx.InvalidURL as exc:
+        raise InvalidInputError(f"{url!r} is not a valid URL: {exc}", field="url") from None
+    except httpx.TimeoutException:
+        raise BrandFetchError(f"{url} did not answer within {timeout:g} s", field="url") from None
+    except httpx.TooManyRedirects:
+        raise BrandFetchError(f"{url} redirects too many times", field="url") from None
+    except httpx.TransportError as exc:
+        raise BrandFetchError(
+            f"could not reach {url}: {str(exc) or type(exc).__name__}", field="url"
+        ) from None
+    except httpx.HTTPError as exc:
+        raise BrandFetchError(
+            f"could not read {url}: {str(exc) or type(exc).__name__}", field="url"
+        ) from None
+
+
+def _read(response: httpx.Response, max_bytes: int) -> FetchedPage:
+    final = str(response.url)
+    if not response.is_success:
+        reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+        raise BrandFetchError(f"{final} answered HTTP {response.status_code}{reason}", field="url")
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media not in _HTML_TYPES:
+        raise BrandFetchError(f"{final} is not an HTML page (content-type {media})", field="url")
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise BrandFetchError(
+            f"{final} is {int(declared):,} bytes, over the {max_bytes:,}-byte limit", field="url"
+        )
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body.extend(chunk)
+        if len(body) > max_bytes:
+            raise BrandFetchError(f"{final} is larger than the {max_bytes:,}-byte limit", field="url")
+    if not media and not _looks_like_html(bytes(body[:512])):
+        raise BrandFetchError(f"{final} is not an HTML page (no content-type, body is not HTML)", field="url")
+    return FetchedPage(url=final, body=bytes(body), charset=response.charset_encoding)
+
+
+def fetch_brand(
+    url: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    transport: httpx.BaseTransport | None = None,
+) -> BrandKit:
+    """Fetch a brand's page and read a brand kit from it, resolving links against the final URL."""
+    page = fetch_page(url, timeout=timeout, max_bytes=max_bytes, transport=transport)
+    return extract_brand(page.body, page.url, encoding=page.charset)

@@ -1,0 +1,105 @@
+"""Versioned prompt templates.
+
+Each prompt lives in `genai/prompts/<name>/v<version>.yaml`; few-shot exemplars are
+brand-neutral and live in `genai/prompts/exemplars.yaml`. A rendered prompt records the
+template's name, version and the sha256 of the template file, which go into every
+variant's lineage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined
+from jinja2.sandbox import SandboxedEnvironment
+
+from genai.brand import BrandKit
+from genai.brief import Brief, Segment
+from genai.errors import InvalidInputError
+
+__all__ = ["PromptTemplate", "RenderedPrompt", "list_prompts", "load_prompt"]
+
+PROMPTS_DIR = Path(__file__).parent
+DEFAULT_PROMPT = "email_variant"
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+@dataclass(frozen=True)
+class RenderedPrompt:
+    """Chat messages ready for a backend, with the identity of the template that made them."""
+
+    messages: list[dict[str, str]]
+    name: str
+    version: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class PromptTemplate:
+    """One version of one prompt."""
+
+    name: str
+    version: str
+    sha256: str
+    system: str
+    user: str
+    exemplar_user: str
+
+    def render(
+        self, brand: BrandKit, brief: Brief, segment: Segment, *, exemplars: int = 1, offset: int = 0
+    ) -> RenderedPrompt:
+        """Fill the template for one segment, with `exemplars` few-shot examples first."""
+        messages = [{"role": "system", "content": self.system.strip()}]
+        pool = _exemplars()
+        for i in range(min(exemplars, len(pool))):
+            ex = pool[(offset + i) % len(pool)]
+            messages.append(
+                {"role": "user", "content": _ENV.from_string(self.exemplar_user).render(ex=ex).strip()}
+            )
+            messages.append({"role": "assistant", "content": json.dumps(ex["output"], ensure_ascii=False)})
+        user = _ENV.from_string(self.user).render(brand=brand, brief=brief, segment=segment)
+        messages.append({"role": "user", "content": user.strip()})
+        return RenderedPrompt(messages, self.name, self.version, self.sha256)
+
+
+def list_prompts() -> dict[str, list[str]]:
+    """Every prompt name with its versions, oldest first."""
+    out: dict[str, list[str]] = {}
+    for path in sorted(PROMPTS_DIR.glob("*/v*.yaml")):
+        out.setdefault(path.parent.name, []).append(path.stem[1:])
+    for versions in out.values():
+        versions.sort(key=lambda v: [int(p) if p.isdigit() else p for p in v.split(".")])
+    return out
+
+
+def load_prompt(name: str = DEFAULT_PROMPT, version: str | None = None) -> PromptTemplate:
+    """Load a prompt by name; the latest version unless one is given."""
+    versions = list_prompts().get(name)
+    if not versions:
+        raise InvalidInputError(f"no prompt named {name!r}", field="prompt")
+    version = version or versions[-1]
+    if version not in versions:
+        raise InvalidInputError(
+            f"prompt {name!r} has no version {version!r} (has {versions})", field="prompt"
+        )
+    path = PROMPTS_DIR / name / f"v{version}.yaml"
+    raw = path.read_bytes()
+    data: dict[str, Any] = yaml.safe_load(raw)
+    return PromptTemplate(
+        name=name,
+        version=str(data["version"]),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        system=data["system"],
+        user=data["user"],
+        exemplar_user=data["exemplar_user"],
+    )
+
+
+def _exemplars() -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = yaml.safe_load((PROMPTS_DIR / "exemplars.yaml").read_text(encoding="utf-8"))
+    return data

@@ -1,0 +1,81 @@
+"""Choose the variants to show: drop blocked and near-duplicate drafts, rank the rest.
+
+Score = voice similarity (cosine of the draft to the brand's description and voice,
+0..1) minus 0.05 for each gate warning. Near-duplicates are drafts whose embedding has
+cosine similarity >= `dup_threshold` with a better-ranked draft already kept.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from genai.brand import BrandKit
+from genai.campaign import GateResult
+from genai.draft import EmailDraft
+from genai.embed import Embedder, cosine_matrix
+
+__all__ = ["WARNING_PENALTY", "Scored", "brand_reference_text", "select_drafts"]
+
+WARNING_PENALTY = 0.05
+
+
+@dataclass
+class Scored:
+    """A candidate draft with its gate results, score and reasons."""
+
+    index: int  # position among the candidates given
+    draft: EmailDraft
+    gates: list[GateResult]
+    score: float = 0.0
+    voice_similarity: float = 0.0
+    reasons: list[str] | None = None
+    dropped: str | None = None  # why it was not selected
+
+
+def brand_reference_text(brand: BrandKit) -> str:
+    """The text a draft's voice is compared with."""
+    parts = [brand.name, brand.tagline, brand.description]
+    if brand.voice:
+        parts.append("Voice: " + ", ".join(brand.voice))
+    return ". ".join(p for p in parts if p)
+
+
+def select_drafts(
+    candidates: list[Scored], brand: BrandKit, embedder: Embedder, n: int, dup_threshold: float = 0.92
+) -> tuple[list[Scored], list[Scored]]:
+    """Return (the best n, everything dropped with the reason)."""
+    dropped: list[Scored] = []
+    passing: list[Scored] = []
+    for cand in candidates:
+        blocking = [g for g in cand.gates if g.blocks]
+        if blocking:
+            cand.dropped = "blocked by " + ", ".join(g.gate_id for g in blocking)
+            dropped.append(cand)
+        else:
+            passing.append(cand)
+    if not passing:
+        return [], dropped
+    vectors = embedder.encode([c.draft.full_text() for c in passing])
+    reference = embedder.encode([brand_reference_text(brand)])
+    similarity = cosine_matrix(vectors, reference)[:, 0]
+    for cand, sim in zip(passing, similarity, strict=True):
+        warns = [g.gate_id for g in cand.gates if not g.passed and g.severity == "warn"]
+        cand.voice_similarity = float(sim)
+        cand.score = round(float(sim) - WARNING_PENALTY * len(warns), 4)
+        cand.reasons = [f"voice similarity {sim:.2f}"] + [f"warning: {w}" for w in warns]
+    order = sorted(range(len(passing)), key=lambda i: (-passing[i].score, passing[i].index))
+    pairwise = cosine_matrix(vectors, vectors)
+    kept: list[int] = []
+    for i in order:
+        twin = next((k for k in kept if pairwise[i, k] >= dup_threshold), None)
+        if twin is not None:
+            passing[
+                i
+            ].dropped = f"near-duplicate of candidate {passing[twin].index} (cosine {pairwise[i, twin]:.2f})"
+            dropped.append(passing[i])
+        elif len(kept) < n:
+            kept.append(i)
+        else:
+            passing[i].dropped = "ranked below the top n"
+            dropped.append(passing[i])
+    return [passing[i] for i in kept], dropped

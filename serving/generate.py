@@ -1,0 +1,98 @@
+"""The `copyloop generate` job: brand page + brief -> variants, manifest and a preview page."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from tqdm import tqdm
+
+from genai.backends import Backend, get_backend
+from genai.brand import load_brand
+from genai.brief import load_brief
+from genai.campaign import CampaignDraft, Variant
+from genai.pipeline import GenerationOptions, generate_campaign
+from genai.render import render_index
+from serving.settings import Settings
+
+__all__ = ["run_generate", "write_campaign"]
+
+
+def run_generate(
+    settings: Settings,
+    brand_path: Path,
+    brief_path: Path,
+    out_dir: Path,
+    *,
+    url: str | None = None,
+    seed: int | None = None,
+    backend: Backend | None = None,
+) -> Path:
+    """Generate a campaign and write it to `out_dir`; returns the preview page's path."""
+    brand = load_brand(brand_path, url)
+    brief = load_brief(brief_path)
+    total = sum(1 for _ in brief.segments) * brief.variants_per_segment
+    own_backend = backend is None
+    with tqdm(total=None, desc="loading model", unit="", bar_format="{desc} {elapsed}") as bar:
+        if backend is None:
+            backend = get_backend(settings.backend, **_progress_option(settings, bar))
+    try:
+        with tqdm(total=total, desc="generating", unit="variant") as bar:
+
+            def progress(message: str, done: int) -> None:
+                bar.set_postfix_str(message)
+                bar.n = min(done, total)
+                bar.refresh()
+
+            campaign = generate_campaign(
+                brand, brief, backend, options=GenerationOptions(seed=seed), progress=progress
+            )
+    finally:
+        if own_backend:
+            backend.close()
+    return write_campaign(campaign, brand, out_dir)
+
+
+def _progress_option(settings: Settings, bar: tqdm) -> dict[str, object]:  # type: ignore[type-arg]
+    options = settings.backend_options()
+    if settings.backend == "transformers":
+        options["progress"] = lambda message: bar.set_description_str(message)
+    return options
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-") or "segment"
+
+
+def write_campaign(campaign: CampaignDraft, brand: object, out_dir: Path) -> Path:
+    """Write each variant's HTML and text, `manifest.json` and `index.html`."""
+    from genai.brand import BrandKit
+
+    assert isinstance(brand, BrandKit)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for segment, variants in campaign.variants.items():
+        folder = out_dir / _slug(segment)
+        if folder.exists():
+            shutil.rmtree(folder)
+        folder.mkdir()
+        for v in variants:
+            (folder / f"{v.id}.html").write_text(v.html, encoding="utf-8")
+            (folder / f"{v.id}.txt").write_text(v.text, encoding="utf-8")
+
+    def href(v: Variant) -> str:
+        return f"{_slug(v.segment)}/{v.id}.html"
+
+    manifest = campaign.to_dict()
+    for variants in manifest["variants"].values():
+        for v in variants:
+            v["files"] = {
+                "html": f"{_slug(v['segment'])}/{v['id']}.html",
+                "text": f"{_slug(v['segment'])}/{v['id']}.txt",
+            }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
+    (out_dir / "brand.json").write_text(brand.to_json(), encoding="utf-8")
+    index = out_dir / "index.html"
+    index.write_text(render_index(campaign, brand, variant_href=href), encoding="utf-8")
+    return index

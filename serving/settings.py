@@ -1,0 +1,49 @@
+"""The one settings class: every option, read from `COPYLOOP_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from genai.paths import cache_dir, data_dir
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """copyloop's configuration; see the README for each variable."""
+
+    model_config = SettingsConfigDict(env_prefix="COPYLOOP_", env_ignore_empty=True, extra="ignore")
+
+    data_dir: Path = Field(default_factory=data_dir, description="Database, reports and outputs.")
+    cache_dir: Path = Field(default_factory=cache_dir, description="Converted model checkpoints.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in data_dir if unset.")
+    backend: str = Field(default="transformers", description="transformers, vllm or fake.")
+    model: str | None = Field(
+        default=None, description="Local checkpoint folder; the embedded model if unset."
+    )
+    device: str = Field(default="auto", description="auto, cpu or cuda[:N] for the transformers backend.")
+    dtype: str = Field(default="auto", description="auto, bfloat16, float16 or float32.")
+    vllm_url: str = Field(default="http://127.0.0.1:8000/v1", description="Base URL of a vLLM server.")
+    vllm_api_key: str | None = Field(default=None, description="API key the vLLM server expects, if any.")
+    max_batch: int = Field(default=32, ge=1, description="Most candidates in one generate call.")
+    max_queue: int = Field(default=64, ge=1, description="Most requests waiting for the model.")
+    generation_timeout_s: float = Field(default=600.0, gt=0, description="Deadline of one generation.")
+
+    def backend_options(self) -> dict[str, object]:
+        """Keyword arguments for `genai.backends.get_backend(self.backend, ...)`."""
+        if self.backend == "vllm":
+            return {"base_url": self.vllm_url, "api_key": self.vllm_api_key, "model": self.model}
+        if self.backend == "transformers":
+            return {
+                "model": self.model,
+                "device": self.device,
+                "dtype": self.dtype,
+                "max_batch": self.max_batch,
+                "max_queue": self.max_queue,
+                "timeout_s": self.generation_timeout_s,
+                "cache_dir": self.cache_dir,
+            }
+        return {}

@@ -1,0 +1,102 @@
+"""Builders shared by the feedback tests, and the worker that the multi-process tests spawn."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from feedback.catalog import create_brand, save_campaign
+from feedback.models import Variant
+from feedback.tenancy import create_workspace
+from genai.campaign import CampaignDraft, GateResult, Lineage
+from genai.campaign import Variant as DraftVariant
+from genai.draft import EmailDraft
+
+
+def make_campaign(segments: dict[str, int], *, model_id: str = "fake/model") -> CampaignDraft:
+    """A pipeline result with `n` variants for each named segment."""
+    variants: dict[str, list[DraftVariant]] = {}
+    for segment, count in segments.items():
+        variants[segment] = [
+            DraftVariant(
+                id=f"{segment}-{rank}",
+                segment=segment,
+                rank=rank,
+                draft=EmailDraft(
+                    subject=f"Subject {rank} for {segment}",
+                    preheader="A preheader long enough to pass",
+                    headline="Headline",
+                    body=["First paragraph of the body.", "Second paragraph of the body."],
+                    cta_label="Shop now",
+                    cta_url="https://example.com/sale",
+                ),
+                score=0.9 - rank / 10,
+                reasons=["on brand"],
+                gates=[GateResult(gate_id="length", severity="block", passed=True, message="ok")],
+                lineage=Lineage(
+                    backend="fake",
+                    model_id=model_id,
+                    checkpoint_sha256="ab" * 32,
+                    prompt_name="email",
+                    prompt_version="3",
+                    prompt_sha256="cd" * 32,
+                    seed=1234 + rank,
+                    sampling={"temperature": 0.7, "top_p": 0.9},
+                    tokens_in=321,
+                    tokens_out=123,
+                    ttft_s=0.05,
+                    latency_s=1.5,
+                    finish_reason="stop",
+                    attempts=2,
+                ),
+                html="<p>hi</p>",
+                text="hi",
+            )
+            for rank in range(count)
+        ]
+    return CampaignDraft(brand="Acme", goal="Holiday sale", variants=variants, stats={"candidates": 9})
+
+
+def seed_workspace(session: Session, name: str = "acme", variants: int = 3) -> tuple[str, list[str]]:
+    """A workspace with one brand and one stored campaign; returns its id and the variant ids."""
+    workspace = create_workspace(session, name)
+    brand = create_brand(session, workspace.id, "Acme", {"colors": ["#112233"]})
+    brief = {"goal": "Holiday sale", "send_date": dt.date(2024, 12, 1)}
+    request = save_campaign(
+        session, workspace.id, brief, make_campaign({"high-spenders": variants}), brand.id
+    )
+    ids = list(
+        session.scalars(
+            select(Variant.id).where(Variant.generation_request_id == request.id).order_by(Variant.rank)
+        )
+    )
+    session.commit()
+    return workspace.id, ids
+
+
+def _orders(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "customer_id": [r[0] for r in rows],
+            "date": pd.to_datetime([r[1] for r in rows]),
+            "amount": [r[2] for r in rows],
+        }
+    )
+
+
+ORDERS = _orders(
+    [
+        ("a", "2024-01-01", 10.0),
+        ("a", "2024-06-01", 30.0),
+        ("b", "2024-06-20", 500.0),
+        ("c", "2023-01-01", 80.0),  # lapsed: more than 365 days before 2024-06-30
+        ("d", "2024-06-30", 5.0),
+        ("e", "2024-03-01", 40.0),
+        ("e", "2024-04-01", 40.0),
+        ("f", "2024-05-01", 60.0),
+        ("g", "2024-07-15", 999.0),  # after as_of: ignored
+    ]
+)

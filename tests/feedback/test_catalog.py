@@ -1,0 +1,107 @@
+"""Workspaces, brands, campaigns and stored pipeline results with their lineage."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from feedback.catalog import (
+    create_brand,
+    create_campaign,
+    get_or_create_segment,
+    get_variant,
+    lineage_of,
+    save_campaign,
+    variants_of,
+)
+from feedback.errors import ConflictError, InvalidInputError, NotFoundError
+from feedback.models import GenerationRequest, Variant
+from feedback.tenancy import create_workspace, existing_ids, get_in_workspace, get_workspace_by_name
+from tests.feedback.support import make_campaign
+
+
+def test_a_campaign_draft_is_stored_with_every_variant_and_its_lineage(
+    factory: sessionmaker[Session],
+) -> None:
+    draft = make_campaign({"high-spenders": 2, "lapsed": 3}, model_id="google/gemma-3-270m-it")
+    with factory() as session:
+        ws = create_workspace(session, "acme")
+        brand = create_brand(session, ws.id, "Acme", {"colors": ["#112233"], "voice": "warm"})
+        campaign = create_campaign(session, ws.id, "Holiday", brand.id)
+        request = save_campaign(
+            session, ws.id, {"goal": "Holiday sale"}, draft, brand.id, campaign_id=campaign.id
+        )
+        session.commit()
+        request_id = request.id
+    with factory() as session:
+        stored = get_in_workspace(session, GenerationRequest, ws.id, request_id)
+        assert stored.status == "completed" and stored.brief == {"goal": "Holiday sale"}
+        assert stored.brand_id == brand.id and stored.campaign_id == campaign.id
+        assert stored.stats["candidates"] == 9 and stored.stats["goal"] == "Holiday sale"
+        variants = variants_of(session, ws.id, request_id)
+        assert [(v.segment_name, v.rank) for v in variants] == [
+            ("high-spenders", 0),
+            ("high-spenders", 1),
+            ("lapsed", 0),
+            ("lapsed", 1),
+            ("lapsed", 2),
+        ]
+        original = draft.variants["lapsed"][2]
+        row = variants[4]
+        assert lineage_of(row) == original.lineage
+        assert row.pipeline_id == "lapsed-2" and row.draft == original.draft.to_dict()
+        assert row.gate_results == [dataclasses.asdict(g) for g in original.gates]
+        assert row.html == "<p>hi</p>" and row.score == pytest.approx(original.score)
+        assert get_variant(session, ws.id, row.id).model_id == "google/gemma-3-270m-it"
+
+
+def test_rows_of_another_workspace_are_invisible(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        mine = create_workspace(session, "mine")
+        theirs = create_workspace(session, "theirs")
+        brand = create_brand(session, theirs.id, "Theirs")
+        request = save_campaign(session, theirs.id, {}, make_campaign({"all": 1}), brand.id)
+        session.commit()
+        (variant,) = variants_of(session, theirs.id, request.id)
+        with pytest.raises(NotFoundError) as info:
+            get_variant(session, mine.id, variant.id)
+        assert info.value.field == "variant_id"
+        with pytest.raises(NotFoundError):
+            save_campaign(session, mine.id, {}, make_campaign({"all": 1}), brand.id)
+        with pytest.raises(NotFoundError):
+            variants_of(session, mine.id, request.id)
+        assert existing_ids(session, Variant, mine.id, [variant.id]) == set()
+        assert existing_ids(session, Variant, theirs.id, [variant.id, "x"]) == {variant.id}
+
+
+def test_names_are_unique_within_a_workspace(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        ws = create_workspace(session, " acme ")
+        assert get_workspace_by_name(session, "acme").id == ws.id
+        with pytest.raises(ConflictError):
+            create_workspace(session, "acme")
+        create_brand(session, ws.id, "Acme")
+        with pytest.raises(ConflictError):
+            create_brand(session, ws.id, "Acme")
+        other = create_workspace(session, "other")
+        create_brand(session, other.id, "Acme")
+        segment = get_or_create_segment(session, ws.id, "vip", traits={"spend_tier": "high"})
+        assert get_or_create_segment(session, ws.id, "vip").id == segment.id
+        with pytest.raises(InvalidInputError) as info:
+            create_workspace(session, "  ")
+        assert info.value.field == "name"
+        with pytest.raises(NotFoundError):
+            get_workspace_by_name(session, "nobody")
+
+
+def test_each_workspace_gets_its_own_contact_secret(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        first = create_workspace(session, "one")
+        second = create_workspace(session, "two")
+        given = create_workspace(session, "three", contact_secret="a-long-enough-secret")
+        assert first.contact_secret != second.contact_secret and len(first.contact_secret) == 64
+        assert given.contact_secret == "a-long-enough-secret"
+        with pytest.raises(InvalidInputError):
+            create_workspace(session, "four", contact_secret="short")

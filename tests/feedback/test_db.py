@@ -1,0 +1,148 @@
+"""Engines, migrations and the constraints the schema enforces by itself."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, inspect, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from feedback.db import database_url, downgrade, make_engine, normalise_url, upgrade
+from feedback.errors import InvalidInputError
+from feedback.models import Base, FeatureDefinition, FeedbackEvent, Workspace
+from tests.feedback.support import seed_workspace
+
+TABLES = {
+    "workspaces",
+    "brands",
+    "segments",
+    "segment_memberships",
+    "contacts",
+    "campaigns",
+    "generation_requests",
+    "variants",
+    "feedback_events",
+    "outcome_events",
+    "experiments",
+    "experiment_arms",
+    "assignments",
+    "feature_definitions",
+    "dataset_manifests",
+}
+
+
+def test_default_database_is_sqlite_in_the_data_directory_with_wal_and_foreign_keys(tmp_path: Path) -> None:
+    upgrade()
+    engine = make_engine()
+    try:
+        assert set(inspect(engine).get_table_names()) >= TABLES
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+    finally:
+        engine.dispose()
+    assert (tmp_path / "data" / "copyloop.db").exists()
+
+
+def test_database_url_comes_from_the_environment_and_postgres_urls_use_psycopg(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COPYLOOP_DATABASE_URL", "postgresql://u@db:5432/copyloop")
+    assert database_url() == "postgresql+psycopg://u@db:5432/copyloop"
+    assert database_url("sqlite:///x.db") == "sqlite:///x.db"
+    assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
+    assert normalise_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+
+
+def test_unsupported_database_is_refused_naming_the_url() -> None:
+    with pytest.raises(InvalidInputError) as info:
+        make_engine("mysql://u@h/d")
+    assert info.value.field == "database_url"
+
+
+def test_upgrade_creates_every_table_and_matches_the_models(engine: Engine) -> None:
+    assert set(inspect(engine).get_table_names()) >= TABLES
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_upgrade_is_idempotent_and_survives_a_downgrade_round_trip(engine: Engine, db_url: str) -> None:
+    upgrade(engine)
+    downgrade(engine, "base")
+    assert "variants" not in inspect(engine).get_table_names()
+    upgrade(db_url)  # a URL works as well as an engine
+    assert set(inspect(engine).get_table_names()) >= TABLES
+
+
+def test_timestamps_come_back_timezone_aware_in_utc(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        ws_id, variants = seed_workspace(session)
+        local = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+        session.add(
+            FeedbackEvent(
+                workspace_id=ws_id,
+                variant_id=variants[0],
+                kind="accept",
+                idempotency_key="k",
+                event_time=local,
+            )
+        )
+        session.commit()
+    with factory() as session:
+        event = session.query(FeedbackEvent).one()
+        assert event.event_time == local
+        assert event.event_time.utcoffset() == dt.timedelta(0)
+        assert event.event_time.hour == 10
+
+
+def test_a_row_cannot_point_at_a_variant_of_another_workspace(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        _, foreign_variants = seed_workspace(session, "other")
+        ws_id, _ = seed_workspace(session, "mine")
+        session.add(
+            FeedbackEvent(
+                workspace_id=ws_id,
+                variant_id=foreign_variants[0],
+                kind="accept",
+                idempotency_key="k",
+                event_time=dt.datetime.now(dt.UTC),
+            )
+        )
+        with pytest.raises(IntegrityError):
+            session.commit()
+
+
+def test_feature_definitions_cannot_be_updated_or_deleted_in_the_database(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory() as session:
+        workspace = Workspace(name="acme", contact_secret="s" * 32)
+        session.add(workspace)
+        session.flush()
+        session.add(
+            FeatureDefinition(
+                workspace_id=workspace.id,
+                name="subject_length",
+                version=1,
+                definition_hash="a" * 64,
+                definition={"kind": "subject_length"},
+            )
+        )
+        session.commit()
+    for statement in (
+        update(FeatureDefinition).values(description="changed"),
+        text("DELETE FROM feature_definitions"),
+    ):
+        with factory() as session:
+            with pytest.raises(IntegrityError, match="immutable"):
+                session.execute(statement)
+            session.rollback()
+    with factory() as session:
+        assert session.query(FeatureDefinition).one().description == ""

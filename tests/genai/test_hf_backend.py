@@ -1,0 +1,171 @@
+"""The transformers backend on a tiny random Gemma 3: candidates, token accounting, batching, deadlines."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from genai.backends.base import GenerationRequest, SamplingParams
+from genai.backends.hf import TransformersBackend
+from genai.errors import GenerationTimeoutError, InvalidInputError
+from tests.genai.tiny_model import single_torch_thread, tiny_model_dir
+
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "title": {"type": "string", "minLength": 2, "maxLength": 10},
+        "tags": {"type": "array", "items": {"type": "string", "maxLength": 6}, "minItems": 2},
+    },
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_model_dir(tmp_path_factory)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread() -> Iterator[None]:
+    with single_torch_thread():
+        yield
+
+
+@pytest.fixture(scope="module")
+def backend(tiny_model: Path) -> Iterator[TransformersBackend]:
+    b = TransformersBackend(model=tiny_model, device="cpu", dtype="float32", timeout_s=60)
+    yield b
+    b.close()
+
+
+class GenerateSpy:
+    """Wraps model.generate to count its calls and keep the token ids it returned."""
+
+    def __init__(self, backend: TransformersBackend) -> None:
+        self.real = backend.model.generate
+        self.calls: list[list[list[int]]] = []
+
+    def __call__(self, **kwargs: Any) -> Any:
+        out = self.real(**kwargs)
+        prompt_len = kwargs["input_ids"].shape[1]
+        self.calls.append(out[:, prompt_len:].tolist())
+        return out
+
+
+@pytest.fixture
+def spy(backend: TransformersBackend, monkeypatch: pytest.MonkeyPatch) -> GenerateSpy:
+    s = GenerateSpy(backend)
+    monkeypatch.setattr(backend.model, "generate", s)
+    return s
+
+
+def ask(text: str, n: int = 1, max_tokens: int = 5, **options: Any) -> GenerationRequest:
+    messages = [{"role": "system", "content": "Write short copy."}, {"role": "user", "content": text}]
+    return GenerationRequest(messages, n=n, sampling=SamplingParams(max_tokens=max_tokens, seed=7), **options)
+
+
+def prompt_tokens(backend: TransformersBackend, request: GenerationRequest) -> int:
+    text = backend.tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+    return len(backend.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def test_a_folder_that_does_not_exist_is_rejected_naming_the_model_field(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError) as info:
+        TransformersBackend(model=tmp_path / "missing", device="cpu")
+    assert info.value.field == "model"
+
+
+def test_loads_a_local_checkpoint_with_its_identity(backend: TransformersBackend, tiny_model: Path) -> None:
+    assert backend.name == "transformers"
+    assert backend.model_id == str(tiny_model)
+    assert backend.checkpoint_sha256 is not None and len(backend.checkpoint_sha256) == 64
+    assert backend.ready()
+
+
+def test_each_request_gets_n_candidates_that_run_to_max_tokens(backend: TransformersBackend) -> None:
+    requests = [ask("Holiday candles", n=2), ask("A much longer request about autumn bike tune-ups", n=3)]
+    results = backend.generate(requests)
+    assert [len(r.candidates) for r in results] == [2, 3]
+    for request, result in zip(requests, results, strict=True):
+        # The tiny model never samples a stop token on its own, so every candidate hits max_tokens.
+        assert [(c.tokens_out, c.finish_reason) for c in result.candidates] == [(5, "length")] * request.n
+        assert all(c.text for c in result.candidates)
+        assert result.tokens_in == prompt_tokens(backend, request)
+        assert result.tokens_out == 5 * request.n
+    assert results[0].tokens_in < results[1].tokens_in  # padding is not counted
+
+
+def test_requests_batched_together_each_keep_their_own_max_tokens(backend: TransformersBackend) -> None:
+    before = backend.batcher.stats.batches
+    results = backend.generate([ask("short", max_tokens=3), ask("long", max_tokens=8)])
+    assert backend.batcher.stats.batches == before + 1  # one batch, one group
+    assert [c.tokens_out for c in results[0].candidates] == [3]
+    assert [c.tokens_out for c in results[1].candidates] == [8]
+    assert all(c.finish_reason == "length" for r in results for c in r.candidates)
+
+
+def test_a_candidate_that_stops_counts_the_stop_token(backend: TransformersBackend, spy: GenerateSpy) -> None:
+    eos = backend.tokenizer.eos_token_id
+    [result] = backend.generate([ask("tags please", n=3, json_schema=SCHEMA)])
+    [generated] = spy.calls
+    for cand, ids in zip(result.candidates, generated, strict=True):
+        assert cand.finish_reason == "stop"
+        assert cand.tokens_out == ids.index(eos) + 1
+        assert cand.text == backend.tokenizer.decode(ids[: ids.index(eos)], skip_special_tokens=True)
+
+
+def test_time_to_first_token_is_set_and_within_the_total(backend: TransformersBackend) -> None:
+    [result] = backend.generate([ask("timing")])
+    assert result.ttft_s is not None
+    assert 0 < result.ttft_s <= result.total_s
+    assert result.queue_s >= 0
+
+
+def test_the_same_seed_gives_the_same_candidates(backend: TransformersBackend) -> None:
+    first = backend.generate([ask("seeded", n=2)])[0]
+    again = backend.generate([ask("seeded", n=2)])[0]
+    assert [c.text for c in first.candidates] == [c.text for c in again.candidates]
+
+
+def test_concurrent_callers_share_one_model_generate(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # max_batch equals the candidates the four callers ask for, so the batch closes when they are all in.
+    b = TransformersBackend(model=tiny_model, device="cpu", dtype="float32", max_batch=8, batch_wait_s=10)
+    try:
+        spy = GenerateSpy(b)
+        monkeypatch.setattr(b.model, "generate", spy)
+        barrier = threading.Barrier(4)
+        counts: dict[int, list[int]] = {}
+
+        def call(i: int) -> None:
+            barrier.wait()
+            counts[i] = [c.tokens_out for c in b.generate([ask(f"caller {i}", n=2, max_tokens=4)])[0].candidates]
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert counts == {i: [4, 4] for i in range(4)}
+        assert b.batcher.stats.batches == 1 and b.batcher.stats.last_batch_size == 4
+        assert len(spy.calls) == 1 and len(spy.calls[0]) == 8
+    finally:
+        b.close()
+
+
+def test_a_request_past_its_deadline_times_out_and_the_next_one_is_served(backend: TransformersBackend) -> None:
+    with pytest.raises(GenerationTimeoutError):
+        backend.generate([ask("no time", timeout_s=0.0001)])
+    [result] = backend.generate([ask("plenty of time", n=2)])
+    assert [c.tokens_out for c in result.candidates] == [5, 5]
+
+
+def test_generate_unbatched_returns_the_same_shapes(backend: TransformersBackend) -> None:
+    requests = [ask("one", n=1), ask("two", n=2, max_tokens=3)]
+    results = backend.generate_unbatched(requests)
+    assert [len(r.candidates) for r in results] == [1, 2]
+    assert [c.tokens_out for c in results[1].candidates] == [3, 3]
+    assert [r.tokens_in for r in results] == [prompt_tokens(backend, r) for r in requests]
+    assert all(r.ttft_s is not None and r.ttft_s <= r.total_s for r in results)

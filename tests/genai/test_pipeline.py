@@ -1,0 +1,280 @@
+"""The pipeline with a scripted fake backend: retries, gating, de-duplication, ranking and lineage."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from genai.backends.base import GenerationRequest
+from genai.backends.fake import FakeBackend
+from genai.brand import BrandKit
+from genai.brief import Brief
+from genai.campaign import CampaignDraft
+from genai.draft import DRAFT_SCHEMA, EmailDraft
+from genai.embed import HashingEmbedder
+from genai.gates import blocking, run_gates
+from genai.pipeline import GenerationOptions, generate_campaign
+from genai.prompts import load_prompt
+
+CTA = "https://lumencandles.example/holiday"
+
+# Distinct drafts: different words, so the hashing embedder sees no near-duplicates among them.
+GOOD: list[dict[str, Any]] = [
+    {
+        "subject": "Your holiday glow: 20% off every candle",
+        "preheader": "Warm up the season with hand-poured candles, now 20% off until Sunday.",
+        "headline": "Hand-poured warmth for the holidays",
+        "body": ["Our soy candles burn slowly and fill the room with cedar and amber.",
+                 "Save 20% on every candle this week and light up long winter evenings."],
+        "cta_label": "Shop the sale",
+    },
+    {
+        "subject": "Gifts that glow, now 20% off",
+        "preheader": "Wrapped presents, quiet mornings and a flicker of vanilla: find yours today.",
+        "headline": "Presents people actually use",
+        "body": ["Choose tins, jars or tapers for friends, neighbours and teachers.",
+                 "Every order ships in recyclable boxes; take 20% off gifts before December."],
+        "cta_label": "Find a gift",
+    },
+    {
+        "subject": "Cosy nights start with 20% off",
+        "preheader": "Blankets, books and beeswax blends make slow evenings feel special again.",
+        "headline": "Made for slow evenings",
+        "body": ["Curl up beside pine, clove and orange peel while frost gathers outside.",
+                 "Members enjoy 20% off throughout the festive season across our collection."],
+        "cta_label": "Browse scents",
+    },
+    {
+        "subject": "Small batches, big savings: 20% off",
+        "preheader": "Each jar poured by hand in tiny runs, so stock goes quickly this month.",
+        "headline": "Poured by hand, in tiny runs",
+        "body": ["Maria pours each wick herself, trimming, curing and labelling every jar.",
+                 "Grab 20% off limited editions like Fireside Smoke and Spiced Pear today."],
+        "cta_label": "See editions",
+    },
+    {
+        "subject": "Light the table: 20% off centrepieces",
+        "preheader": "Tall tapers and low pillars for dinners, parties and family gatherings.",
+        "headline": "Set a glowing table",
+        "body": ["Pair ivory tapers with brass holders for elegant dinner parties.",
+                 "Pillars stay dripless for hours; get 20% off table settings now."],
+        "cta_label": "Dress the table",
+    },
+    {
+        "subject": "Rest easy: lavender candles 20% off",
+        "preheader": "Calming lavender, chamomile and sandalwood blends help you unwind tonight.",
+        "headline": "Breathe out, slow down",
+        "body": ["Bedtime rituals feel gentler with soft lavender drifting through quiet rooms.",
+                 "Sleep blends carry 20% off, perfect for stockings or your nightstand."],
+        "cta_label": "Unwind tonight",
+    },
+]
+
+
+def malformed(_: int) -> str:
+    return '{"subject": "Cut off mid'
+
+
+def blocked(i: int) -> str:
+    draft = dict(GOOD[i % len(GOOD)])
+    draft["body"] = [*draft["body"][:1], "Claim your reward at https://prizes-now.example/win before it goes."]
+    return json.dumps(draft)
+
+
+def near_duplicate(i: int) -> str:
+    draft = dict(GOOD[i % len(GOOD)])
+    draft["cta_label"] = draft["cta_label"] + " today"
+    return json.dumps(draft)
+
+
+class Script:
+    """A responder that writes, per segment, the kinds of output it is told to, in order.
+
+    Each kind is "good", "bad" (malformed), "blocked" or "dup" (a near-copy of the previous good
+    draft); once a segment's script runs out it writes good drafts.
+    """
+
+    def __init__(self, **kinds: list[str]) -> None:
+        self.kinds = kinds
+        self.count: dict[str, int] = defaultdict(int)
+        self.good: dict[str, int] = defaultdict(int)
+
+    def __call__(self, request: GenerationRequest, index: int) -> str:
+        segment = audience(request)
+        step = self.count[segment]
+        self.count[segment] += 1
+        script = self.kinds.get(segment, [])
+        kind = script[step] if step < len(script) else "good"
+        if kind == "bad":
+            return malformed(step)
+        if kind == "blocked":
+            return blocked(self.good[segment])
+        if kind == "dup":
+            return near_duplicate(self.good[segment] - 1)
+        # each segment starts at its own place in GOOD, so segments get different drafts
+        offset = 3 if segment == "new" else 0
+        text = json.dumps(GOOD[(offset + self.good[segment]) % len(GOOD)])
+        self.good[segment] += 1
+        return text
+
+
+def audience(request: GenerationRequest) -> str:
+    match = re.search(r"^Audience: ([\w-]+)", request.messages[-1]["content"], re.MULTILINE)
+    assert match, "the rendered prompt names the segment"
+    return match.group(1)
+
+
+@pytest.fixture
+def brand() -> BrandKit:
+    return BrandKit(
+        name="Lumen Candles",
+        tagline="Hand-poured soy candles",
+        description="Small-batch candles poured by hand for slow, cosy evenings.",
+        voice=["warm", "calm"],
+        website="https://lumencandles.example",
+        allowed_domains=["lumencandles.example"],
+    )
+
+
+@pytest.fixture
+def brief() -> Brief:
+    return Brief(
+        goal="Holiday sale on hand-poured candles",
+        offer="20% off all candles",
+        cta_url=CTA,
+        segments=[{"name": "loyal", "description": "order often"}, {"name": "new", "description": "first order"}],
+        variants_per_segment=2,
+    )
+
+
+def run(brand: BrandKit, brief: Brief, script: Script, **options: Any) -> tuple[CampaignDraft, FakeBackend]:
+    backend = FakeBackend(responder=script)
+    options.setdefault("seed", 5)
+    campaign = generate_campaign(
+        brand, brief, backend, embedder=HashingEmbedder(), options=GenerationOptions(**options)
+    )
+    return campaign, backend
+
+
+def seeds_by_segment(backend: FakeBackend) -> dict[str, list[int | None]]:
+    out: dict[str, list[int | None]] = defaultdict(list)
+    for request in backend.requests:
+        out[audience(request)].append(request.sampling.seed)
+    return out
+
+
+def test_the_scripted_good_drafts_pass_every_blocking_gate(brand: BrandKit, brief: Brief) -> None:
+    for data in GOOD:
+        draft = EmailDraft(**data, cta_url=CTA)
+        assert blocking(run_gates(draft, brief, brand)) == [], data["subject"]
+
+
+def test_each_segment_gets_variants_per_segment_ranked_by_score(brand: BrandKit, brief: Brief) -> None:
+    campaign, backend = run(brand, brief, Script())
+    assert set(campaign.variants) == {"loyal", "new"}
+    for segment, variants in campaign.variants.items():
+        assert len(variants) == brief.variants_per_segment
+        assert [v.rank for v in variants] == [1, 2]
+        scores = [v.score for v in variants]
+        assert scores == sorted(scores, reverse=True)
+        assert all(v.segment == segment for v in variants)
+        assert len({v.id for v in variants}) == len(variants)
+    assert campaign.stats["shortfall"] == {}
+    assert len(backend.requests) == 2  # one round was enough
+    assert [r.n for r in backend.requests] == [3, 3]  # oversampled 1.5 times
+
+
+def test_variants_carry_full_lineage_and_rendered_html_and_text(brand: BrandKit, brief: Brief) -> None:
+    campaign, backend = run(brand, brief, Script(), temperature=0.7, max_tokens=300)
+    template = load_prompt()
+    request_seeds = {r.sampling.seed for r in backend.requests}
+    for variant in campaign.variants["loyal"]:
+        lin = variant.lineage
+        assert (lin.backend, lin.model_id, lin.checkpoint_sha256) == ("fake", "fake-model", None)
+        assert (lin.prompt_name, lin.prompt_version, lin.prompt_sha256) == (
+            template.name, template.version, template.sha256,
+        )
+        assert lin.seed in request_seeds
+        assert lin.sampling["seed"] == lin.seed
+        assert lin.sampling["temperature"] == 0.7 and lin.sampling["max_tokens"] == 300
+        source = json.dumps(next(g for g in GOOD if g["subject"] == variant.draft.subject))
+        assert lin.tokens_out == len(source.split())  # the fake counts words
+        assert lin.tokens_in == sum(len(m["content"].split()) for m in backend.requests[0].messages)
+        assert lin.latency_s == 0.0 and lin.ttft_s == 0.0 and lin.finish_reason == "stop"
+        assert lin.attempts == 1
+        assert variant.draft.cta_url == CTA
+        assert variant.draft.headline in variant.html and CTA in variant.html
+        assert variant.draft.body[0] in " ".join(variant.text.split())
+        assert all(g.passed or g.severity == "warn" for g in variant.gates)
+
+
+def test_malformed_output_is_retried_in_a_later_round_with_a_new_seed(brand: BrandKit, brief: Brief) -> None:
+    campaign, backend = run(brand, brief, Script(loyal=["bad", "bad", "bad"]))
+    seeds = seeds_by_segment(backend)
+    assert len(seeds["loyal"]) == 2 and len(seeds["new"]) == 1
+    assert seeds["loyal"][0] != seeds["loyal"][1]
+    assert [v.lineage.attempts for v in campaign.variants["loyal"]] == [2, 2]
+    assert [v.lineage.seed for v in campaign.variants["loyal"]] == [seeds["loyal"][1]] * 2
+    failures = [r for r in campaign.rejected["loyal"] if "error" in r]
+    assert len(failures) == 3 and {f["round"] for f in failures} == {1}
+    assert campaign.stats["parse_failures"] == 3 and campaign.stats["shortfall"] == {}
+
+
+def test_the_pipeline_gives_up_after_max_rounds_and_reports_the_shortfall(brand: BrandKit, brief: Brief) -> None:
+    campaign, backend = run(brand, brief, Script(new=["bad"] * 50), max_rounds=3)
+    assert len(campaign.variants["loyal"]) == 2
+    assert campaign.variants["new"] == []
+    assert campaign.stats["shortfall"] == {"new": 2}
+    seeds = seeds_by_segment(backend)
+    assert len(seeds["new"]) == 3 and len(set(seeds["new"])) == 3
+    failures = [r for r in campaign.rejected["new"] if "error" in r]
+    assert {f["round"] for f in failures} == {1, 2, 3}
+    assert all("output" in f["error"] for f in failures)
+    assert failures[0]["output"].startswith('{"subject"')
+
+
+def test_blocked_drafts_never_become_variants(brand: BrandKit, brief: Brief) -> None:
+    campaign, _ = run(brand, brief, Script(loyal=["blocked", "good", "blocked", "blocked", "good"]))
+    shown = [v.draft.full_text() for vs in campaign.variants.values() for v in vs]
+    assert not any("prizes-now" in text for text in shown)
+    assert len(campaign.variants["loyal"]) == 2
+    blocked_rejects = [r for r in campaign.rejected["loyal"] if (r.get("reason") or "").startswith("blocked")]
+    assert blocked_rejects and all("links" in r["gates"] for r in blocked_rejects)
+
+
+def test_near_duplicates_are_dropped(brand: BrandKit, brief: Brief) -> None:
+    campaign, _ = run(brand, brief, Script(loyal=["good", "dup", "dup", "dup", "good"]))
+    subjects = [v.draft.subject for v in campaign.variants["loyal"]]
+    assert len(subjects) == 2 and len(set(subjects)) == 2
+    dropped = [r for r in campaign.rejected["loyal"] if (r.get("reason") or "").startswith("near-duplicate")]
+    assert len(dropped) >= 2
+
+
+def test_the_same_seed_option_gives_the_same_request_seeds(brand: BrandKit, brief: Brief) -> None:
+    _, first = run(brand, brief, Script(loyal=["bad"] * 3), seed=99)
+    _, again = run(brand, brief, Script(loyal=["bad"] * 3), seed=99)
+    assert seeds_by_segment(first) == seeds_by_segment(again)
+
+
+@pytest.mark.parametrize("structured", [True, False])
+def test_requests_ask_for_the_draft_schema_only_when_structured(
+    brand: BrandKit, brief: Brief, structured: bool
+) -> None:
+    _, backend = run(brand, brief, Script(), structured=structured, timeout_s=12.0)
+    for request in backend.requests:
+        assert request.json_schema == (DRAFT_SCHEMA if structured else None)
+        assert request.timeout_s == 12.0
+        assert request.messages[0]["role"] == "system"
+
+
+def test_progress_reports_each_segment_round(brand: BrandKit, brief: Brief) -> None:
+    seen: list[tuple[str, int]] = []
+    generate_campaign(
+        brand, brief, FakeBackend(responder=Script()), embedder=HashingEmbedder(),
+        options=GenerationOptions(seed=1), progress=lambda message, done: seen.append((message, done)),
+    )
+    assert seen == [("segment loyal: round 1", 3), ("segment new: round 1", 6)]
