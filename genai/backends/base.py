@@ -89,5 +89,5 @@ class Backend(ABC):
         """True when the backend can serve requests now."""
         return True
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release the model, threads and connections."""

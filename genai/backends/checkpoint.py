@@ -18,10 +18,25 @@ from pathlib import Path
 from genai.errors import BackendUnavailableError
 from genai.paths import cache_dir
 
-__all__ = ["EMBEDDED_MODEL_ID", "embedded_gguf", "ensure_checkpoint", "file_sha256"]
+__all__ = ["EMBEDDED_MODEL_ID", "GEMMA_CHAT_TEMPLATE", "embedded_gguf", "ensure_checkpoint", "file_sha256"]
 
 EMBEDDED_MODEL_ID = "google/gemma-3-270m-it (Q4_K_M GGUF)"
 _DONE = "copyloop-checkpoint.json"
+_FORMAT = 2  # bump when the conversion changes, so old caches are rebuilt
+
+# Gemma's turn format; the GGUF carries no chat template, so the converted checkpoint gets this one.
+GEMMA_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% if messages[0]['role'] == 'system' %}"
+    "{% set first_user_prefix = messages[0]['content'] + '\n\n' %}{% set loop_messages = messages[1:] %}"
+    "{% else %}{% set first_user_prefix = '' %}{% set loop_messages = messages %}{% endif %}"
+    "{% for message in loop_messages %}"
+    "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
+    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') "
+    "+ message['content'] | trim + '<end_of_turn>\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
+)
 
 
 def file_sha256(path: Path) -> str:
@@ -53,7 +68,7 @@ def ensure_checkpoint(
     """Return a plain checkpoint folder for `gguf_path`, converting it on first use."""
     gguf_path = gguf_path or embedded_gguf(root)
     sha = file_sha256(gguf_path)
-    target = (root or cache_dir()) / "checkpoints" / sha[:16]
+    target = (root or cache_dir()) / "checkpoints" / f"{sha[:16]}-v{_FORMAT}"
     if (target / _DONE).exists():
         return target
     if progress:
@@ -86,12 +101,19 @@ def _convert(gguf_path: Path, sha: str, target: Path) -> None:
         config_dict["torch_dtype"] = "bfloat16"
         config_dict["tie_word_embeddings"] = True
         (tmp / "config.json").write_text(json.dumps(config_dict, indent=2))
+        if tokenizer.chat_template is None:
+            tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
         tokenizer.save_pretrained(str(tmp))
-        if model.generation_config is not None:
-            model.generation_config.save_pretrained(str(tmp))
+        generation = model.generation_config
+        if generation is not None:
+            # Gemma ends a turn with <end_of_turn>; stop there as well as at <eos>
+            end_turn = tokenizer.convert_tokens_to_ids("<end_of_turn>")
+            generation.eos_token_id = [tokenizer.eos_token_id, end_turn]
+            generation.save_pretrained(str(tmp))
         (tmp / _DONE).write_text(json.dumps({"gguf": gguf_path.name, "gguf_sha256": sha}))
         if target.exists():
             shutil.rmtree(target)
+        tmp.chmod(0o755)
         os.replace(tmp, target)
     finally:
         if tmp.exists():

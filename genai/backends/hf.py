@@ -17,23 +17,10 @@ from typing import Any
 
 from genai.backends.base import Backend, Candidate, GenerationRequest, GenerationResult, SamplingParams
 from genai.backends.batcher import MicroBatcher
+from genai.backends.checkpoint import GEMMA_CHAT_TEMPLATE
 from genai.errors import BackendUnavailableError, InvalidInputError
 
 __all__ = ["GEMMA_CHAT_TEMPLATE", "TransformersBackend", "pick_device"]
-
-# Gemma's turn format; the GGUF carries no chat template, so the converted checkpoint gets this one.
-GEMMA_CHAT_TEMPLATE = (
-    "{{ bos_token }}"
-    "{% if messages[0]['role'] == 'system' %}"
-    "{% set first_user_prefix = messages[0]['content'] + '\n\n' %}{% set loop_messages = messages[1:] %}"
-    "{% else %}{% set first_user_prefix = '' %}{% set loop_messages = messages %}{% endif %}"
-    "{% for message in loop_messages %}"
-    "{% set role = 'model' if message['role'] == 'assistant' else message['role'] %}"
-    "{{ '<start_of_turn>' + role + '\n' + (first_user_prefix if loop.first else '') "
-    "+ message['content'] | trim + '<end_of_turn>\n' }}"
-    "{% endfor %}"
-    "{% if add_generation_prompt %}{{ '<start_of_turn>model\n' }}{% endif %}"
-)
 
 
 def _cpu_has_bf16() -> bool:
@@ -103,7 +90,8 @@ class TransformersBackend(Backend):
             progress(f"loading {self.model_id} on {self.device} ({str(self.dtype).removeprefix('torch.')})")
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(str(path))
-            self.model = AutoModelForCausalLM.from_pretrained(str(path), dtype=self.dtype).to(self.device)
+            model_obj: Any = AutoModelForCausalLM.from_pretrained(str(path), dtype=self.dtype)
+            self.model = model_obj.to(self.device)
         except (OSError, ValueError) as exc:
             raise BackendUnavailableError(f"cannot load model from {path}: {exc}") from exc
         self.model.eval()
@@ -224,7 +212,7 @@ class TransformersBackend(Backend):
                 tokens = new[row] if schema is not None else new[row][: r.sampling.max_tokens]
                 cut = next((j for j, t in enumerate(tokens) if t in self._stop_ids), None)
                 used = tokens if cut is None else tokens[:cut]
-                text = self.tokenizer.decode(used, skip_special_tokens=True)
+                text = str(self.tokenizer.decode(used, skip_special_tokens=True))
                 cands.append(
                     Candidate(
                         text=text,

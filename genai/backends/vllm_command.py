@@ -31,7 +31,8 @@ def vllm_serve_args(
         head = ["python", "-m", "vllm.entrypoints.openai.api_server", "--model", str(checkpoint)]
     else:
         head = ["vllm", "serve", str(checkpoint)]
-    args = head + [
+    args = [
+        *head,
         "--served-model-name",
         served_name,
         "--host",

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feedback import bulk
 from feedback.errors import NotFoundError
-from feedback.ingest import FeedbackEventIn, RejectedRow, ingest_feedback, ingest_outcomes
+from feedback.events import FeedbackEventIn, RejectedRow
+from feedback.ingest import ingest_feedback, ingest_outcomes
 from feedback.models import Contact, FeedbackEvent, OutcomeEvent
-from tests.feedback.events import feedback_event, ingest_worker, outcome_event
+from tests.feedback.payloads import feedback_event, ingest_worker, outcome_event
 from tests.feedback.support import seed_workspace
 
 Workspace = tuple[str, list[str]]

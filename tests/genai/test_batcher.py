@@ -132,10 +132,17 @@ def test_max_batch_counts_candidates_and_carries_the_request_that_does_not_fit(
     results = [f.result(5) for f in futures]
     # a+b make 3 candidates; c (2 more) would make 5, so it opens the next batch together with d.
     assert recorder.batches == [["hold"], ["a", "b"], ["c", "d"]]
-    assert [[c.text for c in r.candidates] for r in results] == [["a#0", "a#1"], ["b#0"], ["c#0", "c#1"], ["d#0"]]
+    assert [[c.text for c in r.candidates] for r in results] == [
+        ["a#0", "a#1"],
+        ["b#0"],
+        ["c#0", "c#1"],
+        ["d#0"],
+    ]
 
 
-def test_a_full_queue_raises_queue_full(make_batcher: Callable[..., MicroBatcher], recorder: Recorder) -> None:
+def test_a_full_queue_raises_queue_full(
+    make_batcher: Callable[..., MicroBatcher], recorder: Recorder
+) -> None:
     batcher = make_batcher(max_queue=2, wait_s=0.0)
     holder = hold_worker(batcher, recorder)
     waiting = [batcher.submit(request("x")), batcher.submit(request("y"))]

@@ -39,14 +39,18 @@ def _one_thread() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def backend(tiny_model: Path) -> Iterator[TransformersBackend]:
-    b = TransformersBackend(model=tiny_model, device="cpu", dtype="float32", timeout_s=60)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HF_HUB_OFFLINE", "1")
+        b = TransformersBackend(model=tiny_model, device="cpu", dtype="float32", timeout_s=60)
     yield b
     b.close()
 
 
 def guided(backend: TransformersBackend, schema: dict[str, Any], n: int, seed: int) -> list[str]:
     messages = [{"role": "user", "content": "Write an email as JSON."}]
-    request = GenerationRequest(messages, n=n, sampling=SamplingParams(max_tokens=8, seed=seed), json_schema=schema)
+    request = GenerationRequest(
+        messages, n=n, sampling=SamplingParams(max_tokens=8, seed=seed), json_schema=schema
+    )
     return [c.text for c in backend.generate([request])[0].candidates]
 
 
@@ -60,7 +64,10 @@ def test_plan_forces_the_punctuation_and_keys_in_property_order() -> None:
 @pytest.mark.parametrize(
     ("schema", "field"),
     [
-        ({"type": "object", "properties": {"a": {"type": "object", "properties": {}}}}, "json_schema.properties.a"),
+        (
+            {"type": "object", "properties": {"a": {"type": "object", "properties": {}}}},
+            "json_schema.properties.a",
+        ),
         ({"type": "object", "properties": {"price": {"type": "number"}}}, "json_schema.properties.price"),
         (
             {"type": "object", "properties": {"xs": {"type": "array", "items": {"type": "integer"}}}},
@@ -76,7 +83,9 @@ def test_plan_rejects_what_it_cannot_guide_naming_the_field(schema: dict[str, An
     assert info.value.field == field
 
 
-def test_token_table_lets_strings_use_no_quote_backslash_or_special_token(backend: TransformersBackend) -> None:
+def test_token_table_lets_strings_use_no_quote_backslash_or_special_token(
+    backend: TransformersBackend,
+) -> None:
     table = TokenTable(backend.tokenizer, len(backend.tokenizer))
     tokenizer = backend.tokenizer
     assert tokenizer.convert_ids_to_tokens(table.quote_id) == '"'
@@ -96,7 +105,9 @@ def test_every_guided_output_is_json_that_follows_the_schema(backend: Transforme
         assert all(2 <= len(item) <= 9 for item in data["body"])
 
 
-def test_strings_with_equal_min_and_max_length_come_out_exactly_that_long(backend: TransformersBackend) -> None:
+def test_strings_with_equal_min_and_max_length_come_out_exactly_that_long(
+    backend: TransformersBackend,
+) -> None:
     schema = {"type": "object", "properties": {"code": {"type": "string", "minLength": 7, "maxLength": 7}}}
     for text in guided(backend, schema, n=3, seed=3):
         assert len(json.loads(text)["code"]) == 7

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from genai.backends import get_backend
 from genai.backends.base import GenerationRequest, SamplingParams
 from genai.backends.hf import TransformersBackend
 from genai.errors import GenerationTimeoutError, InvalidInputError
@@ -34,9 +35,16 @@ def _one_thread() -> Iterator[None]:
         yield
 
 
+def load(path: Path, **options: Any) -> TransformersBackend:
+    """The tiny model on the CPU, loaded with the hub switched off."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HF_HUB_OFFLINE", "1")
+        return TransformersBackend(model=path, device="cpu", dtype="float32", timeout_s=60, **options)
+
+
 @pytest.fixture(scope="module")
 def backend(tiny_model: Path) -> Iterator[TransformersBackend]:
-    b = TransformersBackend(model=tiny_model, device="cpu", dtype="float32", timeout_s=60)
+    b = load(tiny_model)
     yield b
     b.close()
 
@@ -78,6 +86,17 @@ def test_a_folder_that_does_not_exist_is_rejected_naming_the_model_field(tmp_pat
     assert info.value.field == "model"
 
 
+def test_the_registry_builds_the_transformers_backend_from_a_folder(tiny_model: Path) -> None:
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("HF_HUB_OFFLINE", "1")
+        b = get_backend("transformers", model=tiny_model, device="cpu", dtype="float32")
+    try:
+        assert isinstance(b, TransformersBackend)
+        assert b.generate_unbatched([ask("hello", max_tokens=2)])[0].candidates[0].tokens_out == 2
+    finally:
+        b.close()
+
+
 def test_loads_a_local_checkpoint_with_its_identity(backend: TransformersBackend, tiny_model: Path) -> None:
     assert backend.name == "transformers"
     assert backend.model_id == str(tiny_model)
@@ -98,10 +117,14 @@ def test_each_request_gets_n_candidates_that_run_to_max_tokens(backend: Transfor
     assert results[0].tokens_in < results[1].tokens_in  # padding is not counted
 
 
-def test_requests_batched_together_each_keep_their_own_max_tokens(backend: TransformersBackend) -> None:
-    before = backend.batcher.stats.batches
-    results = backend.generate([ask("short", max_tokens=3), ask("long", max_tokens=8)])
-    assert backend.batcher.stats.batches == before + 1  # one batch, one group
+def test_requests_batched_together_each_keep_their_own_max_tokens(tiny_model: Path) -> None:
+    # The batch closes once it holds both candidates, so the two requests always share it.
+    b = load(tiny_model, max_batch=2, batch_wait_s=10)
+    try:
+        results = b.generate([ask("short", max_tokens=3), ask("long", max_tokens=8)])
+        assert b.batcher.stats.batches == 1 and b.batcher.stats.last_batch_size == 2
+    finally:
+        b.close()
     assert [c.tokens_out for c in results[0].candidates] == [3]
     assert [c.tokens_out for c in results[1].candidates] == [8]
     assert all(c.finish_reason == "length" for r in results for c in r.candidates)
@@ -130,9 +153,11 @@ def test_the_same_seed_gives_the_same_candidates(backend: TransformersBackend) -
     assert [c.text for c in first.candidates] == [c.text for c in again.candidates]
 
 
-def test_concurrent_callers_share_one_model_generate(tiny_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_concurrent_callers_share_one_model_generate(
+    tiny_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # max_batch equals the candidates the four callers ask for, so the batch closes when they are all in.
-    b = TransformersBackend(model=tiny_model, device="cpu", dtype="float32", max_batch=8, batch_wait_s=10)
+    b = load(tiny_model, max_batch=8, batch_wait_s=10)
     try:
         spy = GenerateSpy(b)
         monkeypatch.setattr(b.model, "generate", spy)
@@ -141,7 +166,9 @@ def test_concurrent_callers_share_one_model_generate(tiny_model: Path, monkeypat
 
         def call(i: int) -> None:
             barrier.wait()
-            counts[i] = [c.tokens_out for c in b.generate([ask(f"caller {i}", n=2, max_tokens=4)])[0].candidates]
+            counts[i] = [
+                c.tokens_out for c in b.generate([ask(f"caller {i}", n=2, max_tokens=4)])[0].candidates
+            ]
 
         threads = [threading.Thread(target=call, args=(i,)) for i in range(4)]
         for t in threads:
@@ -155,7 +182,9 @@ def test_concurrent_callers_share_one_model_generate(tiny_model: Path, monkeypat
         b.close()
 
 
-def test_a_request_past_its_deadline_times_out_and_the_next_one_is_served(backend: TransformersBackend) -> None:
+def test_a_request_past_its_deadline_times_out_and_the_next_one_is_served(
+    backend: TransformersBackend,
+) -> None:
     with pytest.raises(GenerationTimeoutError):
         backend.generate([ask("no time", timeout_s=0.0001)])
     [result] = backend.generate([ask("plenty of time", n=2)])

@@ -76,7 +76,7 @@ def test_a_missing_key_is_a_parse_error_naming_the_field(missing: str) -> None:
     assert info.value.field == missing
 
 
-@pytest.mark.parametrize("text", ["", "I cannot help with that.", "```json\n{\"subject\": \"cut off", "[1, 2]"])
+@pytest.mark.parametrize("text", ["", "I cannot help with that.", '```json\n{"subject": "cut off', "[1, 2]"])
 def test_output_that_is_neither_json_nor_labelled_lines_is_a_parse_error(text: str) -> None:
     with pytest.raises(ParseError) as info:
         parse_draft(text, CTA)

@@ -12,7 +12,7 @@ import pytest
 from genai.backends.base import GenerationRequest
 from genai.backends.fake import FakeBackend
 from genai.brand import BrandKit
-from genai.brief import Brief
+from genai.brief import Brief, Segment
 from genai.campaign import CampaignDraft
 from genai.draft import DRAFT_SCHEMA, EmailDraft
 from genai.embed import HashingEmbedder
@@ -28,48 +28,60 @@ GOOD: list[dict[str, Any]] = [
         "subject": "Your holiday glow: 20% off every candle",
         "preheader": "Warm up the season with hand-poured candles, now 20% off until Sunday.",
         "headline": "Hand-poured warmth for the holidays",
-        "body": ["Our soy candles burn slowly and fill the room with cedar and amber.",
-                 "Save 20% on every candle this week and light up long winter evenings."],
+        "body": [
+            "Our soy candles burn slowly and fill the room with cedar and amber.",
+            "Save 20% on every candle this week and light up long winter evenings.",
+        ],
         "cta_label": "Shop the sale",
     },
     {
         "subject": "Gifts that glow, now 20% off",
         "preheader": "Wrapped presents, quiet mornings and a flicker of vanilla: find yours today.",
         "headline": "Presents people actually use",
-        "body": ["Choose tins, jars or tapers for friends, neighbours and teachers.",
-                 "Every order ships in recyclable boxes; take 20% off gifts before December."],
+        "body": [
+            "Choose tins, jars or tapers for friends, neighbours and teachers.",
+            "Every order ships in recyclable boxes; take 20% off gifts before December.",
+        ],
         "cta_label": "Find a gift",
     },
     {
         "subject": "Cosy nights start with 20% off",
         "preheader": "Blankets, books and beeswax blends make slow evenings feel special again.",
         "headline": "Made for slow evenings",
-        "body": ["Curl up beside pine, clove and orange peel while frost gathers outside.",
-                 "Members enjoy 20% off throughout the festive season across our collection."],
+        "body": [
+            "Curl up beside pine, clove and orange peel while frost gathers outside.",
+            "Members enjoy 20% off throughout the festive season across our collection.",
+        ],
         "cta_label": "Browse scents",
     },
     {
         "subject": "Small batches, big savings: 20% off",
         "preheader": "Each jar poured by hand in tiny runs, so stock goes quickly this month.",
         "headline": "Poured by hand, in tiny runs",
-        "body": ["Maria pours each wick herself, trimming, curing and labelling every jar.",
-                 "Grab 20% off limited editions like Fireside Smoke and Spiced Pear today."],
+        "body": [
+            "Maria pours each wick herself, trimming, curing and labelling every jar.",
+            "Grab 20% off limited editions like Fireside Smoke and Spiced Pear today.",
+        ],
         "cta_label": "See editions",
     },
     {
         "subject": "Light the table: 20% off centrepieces",
         "preheader": "Tall tapers and low pillars for dinners, parties and family gatherings.",
         "headline": "Set a glowing table",
-        "body": ["Pair ivory tapers with brass holders for elegant dinner parties.",
-                 "Pillars stay dripless for hours; get 20% off table settings now."],
+        "body": [
+            "Pair ivory tapers with brass holders for elegant dinner parties.",
+            "Pillars stay dripless for hours; get 20% off table settings now.",
+        ],
         "cta_label": "Dress the table",
     },
     {
         "subject": "Rest easy: lavender candles 20% off",
         "preheader": "Calming lavender, chamomile and sandalwood blends help you unwind tonight.",
         "headline": "Breathe out, slow down",
-        "body": ["Bedtime rituals feel gentler with soft lavender drifting through quiet rooms.",
-                 "Sleep blends carry 20% off, perfect for stockings or your nightstand."],
+        "body": [
+            "Bedtime rituals feel gentler with soft lavender drifting through quiet rooms.",
+            "Sleep blends carry 20% off, perfect for stockings or your nightstand.",
+        ],
         "cta_label": "Unwind tonight",
     },
 ]
@@ -81,7 +93,10 @@ def malformed(_: int) -> str:
 
 def blocked(i: int) -> str:
     draft = dict(GOOD[i % len(GOOD)])
-    draft["body"] = [*draft["body"][:1], "Claim your reward at https://prizes-now.example/win before it goes."]
+    draft["body"] = [
+        *draft["body"][:1],
+        "Claim your reward at https://prizes-now.example/win before it goes.",
+    ]
     return json.dumps(draft)
 
 
@@ -146,7 +161,10 @@ def brief() -> Brief:
         goal="Holiday sale on hand-poured candles",
         offer="20% off all candles",
         cta_url=CTA,
-        segments=[{"name": "loyal", "description": "order often"}, {"name": "new", "description": "first order"}],
+        segments=[
+            Segment(name="loyal", description="order often"),
+            Segment(name="new", description="first order"),
+        ],
         variants_per_segment=2,
     )
 
@@ -196,7 +214,9 @@ def test_variants_carry_full_lineage_and_rendered_html_and_text(brand: BrandKit,
         lin = variant.lineage
         assert (lin.backend, lin.model_id, lin.checkpoint_sha256) == ("fake", "fake-model", None)
         assert (lin.prompt_name, lin.prompt_version, lin.prompt_sha256) == (
-            template.name, template.version, template.sha256,
+            template.name,
+            template.version,
+            template.sha256,
         )
         assert lin.seed in request_seeds
         assert lin.sampling["seed"] == lin.seed
@@ -224,7 +244,9 @@ def test_malformed_output_is_retried_in_a_later_round_with_a_new_seed(brand: Bra
     assert campaign.stats["parse_failures"] == 3 and campaign.stats["shortfall"] == {}
 
 
-def test_the_pipeline_gives_up_after_max_rounds_and_reports_the_shortfall(brand: BrandKit, brief: Brief) -> None:
+def test_the_pipeline_gives_up_after_max_rounds_and_reports_the_shortfall(
+    brand: BrandKit, brief: Brief
+) -> None:
     campaign, backend = run(brand, brief, Script(new=["bad"] * 50), max_rounds=3)
     assert len(campaign.variants["loyal"]) == 2
     assert campaign.variants["new"] == []
@@ -274,7 +296,11 @@ def test_requests_ask_for_the_draft_schema_only_when_structured(
 def test_progress_reports_each_segment_round(brand: BrandKit, brief: Brief) -> None:
     seen: list[tuple[str, int]] = []
     generate_campaign(
-        brand, brief, FakeBackend(responder=Script()), embedder=HashingEmbedder(),
-        options=GenerationOptions(seed=1), progress=lambda message, done: seen.append((message, done)),
+        brand,
+        brief,
+        FakeBackend(responder=Script()),
+        embedder=HashingEmbedder(),
+        options=GenerationOptions(seed=1),
+        progress=lambda message, done: seen.append((message, done)),
     )
     assert seen == [("segment loyal: round 1", 3), ("segment new: round 1", 6)]

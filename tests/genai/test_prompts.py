@@ -14,7 +14,7 @@ import yaml
 
 import genai.prompts as prompts
 from genai.brand import BrandKit, Product, load_brand
-from genai.brief import Brief
+from genai.brief import Brief, Segment, SegmentTraits
 from genai.draft import DRAFT_SCHEMA
 from genai.errors import InvalidInputError
 from genai.prompts import list_prompts, load_prompt
@@ -43,8 +43,12 @@ def brief() -> Brief:
         offer="15% off notebooks",
         cta_url="https://quillfeather.example/school",
         segments=[
-            {"name": "teachers", "description": "teachers stocking up before term", "traits": {"spend_tier": "high"}},
-            {"name": "students", "description": "students on a budget"},
+            Segment(
+                name="teachers",
+                description="teachers stocking up before term",
+                traits=SegmentTraits(spend_tier="high"),
+            ),
+            Segment(name="students", description="students on a budget"),
         ],
         constraints=["Mention free gift wrapping is not available."],
     )
@@ -89,17 +93,30 @@ def test_the_sha256_is_that_of_the_template_file() -> None:
     assert template.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def test_render_gives_system_then_an_exemplar_pair_then_the_segment_request(brand: BrandKit, brief: Brief) -> None:
+def test_render_gives_system_then_an_exemplar_pair_then_the_segment_request(
+    brand: BrandKit, brief: Brief
+) -> None:
     template = load_prompt()
     rendered = template.render(brand, brief, brief.segments[0])
     assert [m["role"] for m in rendered.messages] == ["system", "user", "assistant", "user"]
     assert rendered.messages[0]["content"] == template.system.strip()
     user = rendered.messages[-1]["content"]
-    for expected in ("Quillfeather Stationers", "15% off notebooks", "teachers stocking up before term",
-                     "Back to school", "Field Notebook", "playful, precise", "high spenders"):
+    for expected in (
+        "Quillfeather Stationers",
+        "15% off notebooks",
+        "teachers stocking up before term",
+        "Back to school",
+        "Field Notebook",
+        "playful, precise",
+        "high spenders",
+    ):
         assert expected in user
     assert "students on a budget" not in user
-    assert (rendered.name, rendered.version, rendered.sha256) == (template.name, template.version, template.sha256)
+    assert (rendered.name, rendered.version, rendered.sha256) == (
+        template.name,
+        template.version,
+        template.sha256,
+    )
 
 
 def test_render_without_an_offer_says_not_to_promise_one(brand: BrandKit, brief: Brief) -> None:
@@ -127,7 +144,7 @@ def test_brand_text_is_data_not_template_code(brief: Brief) -> None:
 
 
 def _test_brand_names() -> list[str]:
-    pages = sorted(PAGES.glob("*.html")) + [SAMPLE_BRAND]
+    pages = [*sorted(PAGES.glob("*.html")), SAMPLE_BRAND]
     return [load_brand(p).name for p in pages] + INLINE_TEST_BRANDS
 
 
@@ -139,13 +156,9 @@ def test_exemplars_name_no_brand_the_tests_use() -> None:
         assert name.lower() not in text, name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the 'Northside Bikes' exemplar shares its distinctive name word with the Northside Coffee Roasters fixture",
-)
 def test_exemplars_share_no_distinctive_brand_word_with_the_test_brands() -> None:
     exemplar_brands = {w.lower() for ex in exemplars() for w in re.findall(r"[A-Za-z]+", ex["brand"])}
-    generic = {"candle", "candles", "coffee", "roasters", "books", "street", "bakehouse", "tea", "bikes", "co"}
+    generic = {"candle", "candles", "coffee", "roasters", "books", "street", "bakehouse", "bikes"}
     words = {w.lower() for name in _test_brand_names() for w in re.findall(r"[A-Za-z]{4,}", name)} - generic
     assert exemplar_brands.isdisjoint(words), exemplar_brands & words
 

@@ -38,7 +38,11 @@ def two_choice_stream() -> bytes:
         chunk(1, '{"subject": '),
         chunk(1, '"Second"}', "stop"),
         chunk(0, '"First"}', "length"),
-        {"object": "chat.completion.chunk", "choices": [], "usage": {"prompt_tokens": 42, "completion_tokens": 9}},
+        {
+            "object": "chat.completion.chunk",
+            "choices": [],
+            "usage": {"prompt_tokens": 42, "completion_tokens": 9},
+        },
         "[DONE]",
     )
 
@@ -77,7 +81,10 @@ def client() -> Iterator[Callable[..., tuple[VLLMServerBackend, Server]]]:
 
 def ask(n: int = 2, seed: int | None = 11, schema: dict[str, Any] | None = SCHEMA) -> GenerationRequest:
     return GenerationRequest(
-        [{"role": "user", "content": "Write"}], n=n, sampling=SamplingParams(seed=seed, max_tokens=50), json_schema=schema
+        [{"role": "user", "content": "Write"}],
+        n=n,
+        sampling=SamplingParams(seed=seed, max_tokens=50),
+        json_schema=schema,
     )
 
 
@@ -115,7 +122,9 @@ def test_the_payload_leaves_out_seed_and_schema_when_the_request_has_none(
     assert "seed" not in body and "structured_outputs" not in body
 
 
-def test_requests_of_a_batch_come_back_in_order(client: Callable[..., tuple[VLLMServerBackend, Server]]) -> None:
+def test_requests_of_a_batch_come_back_in_order(
+    client: Callable[..., tuple[VLLMServerBackend, Server]],
+) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         word = json.loads(request.content)["messages"][0]["content"]
         return httpx.Response(200, content=sse(chunk(0, word, "stop"), "[DONE]"))
@@ -152,7 +161,9 @@ def test_connection_errors_past_the_retry_budget_raise_backend_unavailable(
 def test_a_400_raises_backend_error_without_retrying(
     client: Callable[..., tuple[VLLMServerBackend, Server]],
 ) -> None:
-    backend, server = client(lambda r: httpx.Response(400, json={"message": "n must be at most 8"}), retries=3)
+    backend, server = client(
+        lambda r: httpx.Response(400, json={"message": "n must be at most 8"}), retries=3
+    )
     with pytest.raises(BackendError) as info:
         backend.generate([ask()])
     assert not isinstance(info.value, BackendUnavailableError)
@@ -169,7 +180,9 @@ def test_an_error_event_in_the_stream_raises_backend_error(
         backend.generate([ask()])
 
 
-def test_a_garbled_stream_raises_backend_error(client: Callable[..., tuple[VLLMServerBackend, Server]]) -> None:
+def test_a_garbled_stream_raises_backend_error(
+    client: Callable[..., tuple[VLLMServerBackend, Server]],
+) -> None:
     backend, _ = client(lambda r: httpx.Response(200, content=b"data: {not json\n\n"))
     with pytest.raises(BackendError, match="stream"):
         backend.generate([ask()])
@@ -178,7 +191,9 @@ def test_a_garbled_stream_raises_backend_error(client: Callable[..., tuple[VLLMS
 def test_the_model_id_comes_from_the_server_model_list(
     client: Callable[..., tuple[VLLMServerBackend, Server]],
 ) -> None:
-    backend, server = client(lambda r: httpx.Response(200, json={"data": [{"id": "copyloop-gemma"}]}), model=None)
+    backend, server = client(
+        lambda r: httpx.Response(200, json={"data": [{"id": "copyloop-gemma"}]}), model=None
+    )
     assert backend.model_id == "copyloop-gemma"
     assert backend.model_id == "copyloop-gemma"  # asked once, then remembered
     assert [(r.method, r.url.path) for r in server.requests] == [("GET", "/v1/models")]

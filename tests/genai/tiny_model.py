@@ -13,6 +13,7 @@ import string
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ _CORPUS = [
 _BUILT: dict[str, Path] = {}
 
 
-def _train_tokenizer() -> object:
+def _train_tokenizer() -> Any:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -52,7 +53,7 @@ def _train_tokenizer() -> object:
         vocab_size=_VOCAB_SIZE, special_tokens=SPECIAL_TOKENS, initial_alphabet=alphabet, show_progress=False
     )
     core.train_from_iterator(_CORPUS * 4, trainer=trainer)
-    return PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
         tokenizer_object=core,
         pad_token="<pad>",
         eos_token="<eos>",
@@ -70,9 +71,9 @@ def build_tiny_model(path: Path) -> Path:
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
     tokenizer = _train_tokenizer()
-    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}  # type: ignore[attr-defined]
+    ids = {tok: tokenizer.convert_tokens_to_ids(tok) for tok in SPECIAL_TOKENS}
     config = Gemma3TextConfig(
-        vocab_size=len(tokenizer),  # type: ignore[arg-type]
+        vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
@@ -102,7 +103,7 @@ def build_tiny_model(path: Path) -> Path:
     model.generation_config.bos_token_id = ids["<bos>"]
     path.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(path))
-    tokenizer.save_pretrained(str(path))  # type: ignore[attr-defined]
+    tokenizer.save_pretrained(str(path))
     return path
 
 

@@ -374,11 +374,6 @@ def upgrade() -> None:
             name=op.f("fk_outcome_events_workspace_id_contact_id"),
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["workspace_id", "variant_id"],
-            ["variants.workspace_id", "variants.id"],
-            name=op.f("fk_outcome_events_workspace_id_variant_id"),
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outcome_events")),
         sa.UniqueConstraint(
             "workspace_id", "idempotency_key", name=op.f("uq_outcome_events_workspace_id_idempotency_key")

