@@ -2,8 +2,8 @@
 
 SQLite gets one ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` with values already in the
 form SQLAlchemy would store them. PostgreSQL gets multi-row ``INSERT ... VALUES ... ON CONFLICT DO
-NOTHING`` for small batches, and for large ones ``COPY`` into a temporary table followed by one
-``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Rows are inserted in key order, so concurrent writers
+NOTHING`` for small batches, and for large ones a binary ``COPY`` into a temporary table followed by
+one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Rows are inserted in key order, so concurrent writers
 take their row locks in the same order and do not deadlock each other.
 """
 
@@ -13,9 +13,10 @@ import datetime as dt
 import json
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, String, Table, func, select
+from sqlalchemy import JSON, Dialect, Float, Numeric, String, Table, func, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -53,15 +54,26 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value)
 
 
+def _decimal(value: float | None) -> Decimal | None:
+    # Binary COPY sends numeric as Decimal; repr keeps the float's shortest exact decimal form.
+    return None if value is None else Decimal(repr(value))
+
+
 def _converters(table: Table, columns: Sequence[str], dialect: Dialect) -> dict[int, Callable[[Any], Any]]:
-    """Per column position, how to turn a Python value into what the driver is given directly."""
+    """Per column position, how to turn a Python value into what the driver is given directly.
+
+    SQLite gets the text SQLAlchemy itself would store; PostgreSQL gets values for a binary COPY.
+    """
     found: dict[int, Callable[[Any], Any]] = {}
     for position, name in enumerate(columns):
         kind = table.c[name].type
-        if isinstance(kind, UTCDateTime) and dialect.name == "sqlite":
-            found[position] = _sqlite_datetime
-        elif isinstance(kind.dialect_impl(dialect), JSON):
-            found[position] = _json_text
+        if dialect.name == "sqlite":
+            if isinstance(kind, UTCDateTime):
+                found[position] = _sqlite_datetime
+            elif isinstance(kind.dialect_impl(dialect), JSON):
+                found[position] = _json_text
+        elif isinstance(kind, Numeric) and not isinstance(kind, Float):
+            found[position] = _decimal
     return found
 
 
@@ -129,7 +141,15 @@ def _pg_copy_insert(
                 f'CREATE TEMP TABLE "{temp}" ON COMMIT DROP '
                 f'AS SELECT {names} FROM "{table.name}" WITH NO DATA'
             )
-            with cursor.copy(f'COPY "{temp}" ({names}) FROM STDIN') as copy:
+            cursor.execute(
+                "SELECT atttypid FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attnum > 0 ORDER BY attnum",
+                (f'"{temp}"',),
+            )
+            oids = [oid for (oid,) in cursor.fetchall()]
+            # Binary COPY: several times less client work per row than the text format.
+            with cursor.copy(f'COPY "{temp}" ({names}) FROM STDIN (FORMAT BINARY)') as copy:
+                copy.set_types(oids)
                 for row in _driver_rows(session, table, columns, rows):
                     copy.write_row(row)
             cursor.execute(insert)
@@ -185,7 +205,7 @@ def insert_or_fetch_ids(
         new = {row[0]: row[1] for row in found}
     elif len(ordered) >= COPY_THRESHOLD:
         returned, temp = _pg_copy_insert(session, table, columns, ordered, conflict, f'"{key}", id')
-        new = dict(returned)  # type: ignore[arg-type]
+        new = dict(returned)
         stored = {}
         if len(new) < len(ordered):
             joined = session.connection().exec_driver_sql(

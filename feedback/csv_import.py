@@ -57,6 +57,8 @@ DEFAULT_EVENT_NAMES: dict[str, str] = {
 }
 
 _CURRENCY = re.compile(r"^[^\d\-+.]*|[^\d.]*$")
+# "1,234.50": commas that group thousands; any other comma is a decimal comma, too ambiguous to guess.
+_GROUPED = re.compile(r"-?\d{1,3}(,\d{3})+(\.\d+)?")
 
 
 @dataclass(frozen=True, order=True)
@@ -117,11 +119,13 @@ def _parse_revenue(value: str) -> float | None:
     if not text:
         return None
     # Exports write "$1,234.50" or "1234.50 EUR"; the currency is the workspace's, not the line's.
-    number = _CURRENCY.sub("", text).replace(",", "")
+    number = _CURRENCY.sub("", text)
+    if _GROUPED.fullmatch(number):
+        number = number.replace(",", "")
     try:
         return float(number)
     except ValueError:
-        raise _LineError("revenue", f"{text!r} is not an amount") from None
+        raise _LineError("revenue", f"{text!r} is not an amount (use a dot for decimals)") from None
 
 
 def _derived_key(event: Mapping[str, Any], contact_digest: str) -> str:
@@ -241,8 +245,9 @@ def _event(
     zone: dt.tzinfo,
     secret: str,
 ) -> dict[str, Any]:
-    if len(row) < len(position) or max(position.values()) >= len(row):
-        raise _LineError("event", f"has {len(row)} fields, fewer than the header")
+    needed = max(position.values()) + 1
+    if len(row) < needed:
+        raise _LineError("event", f"has {len(row)} fields; the mapped columns need {needed}")
     cell = {name: row[index] for name, index in position.items()}
     raw_kind = cell["kind"].strip()
     kind = names.get(raw_kind.lower())

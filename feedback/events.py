@@ -159,13 +159,13 @@ def _validate(
     return valid, rejected
 
 
-def _too_late(event_time: dt.datetime, now: dt.datetime) -> Problem:
-    if event_time - now > MAX_CLOCK_SKEW:
+def _too_late(event_time: dt.datetime, latest: dt.datetime) -> Problem:
+    if event_time > latest:
         return ("event_time", "is more than a day in the future")
     return None
 
 
-def _check_feedback(row: Mapping[str, Any], now: dt.datetime) -> Problem:
+def _check_feedback(row: Mapping[str, Any], latest: dt.datetime) -> Problem:
     kind = row["kind"]
     if kind == "edit" and row.get("edited_text") is None:
         return ("edited_text", "is required for an edit")
@@ -177,24 +177,26 @@ def _check_feedback(row: Mapping[str, Any], now: dt.datetime) -> Problem:
         return ("rating", "is only allowed on a rating")
     if kind == "comment" and not (row.get("comment") or "").strip():
         return ("comment", "is required for a comment")
-    return _too_late(row["event_time"], now)
+    return _too_late(row["event_time"], latest)
 
 
-def _check_outcome(row: Mapping[str, Any], now: dt.datetime) -> Problem:
+def _check_outcome(row: Mapping[str, Any], latest: dt.datetime) -> Problem:
     if row.get("revenue") is not None and row["kind"] != "conversion":
         return ("revenue", "is only allowed on a conversion")
-    return _too_late(row["event_time"], now)
+    return _too_late(row["event_time"], latest)
 
 
 def validate_feedback(
     events: Sequence[Mapping[str, Any] | FeedbackEventIn], now: dt.datetime
 ) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedRow]]:
     """Split a batch of feedback events into valid rows (by index) and rejected rows."""
-    return _validate(_FEEDBACK_ROW, FeedbackEventIn, events, lambda row: _check_feedback(row, now))
+    latest = now + MAX_CLOCK_SKEW
+    return _validate(_FEEDBACK_ROW, FeedbackEventIn, events, lambda row: _check_feedback(row, latest))
 
 
 def validate_outcomes(
     events: Sequence[Mapping[str, Any] | OutcomeEventIn], now: dt.datetime
 ) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedRow]]:
     """Split a batch of outcome events into valid rows (by index) and rejected rows."""
-    return _validate(_OUTCOME_ROW, OutcomeEventIn, events, lambda row: _check_outcome(row, now))
+    latest = now + MAX_CLOCK_SKEW
+    return _validate(_OUTCOME_ROW, OutcomeEventIn, events, lambda row: _check_outcome(row, latest))

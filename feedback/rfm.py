@@ -88,10 +88,17 @@ def _read_cdnow(source: str | Path | IO[str], has_header: bool) -> tuple[pd.Data
         header=None,
         names=CDNOW_COLUMNS,
         skiprows=1 if has_header else 0,
-        dtype={"customer_id": str, "date": str},
+        dtype={"customer_id": str, "date": str, "amount": str},
     )
     dates = pd.to_datetime(frame["date"], format="%Y%m%d", errors="coerce")
-    return frame.assign(date=dates), (2 if has_header else 1)
+    return frame.assign(date=dates, amount=_amounts(frame["amount"])), (2 if has_header else 1)
+
+
+def _amounts(text: pd.Series) -> pd.Series:
+    """Numbers from text; "1,234.50" (grouped thousands) is read, an ambiguous "12,50" is not."""
+    clean = text.astype("string").str.strip()
+    grouped = clean.str.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?").fillna(False).astype(bool)
+    return pd.to_numeric(clean.where(~grouped, clean.str.replace(",", "")), errors="coerce")
 
 
 def import_orders_csv(
@@ -113,12 +120,18 @@ def import_orders_csv(
     first = _first_line(source) if file_format != "csv" else ""
     if file_format == "auto":
         file_format = _detect_format(first)
+    try:
+        if file_format == "cdnow":
+            has_header = not re.match(r"\s*\d", first)
+            frame, first_data_line = _read_cdnow(source, has_header)
+        else:
+            frame = pd.read_csv(source, sep=delimiter, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+            first_data_line = 2
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"not a readable orders file: {exc}", field="source") from exc
     if file_format == "cdnow":
-        has_header = not re.match(r"\s*\d", first)
-        frame, first_data_line = _read_cdnow(source, has_header)
         customer, date, amount = "customer_id", "date", "amount"
     else:
-        frame = pd.read_csv(source, sep=delimiter, dtype=str, keep_default_na=False, encoding="utf-8-sig")
         frame.columns = [str(c).strip() for c in frame.columns]
         for column in (customer_column, date_column, amount_column):
             if column not in frame.columns:
@@ -128,8 +141,7 @@ def import_orders_csv(
             frame[date].str.strip(), format=date_format or "ISO8601", errors="coerce", utc=False
         )
         frame[date] = parsed
-        frame[amount] = pd.to_numeric(frame[amount].str.strip().str.replace(",", ""), errors="coerce")
-        first_data_line = 2
+        frame[amount] = _amounts(frame[amount])
     return _validated_orders(frame, customer, date, amount, first_data_line)
 
 

@@ -43,6 +43,9 @@ def vllm_serve_args(
         str(max_model_len),
         "--generation-config",
         "vllm",
+        # JSON without free whitespace: small models otherwise pad structured output with newlines
+        "--structured-outputs-config",
+        '{"backend": "xgrammar", "disable_any_whitespace": true}',
     ]
     if cpu:
         args += ["--dtype", "bfloat16", "--gpu-memory-utilization", "0.2"]

@@ -38,6 +38,7 @@ def _export(variant: str, other: str) -> str:
         f",{variant},Opened,2024-05-02 08:00:00,\n"
         "\n"
         f"dee@example.com,{variant},opened,2024-05-03 08:00:00,12\n"
+        f'ed@example.com,{variant},Purchase,2024-05-03 08:00:00,"12,50"\n'
     )
 
 
@@ -48,7 +49,7 @@ def test_an_export_is_imported_with_its_bad_lines_reported(
     path = tmp_path / "export.csv"
     path.write_text(_export(variants[0], "f" * 32), encoding="utf-8")
     report = import_outcomes_csv(factory, ws_id, path, MAPPING, timezone="Europe/Paris")
-    assert report.rows == 9
+    assert report.rows == 10
     assert report.accepted == 4 and report.duplicates == 0
     assert [(r.line, r.column) for r in report.rejected] == [
         (6, "Event"),
@@ -56,6 +57,7 @@ def test_an_export_is_imported_with_its_bad_lines_reported(
         (8, "Campaign Variant"),
         (9, "Email Address"),
         (11, "Revenue"),
+        (12, "Revenue"),  # a decimal comma is refused, not guessed
     ]
     assert report.rejected[0] == RejectedLine(6, "Event", "unknown event 'Forwarded'")
     with factory() as session:

@@ -79,6 +79,9 @@ def test_a_bad_order_line_is_refused_with_its_line_and_column() -> None:
     with pytest.raises(InvalidInputError, match="line 2") as info:
         import_orders_csv(io.StringIO("customer_id,date,amount\nann,2024-01-02,lots\n"))
     assert info.value.field == "amount"
+    with pytest.raises(InvalidInputError, match="line 2") as info:
+        import_orders_csv(io.StringIO('customer_id,date,amount\nann,2024-01-02,"12,50"\n'))
+    assert info.value.field == "amount"
     with pytest.raises(InvalidInputError, match="no column 'amount'"):
         import_orders_csv(io.StringIO("customer_id,date,total\nann,2024-01-02,3\n"))
 

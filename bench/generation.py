@@ -1,0 +1,206 @@
+"""Generation benchmark: load times, time to first token, decode speed and batching gains.
+
+Writes bench/results/generation.json. Every ratio is against a baseline measured in the
+same run on the same machine:
+- batch-1 decode speed against the memory-bandwidth ceiling (weight bytes read per
+  decode step over the measured copy bandwidth);
+- 8 concurrent campaign requests through the micro-batcher against the naive path
+  (one unbatched `generate` per variant, one request after another).
+
+    python bench/generation.py [--device cuda] [--tokens 32] [--out bench/results/generation.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from genai.backends import GenerationRequest, SamplingParams
+from genai.backends.checkpoint import embedded_gguf, ensure_checkpoint
+from genai.backends.hf import TransformersBackend
+from genai.brand import load_brand
+from genai.brief import load_brief
+from genai.prompts import load_prompt
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"warm_load_s_max": 10.0, "batch1_share_of_ceiling_min": 0.5, "concurrency_speedup_min": 3.0}
+
+
+def copy_bandwidth(size_mb: int = 512, repeats: int = 5) -> float:
+    """Bytes per second of a large in-memory copy (read + write)."""
+    src = np.ones(size_mb * 2**20, dtype=np.uint8)
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.nbytes / best
+
+
+def cuda_bandwidth(size_mb: int = 1024, repeats: int = 10) -> float:
+    """Bytes per second of a device-to-device copy on the GPU."""
+    import torch
+
+    src = torch.ones(size_mb * 2**20, dtype=torch.uint8, device="cuda")
+    dst = torch.empty_like(src)
+    torch.cuda.synchronize()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        dst.copy_(src)
+        torch.cuda.synchronize()
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.nbytes / best
+
+
+def weight_bytes(backend: TransformersBackend) -> int:
+    """Bytes of weights one decode step reads (tied embeddings count once, as the output layer)."""
+    seen: set[int] = set()
+    total = 0
+    for p in backend.model.parameters():
+        if p.data_ptr() in seen:
+            continue
+        seen.add(p.data_ptr())
+        total += p.numel() * p.element_size()
+    return total
+
+
+def messages() -> list[dict[str, str]]:
+    """The demo prompt for the first segment of the sample brief."""
+    brand = load_brand(ROOT / "genai/samples/wick-and-willow.html", "https://wickandwillow.example/")
+    brief = load_brief(ROOT / "genai/samples/holiday-brief.yaml")
+    return load_prompt().render(brand, brief, brief.segments[0]).messages
+
+
+def decode_speed(backend: TransformersBackend, msgs: list[dict[str, str]], batch: int, tokens: int) -> dict[str, Any]:
+    """Tokens per second of the decode phase at a batch size (the first token's time excluded)."""
+    sampling = SamplingParams(temperature=0.0, max_tokens=tokens, seed=0)
+    [result] = backend.generate_unbatched([GenerationRequest(messages=msgs, n=batch, sampling=sampling)])
+    out_tokens = sum(c.tokens_out for c in result.candidates)
+    ttft = result.ttft_s or 0.0
+    steps = max(c.tokens_out for c in result.candidates) - 1
+    decode_s = max(result.total_s - ttft, 1e-9)
+    return {
+        "batch": batch,
+        "ttft_s": round(ttft, 4),
+        "total_s": round(result.total_s, 3),
+        "tokens_out": out_tokens,
+        "decode_tokens_per_s": round(batch * steps / decode_s, 3),
+        "steps_per_s": round(steps / decode_s, 3),
+    }
+
+
+def concurrency(backend: TransformersBackend, msgs: list[dict[str, str]], requests: int, n: int,
+                tokens: int) -> dict[str, Any]:
+    """Aggregate tokens/s of concurrent campaign requests: micro-batched vs one-at-a-time."""
+    sampling = SamplingParams(temperature=0.8, max_tokens=tokens, seed=1)
+
+    def make(k: int) -> GenerationRequest:
+        return GenerationRequest(messages=msgs, n=n, sampling=sampling)
+
+    # naive: one generate per variant, requests one after another
+    start = time.perf_counter()
+    naive_tokens = 0
+    for k in range(requests):
+        for _ in range(n):
+            single = GenerationRequest(messages=msgs, n=1, sampling=sampling)
+            naive_tokens += backend.generate_unbatched([single])[0].tokens_out
+    naive_s = time.perf_counter() - start
+
+    results: list[Any] = [None] * requests
+    batches_before = backend.batcher.stats.batches
+
+    def call(k: int) -> None:
+        results[k] = backend.generate([make(k)])[0]
+
+    threads = [threading.Thread(target=call, args=(k,)) for k in range(requests)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batched_s = time.perf_counter() - start
+    batched_tokens = sum(r.tokens_out for r in results)
+    naive_tps = naive_tokens / naive_s
+    batched_tps = batched_tokens / batched_s
+    return {
+        "requests": requests,
+        "variants_per_request": n,
+        "max_tokens": tokens,
+        "naive": {"seconds": round(naive_s, 2), "tokens": naive_tokens, "tokens_per_s": round(naive_tps, 3)},
+        "micro_batched": {
+            "seconds": round(batched_s, 2),
+            "tokens": batched_tokens,
+            "tokens_per_s": round(batched_tps, 3),
+            "generate_calls": backend.batcher.stats.batches - batches_before,
+        },
+        "speedup": round(batched_tps / naive_tps, 3),
+    }
+
+
+def main() -> None:
+    """Run every measurement and write the JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--tokens", type=int, default=32)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench/results/generation.json")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as cold_root:
+        gguf = embedded_gguf()
+        start = time.perf_counter()
+        ensure_checkpoint(gguf, root=Path(cold_root))  # cold: convert the GGUF into a new cache
+        convert_s = time.perf_counter() - start
+    start = time.perf_counter()
+    backend = TransformersBackend(device=args.device, max_batch=64)
+    warm_load_s = time.perf_counter() - start  # warm: the converted checkpoint is cached
+    cold_load_s = convert_s + warm_load_s
+    try:
+        msgs = messages()
+        decode_speed(backend, msgs, 1, 4)  # warm-up
+        decode = [decode_speed(backend, msgs, b, args.tokens) for b in (1, 4, 8)]
+        conc = concurrency(backend, msgs, requests=8, n=2, tokens=args.tokens)
+        bandwidth = cuda_bandwidth() if args.device.startswith("cuda") else copy_bandwidth()
+        wbytes = weight_bytes(backend)
+    finally:
+        backend.close()
+    ceiling = bandwidth / wbytes
+    batch1 = decode[0]["decode_tokens_per_s"]
+    report = {
+        "machine": {"platform": platform.platform(), "processor": platform.processor(), "device": args.device,
+                    "dtype": str(backend.dtype).removeprefix("torch.")},
+        "model": backend.model_id,
+        "load": {"cold_s": round(cold_load_s, 2), "convert_s": round(convert_s, 2),
+                 "warm_s": round(warm_load_s, 2)},
+        "ttft_s": decode[0]["ttft_s"],
+        "decode": decode,
+        "bandwidth": {
+            "copy_bytes_per_s": round(bandwidth),
+            "weight_bytes_per_step": wbytes,
+            "ceiling_tokens_per_s": round(ceiling, 3),
+            "batch1_share_of_ceiling": round(batch1 / ceiling, 3),
+        },
+        "concurrency": conc,
+        "targets": TARGETS,
+        "met": {
+            "warm_load": warm_load_s <= TARGETS["warm_load_s_max"],
+            "batch1_vs_ceiling": batch1 / ceiling >= TARGETS["batch1_share_of_ceiling_min"],
+            "concurrency_speedup": conc["speedup"] >= TARGETS["concurrency_speedup_min"],
+        },
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
