@@ -81,7 +81,9 @@ def messages() -> list[dict[str, str]]:
     return load_prompt().render(brand, brief, brief.segments[0]).messages
 
 
-def decode_speed(backend: TransformersBackend, msgs: list[dict[str, str]], batch: int, tokens: int) -> dict[str, Any]:
+def decode_speed(
+    backend: TransformersBackend, msgs: list[dict[str, str]], batch: int, tokens: int
+) -> dict[str, Any]:
     """Tokens per second of the decode phase at a batch size (the first token's time excluded)."""
     sampling = SamplingParams(temperature=0.0, max_tokens=tokens, seed=0)
     [result] = backend.generate_unbatched([GenerationRequest(messages=msgs, n=batch, sampling=sampling)])
@@ -99,8 +101,9 @@ def decode_speed(backend: TransformersBackend, msgs: list[dict[str, str]], batch
     }
 
 
-def concurrency(backend: TransformersBackend, msgs: list[dict[str, str]], requests: int, n: int,
-                tokens: int) -> dict[str, Any]:
+def concurrency(
+    backend: TransformersBackend, msgs: list[dict[str, str]], requests: int, n: int, tokens: int
+) -> dict[str, Any]:
     """Aggregate tokens/s of concurrent campaign requests: micro-batched vs one-at-a-time."""
     sampling = SamplingParams(temperature=0.8, max_tokens=tokens, seed=1)
 
@@ -110,10 +113,9 @@ def concurrency(backend: TransformersBackend, msgs: list[dict[str, str]], reques
     # naive: one generate per variant, requests one after another
     start = time.perf_counter()
     naive_tokens = 0
-    for k in range(requests):
-        for _ in range(n):
-            single = GenerationRequest(messages=msgs, n=1, sampling=sampling)
-            naive_tokens += backend.generate_unbatched([single])[0].tokens_out
+    for _ in range(requests * n):
+        single = GenerationRequest(messages=msgs, n=1, sampling=sampling)
+        naive_tokens += backend.generate_unbatched([single])[0].tokens_out
     naive_s = time.perf_counter() - start
 
     results: list[Any] = [None] * requests
@@ -176,11 +178,18 @@ def main() -> None:
     ceiling = bandwidth / wbytes
     batch1 = decode[0]["decode_tokens_per_s"]
     report = {
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "device": args.device,
-                    "dtype": str(backend.dtype).removeprefix("torch.")},
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "device": args.device,
+            "dtype": str(backend.dtype).removeprefix("torch."),
+        },
         "model": backend.model_id,
-        "load": {"cold_s": round(cold_load_s, 2), "convert_s": round(convert_s, 2),
-                 "warm_s": round(warm_load_s, 2)},
+        "load": {
+            "cold_s": round(cold_load_s, 2),
+            "convert_s": round(convert_s, 2),
+            "warm_s": round(warm_load_s, 2),
+        },
         "ttft_s": decode[0]["ttft_s"],
         "decode": decode,
         "bandwidth": {

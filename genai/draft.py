@@ -83,8 +83,10 @@ DRAFT_SCHEMA: dict[str, Any] = {
         "body": {
             "type": "array",
             "items": {"type": "string", "minLength": 60, "maxLength": 400},
+            # one paragraph: small models given room for more write the next key into a second item;
+            # the parser splits a long paragraph into short ones
             "minItems": 1,
-            "maxItems": 3,
+            "maxItems": 1,
         },
         "cta_label": {"type": "string", "minLength": 4, "maxLength": 32},
     },

@@ -31,6 +31,25 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=32, ge=1, description="Most candidates in one generate call.")
     max_queue: int = Field(default=64, ge=1, description="Most requests waiting for the model.")
     generation_timeout_s: float = Field(default=600.0, gt=0, description="Deadline of one generation.")
+    host: str = Field(default="127.0.0.1", description="Address `copyloop serve` listens on.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `copyloop serve` listens on.")
+    run_migrations_on_start: bool = Field(
+        default=True, description="Upgrade the database schema when the API server starts."
+    )
+    max_body_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=1024, description="Largest request body the API accepts."
+    )
+    rate_limit_per_s: float = Field(
+        default=100.0, ge=0, description="Requests per second each API key may sustain; 0 turns it off."
+    )
+    rate_limit_burst: int = Field(default=200, ge=1, description="Requests an API key may send at once.")
+    max_concurrent_generations: int = Field(
+        default=4, ge=1, description="Generations the API runs at once; more wait for a free slot."
+    )
+    max_batch_events: int = Field(
+        default=10_000, ge=1, description="Most feedback or outcome events in one API batch."
+    )
+    brand_fetch_timeout_s: float = Field(default=10.0, gt=0, description="Deadline to fetch a brand page.")
 
     def backend_options(self) -> dict[str, object]:
         """Keyword arguments for `genai.backends.get_backend(self.backend, ...)`."""

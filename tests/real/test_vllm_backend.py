@@ -8,9 +8,13 @@ import pytest
 
 from genai.backends import GenerationRequest, SamplingParams, get_backend
 from genai.backends.vllm_command import SERVED_MODEL_NAME
+from genai.brand import load_brand
+from genai.brief import load_brief
 from genai.draft import DRAFT_SCHEMA
 from genai.errors import BackendUnavailableError
 from genai.parse import parse_draft
+from genai.prompts import load_prompt
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.real
 
@@ -27,10 +31,13 @@ def test_vllm_server_returns_n_schema_valid_candidates_with_usage(vllm_server: s
     backend = get_backend("vllm", base_url=vllm_server)
     try:
         assert backend.model_id == SERVED_MODEL_NAME
+        brand = load_brand(REPO / "genai/samples/wick-and-willow.html", "https://wickandwillow.example/")
+        brief = load_brief(REPO / "genai/samples/holiday-brief.yaml")
+        prompt = load_prompt().render(brand, brief, brief.segments[0])
         request = GenerationRequest(
-            messages=MESSAGES,
+            messages=prompt.messages,
             n=3,
-            sampling=SamplingParams(temperature=0.7, max_tokens=300, seed=5),
+            sampling=SamplingParams(temperature=0.7, max_tokens=600, seed=3),
             json_schema=DRAFT_SCHEMA,
         )
         [result] = backend.generate([request])
@@ -40,6 +47,7 @@ def test_vllm_server_returns_n_schema_valid_candidates_with_usage(vllm_server: s
     assert result.tokens_in > 20 and result.tokens_out > 30
     assert result.ttft_s is not None and 0 < result.ttft_s <= result.total_s
     for cand in result.candidates:
+        assert cand.finish_reason == "stop"
         data = json.loads(cand.text)
         assert set(data) == set(DRAFT_SCHEMA["required"])
         draft = parse_draft(cand.text, "https://wickandwillow.example/sale")

@@ -1,0 +1,131 @@
+"""The HTTP API: `create_app` builds the FastAPI app; its lifespan opens the database and the backend.
+
+At start the lifespan creates the engine, upgrades the schema when `run_migrations_on_start` is set,
+creates the API key table, and loads the generation backend once (on a worker thread, so a slow
+model load never stalls the loop). A backend that fails to load leaves the API up: `/readyz` and
+the generation routes say why. Everything lives on ``app.state.runtime`` for the dependencies in
+`serving.deps`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
+
+import anyio
+from fastapi import FastAPI
+
+from feedback.db import make_engine, session_factory, upgrade
+from genai.backends import Backend, get_backend
+from genai.embed import Embedder
+from serving.auth import KeyCache
+from serving.errors import install_error_handlers
+from serving.generation import MeteredBackend
+from serving.keys import ensure_key_table
+from serving.limits import BodySizeLimitMiddleware, RateLimiter
+from serving.metrics import ApiMetrics, MetricsMiddleware
+from serving.routes import brands, datasets, experiments, feedback, generations, health, keys, outcomes, segments
+from serving.routes import metrics as metrics_route
+from serving.runtime import Runtime
+from serving.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("copyloop.api")
+
+_TAGS = [
+    {"name": "brands", "description": "Brand kits from JSON, an uploaded page or a URL."},
+    {"name": "segments", "description": "Segments, and RFM tiers computed from orders."},
+    {"name": "generations", "description": "Briefs in, variants per segment out (JSON or a stream)."},
+    {"name": "variants", "description": "Variants as JSON, HTML or text, and their feedback."},
+    {"name": "feedback", "description": "Marketers' verdicts on variants."},
+    {"name": "outcomes", "description": "Sends, opens, clicks and conversions: batches, CSV, webhooks."},
+    {"name": "experiments", "description": "A/B tests and bandits over accepted variants."},
+    {"name": "datasets", "description": "Point-in-time feature datasets and their manifests."},
+    {"name": "admin", "description": "The caller, API keys and erasure."},
+    {"name": "health", "description": "Liveness, readiness and metrics."},
+]
+
+
+def _version() -> str:
+    try:
+        return version("copyloop")
+    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "0.0.0"
+
+
+def _load_backend(settings: Settings) -> Backend:
+    return get_backend(settings.backend, **settings.backend_options())
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    backend: Backend | None = None,
+    embedder: Embedder | None = None,
+    fetch_transport: httpx.BaseTransport | None = None,
+) -> FastAPI:
+    """Build the API. `backend` and `embedder` replace the configured ones (tests pass fakes);
+    `fetch_transport` replaces the network for brand pages fetched by URL."""
+    settings = settings or Settings()
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        if settings.run_migrations_on_start:
+            await anyio.to_thread.run_sync(upgrade, engine)
+        await anyio.to_thread.run_sync(ensure_key_table, engine)
+        runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            metrics=metrics,
+            rate_limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+            key_cache=KeyCache(),
+            generation_slots=anyio.CapacityLimiter(settings.max_concurrent_generations),
+            embedder=embedder,
+            fetch_transport=fetch_transport,
+        )
+        inner = backend
+        if inner is None:
+            try:
+                inner = await anyio.to_thread.run_sync(_load_backend, settings)
+            except Exception as exc:  # the API serves everything else without a backend
+                runtime.backend_error = f"{settings.backend} backend failed to load: {exc}"
+                log.error("%s", runtime.backend_error)
+        if inner is not None:
+            metered = MeteredBackend(inner, metrics)
+            runtime.backend = metered
+            metrics.watch_queue(metered.queue_depth)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            if inner is not None and backend is None:
+                await anyio.to_thread.run_sync(inner.close)
+            engine.dispose()
+
+    app = FastAPI(
+        title="copyloop",
+        version=_version(),
+        summary="Brand-aware marketing e-mail variants, first-party feedback, experiments and datasets.",
+        description="Every route under `/v1` needs an API key (`Authorization: Bearer cl_...`) and sees only "
+        "its workspace. Errors answer `{\"error\": {\"code\", \"message\", \"field\"}}`.",
+        openapi_tags=_TAGS,
+        lifespan=lifespan,
+    )
+    app.state.metrics = metrics
+    install_error_handlers(app)
+    # Outermost last: metrics time everything, including bodies the size limit refuses.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    for module in (health, metrics_route, keys, brands, segments, generations, feedback, outcomes, experiments, datasets):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,97 @@
+"""Typed dependencies of the routes: the runtime, a database session, the caller and its role.
+
+Routes declare what they need with these annotations (``session: SessionDep``, ``key: Marketer``)
+and stay thin. A session is opened per request; routes wrap their work in ``session.begin()`` so
+every multi-row write is one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from serving.auth import ADMIN, DATA, READ, WRITE, Principal, check_role, resolve_principal
+from serving.errors import RateLimitedError
+from serving.runtime import Runtime
+
+__all__ = [
+    "Admin",
+    "Analyst",
+    "CurrentKey",
+    "CurrentWorkspace",
+    "Marketer",
+    "Reader",
+    "RuntimeDep",
+    "SessionDep",
+    "get_runtime",
+    "get_session",
+]
+
+
+def get_runtime(request: Request) -> Runtime:
+    """The app's runtime, built by the lifespan."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def get_session(runtime: RuntimeDep) -> Iterator[Session]:
+    """A database session for this request, closed (and rolled back if still open) afterwards."""
+    with runtime.sessions() as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from `copyloop keys create`: `Authorization: Bearer cl_...`.",
+)
+
+
+def current_key(
+    request: Request,
+    runtime: RuntimeDep,
+    _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
+) -> Principal:
+    """The authenticated caller, within its rate limit."""
+    principal = resolve_principal(request.headers.get("authorization"), runtime.key_cache, runtime.sessions)
+    wait = runtime.rate_limiter.check(principal.key_id)
+    if wait > 0:
+        raise RateLimitedError(
+            f"over the rate limit of {runtime.settings.rate_limit_per_s:g} requests per second",
+            retry_after=wait,
+        )
+    return principal
+
+
+CurrentKey = Annotated[Principal, Depends(current_key)]
+
+
+async def current_workspace(key: CurrentKey) -> str:
+    """The caller's workspace id."""
+    return key.workspace_id
+
+
+CurrentWorkspace = Annotated[str, Depends(current_workspace)]
+
+
+def _role(allowed: tuple[str, ...]) -> Callable[[Principal], Awaitable[Principal]]:
+    # Async, so a role check costs no trip through the thread pool.
+    async def dependency(key: CurrentKey) -> Principal:
+        return check_role(key, allowed)
+
+    return dependency
+
+
+Reader = Annotated[Principal, Depends(_role(READ))]
+Marketer = Annotated[Principal, Depends(_role(WRITE))]
+Analyst = Annotated[Principal, Depends(_role(DATA))]
+Admin = Annotated[Principal, Depends(_role(ADMIN))]

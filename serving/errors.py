@@ -1,0 +1,226 @@
+"""Errors of the HTTP layer, and the one JSON envelope every error answer uses.
+
+Hierarchy::
+
+    CopyloopError                  (genai.errors)
+    └── ApiError                   refused by the HTTP layer itself
+        ├── UnauthorizedError      no key, or a key that is unknown, revoked or malformed (401)
+        ├── ForbiddenError         the key's role does not allow the route (403)
+        └── RateLimitedError       the key sent more than its rate allows (429, Retry-After)
+
+Every error answer is ``{"error": {"code", "message", "field"}}``; `error_status` maps the
+library's domain errors (genai, feedback) to status codes, and `install_error_handlers` puts the
+translation on an app. A body over the size limit is refused by `serving.limits` (413).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from feedback.errors import ConflictError, DatabaseError, FeedbackError, NotFoundError, StateError
+from genai.errors import (
+    BackendError,
+    BackendUnavailableError,
+    BrandFetchError,
+    CopyloopError,
+    GenerationError,
+    GenerationTimeoutError,
+    InvalidInputError,
+    ParseError,
+    QueueFullError,
+)
+
+__all__ = [
+    "ApiError",
+    "ErrorBody",
+    "ErrorOut",
+    "ForbiddenError",
+    "RateLimitedError",
+    "UnauthorizedError",
+    "domain_error_response",
+    "error_response",
+    "error_status",
+    "install_error_handlers",
+]
+
+log = logging.getLogger("copyloop.api")
+
+# Seconds a client should wait before retrying when the generation queue is full.
+QUEUE_FULL_RETRY_S = 5
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable code, a message for people and the field at fault, if any."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(examples=["invalid_input"])
+    message: str = Field(examples=["must be 1 to 8"])
+    field: str | None = Field(default=None, examples=["brief.variants_per_segment"])
+
+
+class ErrorOut(BaseModel):
+    """The envelope of every error answer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    error: ErrorBody
+
+
+class ApiError(CopyloopError):
+    """A request refused by the HTTP layer itself."""
+
+    code = "api_error"
+    status = 400
+
+
+class UnauthorizedError(ApiError):
+    """No API key, or one that is unknown, revoked or malformed."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class ForbiddenError(ApiError):
+    """The key's role does not allow this route."""
+
+    code = "forbidden"
+    status = 403
+
+
+class RateLimitedError(ApiError):
+    """The key sent more requests than its rate limit allows; retry after `retry_after` seconds."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after: float, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.retry_after = retry_after
+
+
+# Most specific first: the first class that matches decides.
+_STATUS: tuple[tuple[type[CopyloopError], int], ...] = (
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (StateError, 409),
+    (DatabaseError, 503),
+    (FeedbackError, 500),
+    (BrandFetchError, 422),
+    (InvalidInputError, 422),
+    (GenerationTimeoutError, 504),
+    (QueueFullError, 503),
+    (BackendUnavailableError, 503),
+    (BackendError, 502),
+    (GenerationError, 502),
+    (ParseError, 502),
+)
+
+
+def error_status(exc: CopyloopError) -> int:
+    """The HTTP status of a domain error."""
+    if isinstance(exc, ApiError):
+        return exc.status
+    for cls, status in _STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def error_response(
+    status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """An error answer in the envelope."""
+    body = {"error": {"code": code, "message": message, "field": field}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _headers(exc: CopyloopError, status: int) -> dict[str, str] | None:
+    if isinstance(exc, RateLimitedError):
+        return {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+    if isinstance(exc, QueueFullError):
+        return {"Retry-After": str(QUEUE_FULL_RETRY_S)}
+    if status == 401:
+        return {"WWW-Authenticate": 'Bearer realm="copyloop"'}
+    return None
+
+
+def domain_error_response(exc: CopyloopError) -> JSONResponse:
+    """The envelope for a domain or API error."""
+    status = error_status(exc)
+    if status >= 500:
+        log.warning("%s answered %d: %s", type(exc).__name__, status, exc)
+    return error_response(status, exc.code, exc.message, exc.field, _headers(exc, status))
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
+    # FastAPI prefixes the location with where the value came from; the field is what follows.
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form", "file"):
+        parts = parts[1:]
+    return ".".join(parts) or None
+
+
+def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CopyloopError)
+    return domain_error_response(exc)
+
+
+def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if not errors:
+        return error_response(422, "invalid_input", "the request is not valid")
+    first = errors[0]
+    field = _field(first.get("loc", ()))
+    message = str(first.get("msg", "is not valid"))
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+    return error_response(422, "invalid_input", message, field)
+
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "rate_limited",
+}
+
+
+def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http_error")
+    message = exc.detail if isinstance(exc.detail, str) else "the request failed"
+    if exc.status_code == 404 and message == "Not Found":
+        message = "no such route"
+    headers = dict(exc.headers) if exc.headers else None
+    field = "body" if exc.status_code == 413 else None
+    return error_response(exc.status_code, code, message, field, headers)
+
+
+def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error", exc_info=exc)
+    return error_response(500, "internal_error", "the server failed to answer; the error is logged")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Answer every error on `app` in the envelope."""
+    app.add_exception_handler(CopyloopError, _on_domain_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

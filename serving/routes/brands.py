@@ -1,0 +1,126 @@
+"""Brands: create from a JSON kit, an uploaded HTML page or a URL; read, update, completeness."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, UploadFile
+from sqlalchemy import select
+
+from feedback.catalog import create_brand
+from feedback.errors import ConflictError
+from feedback.models import Brand
+from feedback.tenancy import get_in_workspace, in_workspace
+from genai.brand import BrandKit
+from genai.errors import InvalidInputError
+from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
+from serving.routes import COMMON_ERRORS, Limit, Offset, errors
+from serving.schemas import BrandCreate, BrandFromUrl, BrandOut, BrandUpdate, CompletenessOut
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/brands", tags=["brands"], responses=COMMON_ERRORS)
+
+
+def _kit(data: dict[str, Any]) -> BrandKit:
+    """A validated brand kit; errors name the field under ``kit``."""
+    try:
+        return BrandKit.from_dict(data)
+    except InvalidInputError as exc:
+        field = exc.field or "brand"
+        raise InvalidInputError(exc.message, field="kit" + field.removeprefix("brand")) from None
+
+
+def completeness(kit: BrandKit) -> CompletenessOut:
+    """The completeness report of a kit, as the API shows it."""
+    report = kit.completeness()
+    return CompletenessOut(
+        missing=report.missing, warnings=report.warnings, score=report.score, complete=report.complete
+    )
+
+
+def brand_out(brand: Brand) -> BrandOut:
+    """A stored brand as the API shows it."""
+    return BrandOut(
+        id=brand.id,
+        name=brand.name,
+        kit=brand.kit,
+        completeness=completeness(BrandKit.from_dict(brand.kit)),
+        created_at=brand.created_at,
+    )
+
+
+def _store(session: SessionDep, workspace_id: str, kit: BrandKit) -> BrandOut:
+    with session.begin():
+        brand = create_brand(session, workspace_id, kit.name, kit.to_dict())
+        return brand_out(brand)
+
+
+@router.post("", status_code=201, responses=errors(409))
+def create_brand_from_kit(body: BrandCreate, key: Marketer, session: SessionDep) -> BrandOut:
+    """Create a brand from a brand-kit JSON object."""
+    return _store(session, key.workspace_id, _kit(body.kit))
+
+
+@router.post("/from-html", status_code=201, responses=errors(409))
+def create_brand_from_html(
+    key: Marketer,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="The brand's saved web page.")],
+    url: Annotated[str | None, Form(max_length=2000, description="Where the page lives.")] = None,
+) -> BrandOut:
+    """Create a brand from an uploaded HTML page (name, palette, fonts, logo, products, address)."""
+    kit = BrandKit.from_html(file.file.read(), url or None)
+    return _store(session, key.workspace_id, kit)
+
+
+@router.post("/from-url", status_code=201, responses=errors(409))
+def create_brand_from_url(
+    body: BrandFromUrl, key: Marketer, session: SessionDep, runtime: RuntimeDep
+) -> BrandOut:
+    """Create a brand from its web page, fetched by the server."""
+    kit = BrandKit.from_url(
+        body.url, timeout=runtime.settings.brand_fetch_timeout_s, transport=runtime.fetch_transport
+    )
+    return _store(session, key.workspace_id, kit)
+
+
+@router.get("")
+def list_brands(key: Reader, session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list[BrandOut]:
+    """The workspace's brands, by name."""
+    with session.begin():
+        stmt = in_workspace(Brand, key.workspace_id).order_by(Brand.name).limit(limit).offset(offset)
+        return [brand_out(brand) for brand in session.scalars(stmt)]
+
+
+@router.get("/{brand_id}")
+def get_brand(brand_id: str, key: Reader, session: SessionDep) -> BrandOut:
+    """One brand with its kit and completeness report."""
+    with session.begin():
+        return brand_out(get_in_workspace(session, Brand, key.workspace_id, brand_id))
+
+
+@router.patch("/{brand_id}", responses=errors(409))
+def update_brand(brand_id: str, body: BrandUpdate, key: Marketer, session: SessionDep) -> BrandOut:
+    """Change some fields of a brand's kit; a new kit name renames the brand."""
+    with session.begin():
+        brand = get_in_workspace(session, Brand, key.workspace_id, brand_id)
+        kit = _kit({**brand.kit, **body.kit})
+        if kit.name != brand.name:
+            taken = session.scalar(
+                select(Brand.id).where(Brand.workspace_id == key.workspace_id, Brand.name == kit.name)
+            )
+            if taken is not None:
+                raise ConflictError(f"a brand named {kit.name!r} exists", field="kit.name")
+            brand.name = kit.name
+        brand.kit = kit.to_dict()
+        session.flush()
+        return brand_out(brand)
+
+
+@router.get("/{brand_id}/completeness")
+def get_brand_completeness(brand_id: str, key: Reader, session: SessionDep) -> CompletenessOut:
+    """What the brand kit lacks: missing fields, warnings and a score."""
+    with session.begin():
+        brand = get_in_workspace(session, Brand, key.workspace_id, brand_id)
+        return completeness(BrandKit.from_dict(brand.kit))

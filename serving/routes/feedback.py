@@ -1,0 +1,173 @@
+"""Feedback: a marketer's verdicts on variants, one at a time or in batches, with idempotency keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from feedback.errors import InvalidInputError, NotFoundError
+from feedback.events import FeedbackEventIn, OutcomeEventIn
+from feedback.ingest import BatchResult, ingest_feedback, ingest_outcomes
+from feedback.models import FeedbackEvent, Variant
+from feedback.tenancy import get_in_workspace, in_workspace
+from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
+from serving.routes import COMMON_ERRORS
+from serving.schemas import BatchOut, EventBatchIn, FeedbackOut, RejectedRowOut, StoredEventOut, VariantFeedbackOut
+
+__all__ = ["batch_out", "ingest_batch", "ingest_one", "router"]
+
+router = APIRouter(prefix="/v1", tags=["feedback"], responses=COMMON_ERRORS)
+
+
+class _Rejected(Exception):
+    """Rolls an all-or-nothing batch back."""
+
+    def __init__(self, result: BatchResult) -> None:
+        super().__init__("batch rejected")
+        self.result = result
+
+
+def ingest_batch(
+    sessions: sessionmaker[Session],
+    kind: str,
+    workspace_id: str,
+    events: list[dict[str, object]],
+    *,
+    atomic: bool,
+    limit: int,
+) -> BatchResult:
+    """Store a feedback or outcome batch; with `atomic`, a rejected row stores nothing."""
+    if len(events) > limit:
+        raise InvalidInputError(f"has {len(events):,} events; at most {limit:,} per batch", field="events")
+    ingest = ingest_feedback if kind == "feedback" else ingest_outcomes
+    if not atomic:
+        return ingest(sessions, workspace_id, events)
+    try:
+        with sessions() as session, session.begin():
+            result = ingest(session, workspace_id, events)
+            if result.rejected:
+                raise _Rejected(result)
+            return result
+    except _Rejected as rejected:
+        first = rejected.result.rejected[0]
+        more = len(rejected.result.rejected) - 1
+        tail = f" (and {more} more rejected row{'s' if more > 1 else ''})" if more else ""
+        raise InvalidInputError(
+            f"{first.reason}{tail}; nothing was stored", field=f"events.{first.index}.{first.field}"
+        ) from None
+
+
+def batch_out(result: BatchResult, size: int) -> BatchOut:
+    """A batch result with the stored id of every row by index."""
+    ids = result.ids
+    return BatchOut(
+        accepted=len(result.accepted),
+        duplicates=len(result.duplicates),
+        rejected=[RejectedRowOut(index=r.index, field=r.field, reason=r.reason) for r in result.rejected],
+        ids=[ids.get(i) for i in range(size)],
+    )
+
+
+def ingest_one(
+    sessions: sessionmaker[Session], kind: str, workspace_id: str, event: FeedbackEventIn | OutcomeEventIn
+) -> tuple[BatchResult, StoredEventOut]:
+    """Store one event; a rejected event raises the error that names its field."""
+    ingest = ingest_feedback if kind == "feedback" else ingest_outcomes
+    result = ingest(sessions, workspace_id, [event])
+    if result.rejected:
+        problem = result.rejected[0]
+        if problem.field == "variant_id":
+            raise NotFoundError(f"no variant {event.variant_id!r} in this workspace", field="variant_id")
+        raise InvalidInputError(problem.reason, field=problem.field)
+    return result, StoredEventOut(id=result.ids[0], duplicate=0 in result.duplicates)
+
+
+@router.post(
+    "/feedback",
+    status_code=201,
+    responses={200: {"model": StoredEventOut, "description": "A replay: the original event's id."}},
+)
+def create_feedback(body: FeedbackEventIn, response: Response, key: Marketer, runtime: RuntimeDep) -> StoredEventOut:
+    """Record one verdict on a variant: accept, reject, edit (with the edited text), rating or comment.
+
+    A replayed idempotency key stores nothing and answers 200 with the original event's id.
+    """
+    result, out = ingest_one(runtime.sessions, "feedback", key.workspace_id, body)
+    runtime.metrics.count_events(runtime.metrics.feedback_events, len(result.accepted), len(result.duplicates), 0)
+    if out.duplicate:
+        response.status_code = 200
+    return out
+
+
+@router.post("/feedback/batch")
+def create_feedback_batch(body: EventBatchIn, key: Marketer, runtime: RuntimeDep) -> BatchOut:
+    """Record a batch of feedback events in one transaction; bad rows are rejected with their index."""
+    result = ingest_batch(
+        runtime.sessions,
+        "feedback",
+        key.workspace_id,
+        body.events,
+        atomic=body.atomic,
+        limit=runtime.settings.max_batch_events,
+    )
+    metrics = runtime.metrics
+    metrics.count_events(metrics.feedback_events, len(result.accepted), len(result.duplicates), len(result.rejected))
+    return batch_out(result, len(body.events))
+
+
+def _feedback_out(event: FeedbackEvent) -> FeedbackOut:
+    return FeedbackOut(
+        id=event.id,
+        variant_id=event.variant_id,
+        kind=event.kind,
+        edited_text=event.edited_text,
+        rating=event.rating,
+        comment=event.comment,
+        actor=event.actor,
+        reason_codes=list(event.reason_codes),
+        event_time=event.event_time,
+        ingested_at=event.ingested_at,
+    )
+
+
+@router.get("/variants/{variant_id}/feedback", tags=["variants"])
+def get_variant_feedback(
+    variant_id: str,
+    key: Reader,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Most events to return, newest first.")] = 100,
+) -> VariantFeedbackOut:
+    """A variant's feedback: counts by kind, mean rating, latest decision and the newest events."""
+    with session.begin():
+        get_in_workspace(session, Variant, key.workspace_id, variant_id)
+        mine = (FeedbackEvent.workspace_id == key.workspace_id, FeedbackEvent.variant_id == variant_id)
+        counts = {
+            kind: int(n)
+            for kind, n in session.execute(
+                select(FeedbackEvent.kind, func.count()).where(*mine).group_by(FeedbackEvent.kind)
+            )
+        }
+        mean = session.scalar(select(func.avg(FeedbackEvent.rating)).where(*mine, FeedbackEvent.kind == "rating"))
+        newest = (FeedbackEvent.event_time.desc(), FeedbackEvent.ingested_at.desc(), FeedbackEvent.id.desc())
+        decision = session.scalar(
+            select(FeedbackEvent.kind)
+            .where(*mine, FeedbackEvent.kind.in_(("accept", "reject")))
+            .order_by(*newest)
+            .limit(1)
+        )
+        events = session.scalars(
+            in_workspace(FeedbackEvent, key.workspace_id)
+            .where(FeedbackEvent.variant_id == variant_id)
+            .order_by(*newest)
+            .limit(limit)
+        )
+        return VariantFeedbackOut(
+            variant_id=variant_id,
+            counts=counts,
+            mean_rating=None if mean is None else round(float(mean), 4),
+            latest_decision=decision,
+            events=[_feedback_out(e) for e in events],
+        )

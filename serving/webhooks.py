@@ -1,0 +1,161 @@
+"""E-mail platform webhooks: a JSON array of delivery events, mapped to outcome events.
+
+The payload is what SendGrid's event webhook posts, and what most platforms can be set to post:
+a list of objects with the event name (``event`` or ``type``), the recipient (``email`` or
+``recipient``), a time (``timestamp`` in Unix seconds, or ISO 8601) and the variant the message
+carried, at the top level or in the custom arguments the platform echoes back (``custom_args``,
+``unique_args``, ``metadata``, ``user-variables``). The platform's own event id (``sg_event_id``,
+``event_id``, ``id``) becomes the idempotency key, so a redelivered webhook stores nothing new;
+without one the key is derived from the event's content and the contact's hash.
+Event types that are not outcomes (``deferred``, ``dropped``...) are counted as ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from feedback.contacts import contact_hash
+from feedback.csv_import import DEFAULT_EVENT_NAMES
+from feedback.events import RejectedRow
+
+__all__ = ["IGNORED_EVENTS", "WebhookBatch", "map_webhook_events"]
+
+WEBHOOK_EVENT_NAMES = {
+    **DEFAULT_EVENT_NAMES,
+    "group_unsubscribe": "unsubscribe",
+    "unsub": "unsubscribe",
+    "hard_bounced": "bounce",
+    "soft_bounced": "bounce",
+    "failed": "bounce",
+}
+IGNORED_EVENTS = frozenset({"deferred", "dropped", "group_resubscribe", "reject", "rejected", "queued"})
+_ARG_BAGS = ("custom_args", "unique_args", "metadata", "user-variables", "user_variables")
+_ID_FIELDS = ("sg_event_id", "event_id", "id", "_id")
+_KEY = re.compile(r"^[\x21-\x7e]{1,180}$")
+
+
+@dataclass
+class WebhookBatch:
+    """Outcome events mapped from a payload, the index of the item each came from, and the rest."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[int] = field(default_factory=list)
+    ignored: int = 0
+    rejected: list[RejectedRow] = field(default_factory=list)
+
+
+class _Bad(Exception):
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(reason)
+        self.where = where
+        self.reason = reason
+
+
+def _text(item: Mapping[str, Any], *names: str) -> str | None:
+    for name in names:
+        value = item.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+def _variant(item: Mapping[str, Any]) -> str:
+    found = _text(item, "variant_id")
+    for bag in _ARG_BAGS:
+        nested = item.get(bag)
+        if found is None and isinstance(nested, Mapping):
+            found = _text(nested, "variant_id")
+    if found is None:
+        raise _Bad("variant_id", "is missing (top level or in custom_args)")
+    return found
+
+
+def _time(item: Mapping[str, Any]) -> dt.datetime:
+    value = item.get("timestamp", item.get("ts", item.get("event_time")))
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        if isinstance(value, int | float):
+            return dt.datetime.fromtimestamp(float(value), dt.UTC)
+        if isinstance(value, str) and value.strip():
+            parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    raise _Bad("timestamp", "must be Unix seconds or an ISO 8601 time")
+
+
+def _revenue(item: Mapping[str, Any], kind: str) -> float | None:
+    value = item.get("revenue", item.get("amount"))
+    if value is None or kind != "conversion":
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise _Bad("revenue", "must be a number") from None
+
+
+def _key(item: Mapping[str, Any], event: Mapping[str, Any], secret: str) -> str:
+    for name in _ID_FIELDS:
+        value = item.get(name)
+        if isinstance(value, str | int) and not isinstance(value, bool) and _KEY.match(str(value)):
+            return f"webhook:{value}"
+    parts = [
+        event["variant_id"],
+        contact_hash(secret, event["contact"]),
+        event["kind"],
+        event["event_time"].isoformat(),
+        repr(event.get("revenue")),
+    ]
+    return "webhook:" + hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:40]
+
+
+def _event(item: Mapping[str, Any], secret: str) -> dict[str, Any] | None:
+    name = _text(item, "event", "type")
+    if name is None:
+        raise _Bad("event", "is missing")
+    lowered = name.lower()
+    if lowered in IGNORED_EVENTS:
+        return None
+    kind = WEBHOOK_EVENT_NAMES.get(lowered)
+    if kind is None:
+        raise _Bad("event", f"unknown event {name!r}")
+    contact = _text(item, "email", "recipient")
+    if contact is None:
+        raise _Bad("email", "is missing")
+    event: dict[str, Any] = {
+        "variant_id": _variant(item),
+        "contact": contact,
+        "kind": kind,
+        "event_time": _time(item),
+    }
+    revenue = _revenue(item, kind)
+    if revenue is not None:
+        event["revenue"] = revenue
+    event["idempotency_key"] = _key(item, event, secret)
+    return event
+
+
+def map_webhook_events(items: list[Any], secret: str) -> WebhookBatch:
+    """Map a webhook payload to outcome events; `secret` is the workspace's contact secret."""
+    batch = WebhookBatch()
+    for index, item in enumerate(items):
+        if not isinstance(item, Mapping):
+            batch.rejected.append(RejectedRow(index, "event", "must be an object"))
+            continue
+        try:
+            event = _event(item, secret)
+        except _Bad as bad:
+            batch.rejected.append(RejectedRow(index, bad.where, bad.reason))
+            continue
+        if event is None:
+            batch.ignored += 1
+            continue
+        batch.events.append(event)
+        batch.sources.append(index)
+    return batch
