@@ -33,10 +33,12 @@ class GenerationOptions:
 
     oversample: float = 1.5  # candidates per requested variant in the first round
     max_rounds: int = 3  # first round plus retries with fresh seeds
-    temperature: float = 0.8
-    top_p: float = 0.95
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 40
     max_tokens: int = 320
-    repetition_penalty: float = 1.15
+    # 1.0: a penalty also counts the prompt, and pushes the model away from the brand's own words
+    repetition_penalty: float = 1.0
     seed: int | None = None
     dup_threshold: float = 0.92
     timeout_s: float | None = None
@@ -161,6 +163,7 @@ def _attempt(
     sampling = SamplingParams(
         temperature=options.temperature,
         top_p=options.top_p,
+        top_k=options.top_k,
         max_tokens=options.max_tokens,
         seed=rng.randrange(2**31),
         repetition_penalty=options.repetition_penalty,

@@ -64,8 +64,8 @@ class DriftThresholds:
     num_threshold: Annotated[float, Field(gt=0)]
     cat_method: str
     cat_threshold: Annotated[float, Field(gt=0)]
-    embedding_method: Literal["model", "distance", "mmd", "ratio"]
-    max_embedding_auc: Annotated[float, Field(gt=0.5, le=1)]
+    embedding_method: str
+    embedding_threshold: Annotated[float, Field(gt=0)]
     sample_rows: Annotated[int, Field(ge=10)]
     min_rows: Count
 
@@ -84,6 +84,7 @@ class QualityThresholds:
     max_unsubscribe_rate: Share
     interval_level: Annotated[float, Field(gt=0, lt=1)]
     min_verdicts: Count
+    min_candidates: Count
     min_sends: Count
 
 

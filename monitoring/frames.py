@@ -45,7 +45,12 @@ __all__ = [
 ]
 
 VERDICT_KINDS = ("accept", "reject", "edit")
-OUTCOME_FLAGS = {"open": "opened", "click": "clicked", "conversion": "converted", "unsubscribe": "unsubscribed"}
+OUTCOME_FLAGS = {
+    "open": "opened",
+    "click": "clicked",
+    "conversion": "converted",
+    "unsubscribe": "unsubscribed",
+}
 _ID_CHUNK = 500
 
 
@@ -219,8 +224,8 @@ def offer_types(offers: pd.Series) -> np.ndarray:
     kinds = np.full(len(text), "other", dtype=object)
     rules = [
         ("gift", r"\bgift\b|\bfree\b(?!\s+shipping)"),
-        ("free_shipping", r"free\s+(shipping|delivery)"),
-        ("amount_off", r"[$£€]\s?\d|\d\s?(usd|eur|gbp)\b"),
+        ("free_shipping", r"free\s+(?:shipping|delivery)"),
+        ("amount_off", r"[$£€]\s?\d|\d\s?(?:usd|eur|gbp)\b"),
         ("percent_off", r"\d+\s?%"),
     ]
     # Later rules win, so "20% off and free shipping" counts as a percentage.
@@ -491,4 +496,3 @@ def stable_sample(ids: pd.Series, size: int) -> pd.Index:
         return ids.index
     hashes = pd.util.hash_pandas_object(ids.astype(str), index=False)
     return hashes.nsmallest(size).index
-

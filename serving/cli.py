@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -14,7 +14,7 @@ from genai.errors import CopyloopError
 __all__ = ["main"]
 
 
-def _fail(exc: CopyloopError) -> None:
+def _fail(exc: CopyloopError) -> NoReturn:
     click.secho(f"error: {exc}", fg="red", err=True)
     sys.exit(2)
 
@@ -89,6 +89,143 @@ def vllm_command(
         cpu=cpu,
     )
     click.echo(shlex.join(args))
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
+@click.option("--port", default=None, type=click.IntRange(0, 65535), help="Port to listen on [default: 8000].")
+@click.option("--backend", default=None, help="transformers (default), vllm or fake.")
+@click.option("--database", default=None, help="Database URL [default: SQLite in the data directory].")
+@click.option("--migrate/--no-migrate", default=None, help="Upgrade the database schema at start [default: on].")
+@click.option(
+    "--log-level",
+    default="info",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+)
+def serve(
+    host: str | None,
+    port: int | None,
+    backend: str | None,
+    database: str | None,
+    migrate: bool | None,
+    log_level: str,
+) -> None:
+    """Run the HTTP API (uvicorn); with no options, on the embedded model and the default database."""
+    import uvicorn
+
+    from serving.app import create_app
+
+    settings = _settings(host=host, port=port, backend=backend, database_url=database, run_migrations_on_start=migrate)
+    click.echo(f"copyloop API on http://{settings.host}:{settings.port} (backend {settings.backend})", err=True)
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
+
+
+def _settings(**overrides: Any) -> Any:
+    """Settings from the environment, with the options given on the command line on top."""
+    from pydantic import ValidationError
+
+    from genai.brief import validation_to_error
+    from serving.settings import Settings
+
+    try:
+        return Settings(**{name: value for name, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        _fail(validation_to_error(exc))
+
+
+@cli.group()
+def keys() -> None:
+    """API keys: create, list and revoke."""
+
+
+def _key_database(database: str | None) -> Any:
+    """An engine on the migrated database, with the key table in place."""
+    from feedback.db import make_engine, upgrade
+    from serving.keys import ensure_key_table
+
+    settings = _settings(database_url=database)
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    ensure_key_table(engine)
+    return engine
+
+
+@keys.command("create")
+@click.option("--workspace", required=True, help="Workspace name; created if it does not exist.")
+@click.option("--role", required=True, type=click.Choice(["marketer", "analyst", "admin"]))
+@click.option("--name", "label", default="", help="A label to recognise the key by.")
+@click.option("--database", default=None, help="Database URL [default: the configured one].")
+def create_key_command(workspace: str, role: str, label: str, database: str | None) -> None:
+    """Create an API key and print it (the only time its secret is shown)."""
+    from feedback.db import session_factory
+    from feedback.errors import NotFoundError
+    from feedback.tenancy import create_workspace, get_workspace_by_name
+    from serving.keys import create_key
+
+    try:
+        engine = _key_database(database)
+        try:
+            with session_factory(engine)() as session, session.begin():
+                try:
+                    found = get_workspace_by_name(session, workspace)
+                except NotFoundError:
+                    found = create_workspace(session, workspace)
+                    click.echo(f"created workspace {found.name!r}", err=True)
+                issued = create_key(session, found.id, role, label)
+        finally:
+            engine.dispose()
+    except CopyloopError as exc:
+        _fail(exc)
+    click.echo(f"{role} key {issued.id} for workspace {workspace!r}; it is shown only once:", err=True)
+    click.echo(issued.token)
+
+
+@keys.command("list")
+@click.option("--workspace", required=True, help="Workspace name.")
+@click.option("--database", default=None, help="Database URL [default: the configured one].")
+def list_keys_command(workspace: str, database: str | None) -> None:
+    """List a workspace's keys (ids, roles and labels; never secrets)."""
+    from feedback.db import session_factory
+    from feedback.tenancy import get_workspace_by_name
+    from serving.keys import list_keys
+
+    try:
+        engine = _key_database(database)
+        try:
+            with session_factory(engine)() as session:
+                rows = list_keys(session, get_workspace_by_name(session, workspace).id)
+                lines = [
+                    f"{r.id}\t{r.role}\t{'revoked' if r.revoked_at else 'active'}\t{r.name}" for r in rows
+                ]
+        finally:
+            engine.dispose()
+    except CopyloopError as exc:
+        _fail(exc)
+    for line in lines:
+        click.echo(line)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.option("--workspace", required=True, help="Workspace name.")
+@click.option("--database", default=None, help="Database URL [default: the configured one].")
+def revoke_key_command(key_id: str, workspace: str, database: str | None) -> None:
+    """Revoke a key by its id (the part after ``cl_``); servers stop accepting it within seconds."""
+    from feedback.db import session_factory
+    from feedback.tenancy import get_workspace_by_name
+    from serving.keys import revoke_key
+
+    try:
+        engine = _key_database(database)
+        try:
+            with session_factory(engine)() as session, session.begin():
+                revoke_key(session, get_workspace_by_name(session, workspace).id, key_id)
+        finally:
+            engine.dispose()
+    except CopyloopError as exc:
+        _fail(exc)
+    click.echo(f"revoked {key_id}", err=True)
 
 
 def main(argv: list[str] | None = None) -> Any:

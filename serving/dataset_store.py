@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from feedback.errors import InvalidInputError
+from feedback.errors import InvalidInputError, NotFoundError
 from feedback.features import (
     FeatureDefinition,
     RegisteredFeature,
@@ -202,7 +202,7 @@ def _spine(session: Session, workspace_id: str, spec: SpineDefinition, variants:
         known = existing_ids(session, Variant, workspace_id, ids)
         for index, variant_id in enumerate(ids):
             if variant_id not in known:
-                raise InvalidInputError(
+                raise NotFoundError(
                     f"no variant {variant_id!r} in this workspace", field=f"spine.rows.{index}.variant_id"
                 )
         given = pd.DataFrame(

@@ -29,6 +29,7 @@ class SamplingParams:
 
     temperature: float = 0.8
     top_p: float = 0.95
+    top_k: int = 0  # 0: no top-k cut
     max_tokens: int = 400
     seed: int | None = None
     repetition_penalty: float = 1.0

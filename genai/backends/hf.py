@@ -131,7 +131,13 @@ class TransformersBackend(Backend):
         groups: dict[str, list[int]] = {}
         for i, r in enumerate(requests):
             key = json.dumps(
-                [r.sampling.temperature, r.sampling.top_p, r.sampling.repetition_penalty, r.json_schema],
+                [
+                    r.sampling.temperature,
+                    r.sampling.top_p,
+                    r.sampling.top_k,
+                    r.sampling.repetition_penalty,
+                    r.json_schema,
+                ],
                 sort_keys=True,
             )
             groups.setdefault(key, []).append(i)
@@ -151,7 +157,14 @@ class TransformersBackend(Backend):
 
     def _generate_group(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         torch = self._torch
-        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
+        from transformers import (
+            LogitsProcessorList,
+            StoppingCriteria,
+            StoppingCriteriaList,
+            TemperatureLogitsWarper,
+            TopKLogitsWarper,
+            TopPLogitsWarper,
+        )
 
         sampling: SamplingParams = requests[0].sampling
         prompts = [
@@ -175,6 +188,14 @@ class TransformersBackend(Backend):
                 SchemaLogitsProcessor(self._table_for(), [plan] * len(rows), prompt_len, self._stop_ids[0])
             )
 
+        if sampling.temperature > 0:
+            # our own warpers, after the schema mask: a top-k taken before the mask could leave no
+            # allowed token at all
+            processors.append(TemperatureLogitsWarper(sampling.temperature))
+            if sampling.top_k:
+                processors.append(TopKLogitsWarper(sampling.top_k))
+            if sampling.top_p < 1.0:
+                processors.append(TopPLogitsWarper(sampling.top_p))
         first_token: list[float] = []
 
         class _FirstToken(StoppingCriteria):
@@ -190,9 +211,9 @@ class TransformersBackend(Backend):
             out = self.model.generate(
                 **enc,
                 do_sample=sampling.temperature > 0,
-                temperature=sampling.temperature if sampling.temperature > 0 else None,
-                top_p=sampling.top_p if sampling.temperature > 0 else None,
-                top_k=0 if sampling.temperature > 0 else None,
+                temperature=1.0,
+                top_p=1.0,
+                top_k=0,
                 repetition_penalty=sampling.repetition_penalty,
                 max_new_tokens=max_new,
                 eos_token_id=self._stop_ids,

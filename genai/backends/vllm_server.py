@@ -93,6 +93,7 @@ class VLLMServerBackend(Backend):
             "n": request.n,
             "temperature": s.temperature,
             "top_p": s.top_p,
+            "top_k": s.top_k if s.top_k > 0 else -1,
             "max_tokens": s.max_tokens,
             "repetition_penalty": s.repetition_penalty,
             "stream": True,

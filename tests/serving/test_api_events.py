@@ -1,0 +1,151 @@
+"""Feedback and outcomes through a real server: idempotency, per-row rejection, CSV imports, webhooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.serving.conftest import LiveServer, create_brand, create_generation, variant_ids
+
+NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def variants(api: httpx.Client) -> list[str]:
+    """The four variants of a fresh generation in the test's workspace."""
+    return variant_ids(create_generation(api, create_brand(api)))
+
+
+def feedback(variant_id: str, key: str, kind: str = "accept", **fields: Any) -> dict[str, Any]:
+    """One feedback event."""
+    return {"idempotency_key": key, "variant_id": variant_id, "kind": kind, "event_time": NOW.isoformat(), **fields}
+
+
+def outcome(variant_id: str, key: str, contact: str, kind: str = "send", **fields: Any) -> dict[str, Any]:
+    """One outcome event."""
+    event = {"idempotency_key": key, "variant_id": variant_id, "contact": contact, "kind": kind}
+    return {**event, "event_time": NOW.isoformat(), **fields}
+
+
+def test_one_feedback_event_is_stored_once_and_a_replay_returns_its_id(api: httpx.Client, variants: list[str]) -> None:
+    first = api.post("/v1/feedback", json=feedback(variants[0], "k-1", "edit", edited_text="Call 555-123-4567 now"))
+    assert first.status_code == 201 and first.json()["duplicate"] is False
+    replay = api.post("/v1/feedback", json=feedback(variants[0], "k-1", "edit", edited_text="Call 555-123-4567 now"))
+    assert replay.status_code == 200 and replay.json() == {"id": first.json()["id"], "duplicate": True}
+    stored = api.get(f"/v1/variants/{variants[0]}/feedback").json()
+    assert stored["counts"] == {"edit": 1}
+    assert stored["events"][0]["edited_text"] == "Call [phone] now"
+
+
+def test_an_invalid_feedback_event_names_its_field(api: httpx.Client, variants: list[str]) -> None:
+    no_text = api.post("/v1/feedback", json=feedback(variants[0], "k-2", "edit"))
+    assert no_text.status_code == 422 and no_text.json()["error"]["field"] == "edited_text"
+    bad_rating = api.post("/v1/feedback", json=feedback(variants[0], "k-3", "rating", rating=9))
+    assert bad_rating.status_code == 422 and bad_rating.json()["error"]["field"] == "rating"
+    naive = api.post("/v1/feedback", json={**feedback(variants[0], "k-4"), "event_time": "2024-12-01T10:00:00"})
+    assert naive.status_code == 422 and naive.json()["error"]["field"] == "event_time"
+    unknown = api.post("/v1/feedback", json=feedback("0" * 32, "k-5"))
+    assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "variant_id"
+
+
+def test_a_feedback_batch_stores_good_rows_and_rejects_bad_ones_by_index(
+    api: httpx.Client, variants: list[str]
+) -> None:
+    events = [
+        feedback(variants[0], "b-1"),
+        feedback(variants[1], "b-2", "rating", rating=6),
+        feedback(variants[1], "b-3", "reject", reason_codes=["off_brand"]),
+        feedback("f" * 32, "b-4"),
+        feedback(variants[0], "b-1"),
+    ]
+    response = api.post("/v1/feedback/batch", json={"events": events})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2 and body["duplicates"] == 1
+    assert [(r["index"], r["field"]) for r in body["rejected"]] == [(1, "rating"), (3, "variant_id")]
+    assert body["ids"][0] == body["ids"][4] and body["ids"][1] is None and body["ids"][3] is None
+    summary = api.get(f"/v1/variants/{variants[1]}/feedback").json()
+    assert summary["counts"] == {"reject": 1} and summary["latest_decision"] == "reject"
+
+
+def test_an_atomic_batch_with_a_bad_row_stores_nothing(api: httpx.Client, variants: list[str]) -> None:
+    events = [feedback(variants[0], "a-1"), feedback(variants[0], "a-2", "rating")]
+    response = api.post("/v1/feedback/batch", json={"events": events, "atomic": True})
+    assert response.status_code == 422
+    assert response.json()["error"]["field"] == "events.1.rating"
+    assert "nothing was stored" in response.json()["error"]["message"]
+    assert api.get(f"/v1/variants/{variants[0]}/feedback").json()["counts"] == {}
+
+
+def test_a_batch_over_the_limit_is_refused(server: LiveServer, api: httpx.Client, variants: list[str]) -> None:
+    limit = server.settings.max_batch_events
+    events = [feedback(variants[0], f"o-{i}") for i in range(limit + 1)]
+    response = api.post("/v1/feedback/batch", json={"events": events})
+    assert response.status_code == 422 and response.json()["error"]["field"] == "events"
+    assert api.get(f"/v1/variants/{variants[0]}/feedback").json()["counts"] == {}
+
+
+def test_outcome_batches_are_idempotent_and_never_store_an_address(
+    server: LiveServer, api: httpx.Client, variants: list[str]
+) -> None:
+    events = [
+        outcome(variants[0], "o-1", "Ann@Example.com"),
+        outcome(variants[0], "o-2", "ann@example.com", "conversion", revenue=42.5),
+        outcome(variants[0], "o-3", "bob@example.com", "open", revenue=3.0),
+    ]
+    response = api.post("/v1/outcomes", json={"events": events})
+    body = response.json()
+    assert response.status_code == 200 and body["accepted"] == 2
+    assert body["rejected"] == [{"index": 2, "field": "revenue", "reason": "is only allowed on a conversion"}]
+    again = api.post("/v1/outcomes", json={"events": events[:2]}).json()
+    assert again["accepted"] == 0 and again["duplicates"] == 2 and again["ids"] == body["ids"][:2]
+    metrics = httpx.get(f"{server.base_url}/metrics").text
+    assert 'copyloop_outcome_events_total{result="duplicate"}' in metrics
+
+
+def test_a_csv_export_imports_with_a_mapping_and_reports_bad_lines(api: httpx.Client, variants: list[str]) -> None:
+    csv = (
+        "Email,Variant,Event,Time,Revenue\n"
+        f"ann@example.com,{variants[0]},delivered,2024-12-01T10:00:00Z,\n"
+        f"ann@example.com,{variants[0]},Purchase,2024-12-01T11:00:00Z,$19.90\n"
+        f"bob@example.com,{variants[0]},teleported,2024-12-01T11:00:00Z,\n"
+        f"cy@example.com,{variants[0]},opened,yesterday,\n"
+    )
+    mapping = '{"Email": "contact", "Variant": "variant_id", "Event": "kind", "Time": "event_time", "Revenue": "revenue"}'
+    response = api.post("/v1/outcomes/import", files={"file": ("export.csv", csv)}, data={"mapping": mapping})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert report["rows"] == 4 and report["accepted"] == 2
+    assert [(r["line"], r["column"]) for r in report["rejected"]] == [(4, "Event"), (5, "Time")]
+    again = api.post("/v1/outcomes/import", files={"file": ("export.csv", csv)}, data={"mapping": mapping}).json()
+    assert again["accepted"] == 0 and again["duplicates"] == 2
+    bad = api.post("/v1/outcomes/import", files={"file": ("export.csv", csv)}, data={"mapping": "{not json"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "mapping"
+
+
+def test_a_sendgrid_style_webhook_is_stored_once_even_when_redelivered(
+    api: httpx.Client, variants: list[str]
+) -> None:
+    payload = [
+        {"email": "ann@example.com", "timestamp": 1733045400, "event": "processed", "sg_event_id": "e1",
+         "custom_args": {"variant_id": variants[0]}},
+        {"email": "ann@example.com", "timestamp": 1733045500, "event": "open", "sg_event_id": "e2",
+         "variant_id": variants[0]},
+        {"email": "ann@example.com", "timestamp": 1733045600, "event": "deferred", "variant_id": variants[0]},
+        {"email": "ann@example.com", "timestamp": "soon", "event": "click", "variant_id": variants[0]},
+        {"email": "ann@example.com", "timestamp": 1733045700, "event": "click", "variant_id": variants[0]},
+    ]
+    response = api.post("/v1/outcomes/webhook", json=payload)
+    assert response.status_code == 200
+    assert response.json() == {
+        "received": 5,
+        "accepted": 3,
+        "duplicates": 0,
+        "ignored": 1,
+        "rejected": [{"index": 3, "field": "timestamp", "reason": "must be Unix seconds or an ISO 8601 time"}],
+    }
+    again = api.post("/v1/outcomes/webhook", json=payload).json()
+    assert again["accepted"] == 0 and again["duplicates"] == 3
