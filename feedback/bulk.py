@@ -5,11 +5,6 @@ form SQLAlchemy would store them. PostgreSQL gets multi-row ``INSERT ... VALUES 
 NOTHING`` for small batches, and for large ones a binary ``COPY`` into a temporary table followed by
 one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Rows are inserted in key order, so concurrent writers
 take their row locks in the same order and do not deadlock each other.
-
-When ids are wanted back (`insert_or_fetch_ids`), PostgreSQL looks up the ids of rows it did not
-insert with one indexed ``= ANY(...)`` query. A large batch whose keys are mostly stored already
-(contacts, after the first batches of an import) is looked up first and only its new keys are
-inserted, which spares the database a conflicting insert (and a sequence value) for every known key.
 """
 
 from __future__ import annotations
@@ -83,22 +78,9 @@ def _converters(table: Table, columns: Sequence[str], dialect: Dialect) -> dict[
 
 
 def _driver_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> list[Row]:
-    dialect = session.get_bind().dialect
-    converters = _converters(table, columns, dialect)
+    converters = _converters(table, columns, session.get_bind().dialect)
     if not converters:
         return list(rows)
-    if dialect.name != "sqlite":
-        # Only numeric columns need converting here, and they are mostly empty (revenue): rebuild just
-        # the rows that have a value instead of transposing the whole batch twice.
-        out = list(rows)
-        for position, convert in converters.items():
-            out = [
-                row
-                if row[position] is None
-                else (*row[:position], convert(row[position]), *row[position + 1 :])
-                for row in out
-            ]
-        return out
     transposed = list(zip(*rows, strict=True))
     for position, convert in converters.items():
         values: list[Any] = []
@@ -212,76 +194,38 @@ def insert_or_fetch_ids(
     position = list(columns).index(key)
     workspace_id = rows[0][list(columns).index("workspace_id")]
     ordered = sorted(rows, key=lambda row: row[position])
-    if dialect_name(session) != "sqlite":
-        return _pg_insert_or_fetch_ids(session, table, columns, ordered, key, workspace_id)
     key_col, id_col, ws_col = table.c[key], table.c["id"], table.c["workspace_id"]
-    # The write lock is held from the first write until commit, so every row with an id above
-    # the current maximum was inserted by this statement (rowids grow past the maximum).
-    before = session.scalar(select(func.coalesce(func.max(id_col), 0))) or 0
-    _sqlite_insert(session, table, columns, ordered, ["workspace_id", key])
-    found = session.execute(select(key_col, id_col).where(id_col > before))
-    new = {row[0]: row[1] for row in found}
-    missing = [row[position] for row in ordered if row[position] not in new]
-    stored: dict[Any, int] = {}
-    for chunk in chunked(missing):
-        found = session.execute(select(key_col, id_col).where(ws_col == workspace_id, key_col.in_(chunk)))
-        stored.update({row[0]: row[1] for row in found})
-    return new, stored
-
-
-def _pg_insert_or_fetch_ids(
-    session: Session, table: Table, columns: Sequence[str], ordered: list[Row], key: str, workspace_id: str
-) -> tuple[dict[Any, int], dict[Any, int]]:
-    """`insert_or_fetch_ids` on PostgreSQL, for rows already in key order."""
-    position = list(columns).index(key)
     conflict = ["workspace_id", key]
-    stored: dict[Any, int] = {}
-    if len(ordered) >= COPY_THRESHOLD:
-        keys = [row[position] for row in ordered]
-        if _mostly_stored(session, table, key, workspace_id, keys):
-            stored = _pg_lookup(session, table, key, workspace_id, keys)
-            ordered = [row for row in ordered if row[position] not in stored]
-    new: dict[Any, int] = {}
-    if len(ordered) >= COPY_THRESHOLD:
+    if dialect_name(session) == "sqlite":
+        # The write lock is held from the first write until commit, so every row with an id above
+        # the current maximum was inserted by this statement (rowids grow past the maximum).
+        before = session.scalar(select(func.coalesce(func.max(id_col), 0))) or 0
+        _sqlite_insert(session, table, columns, ordered, conflict)
+        found = session.execute(select(key_col, id_col).where(id_col > before))
+        new = {row[0]: row[1] for row in found}
+    elif len(ordered) >= COPY_THRESHOLD:
         returned, temp = _pg_copy_insert(session, table, columns, ordered, conflict, f'"{key}", id')
-        _drop_temp(session, temp)
         new = dict(returned)
-    elif ordered:
+        stored = {}
+        if len(new) < len(ordered):
+            joined = session.connection().exec_driver_sql(
+                f'SELECT t."{key}", o.id FROM "{temp}" t JOIN "{table.name}" o '
+                f'ON o.workspace_id = t.workspace_id AND o."{key}" = t."{key}"'
+            )
+            stored = {row[0]: row[1] for row in joined if row[0] not in new}
+        _drop_temp(session, temp)
+        return new, stored
+    else:
         stmt = (
             postgresql.insert(table)
             .on_conflict_do_nothing(index_elements=conflict)
-            .returning(table.c[key], table.c["id"])
+            .returning(key_col, id_col)
         )
         params = [dict(zip(columns, row, strict=True)) for row in ordered]
         new = {row[0]: row[1] for row in session.execute(stmt, params)}
     missing = [row[position] for row in ordered if row[position] not in new]
-    if missing:
-        stored.update(_pg_lookup(session, table, key, workspace_id, missing))
+    stored = {}
+    for chunk in chunked(missing):
+        found = session.execute(select(key_col, id_col).where(ws_col == workspace_id, key_col.in_(chunk)))
+        stored.update({row[0]: row[1] for row in found})
     return new, stored
-
-
-# Keys probed to guess whether a large batch is mostly stored already.
-_PROBE = 64
-
-
-def _mostly_stored(session: Session, table: Table, key: str, workspace_id: str, keys: Sequence[Any]) -> bool:
-    """Whether most of `keys` are stored, judged from an evenly spread sample of them."""
-    sample = list(keys[:: max(len(keys) // _PROBE, 1)][:_PROBE])
-    return 2 * len(_pg_lookup(session, table, key, workspace_id, sample)) > len(sample)
-
-
-def _pg_lookup(
-    session: Session, table: Table, key: str, workspace_id: str, keys: Sequence[Any]
-) -> dict[Any, int]:
-    """``{key: id}`` of the stored rows among `keys`, in one query that probes the unique index."""
-    import psycopg
-
-    sql = f'SELECT "{key}", id FROM "{table.name}" WHERE workspace_id = %s AND "{key}" = ANY(%s)'
-    raw = session.connection().connection.driver_connection
-    assert raw is not None, "a pooled connection always has a driver connection"
-    try:
-        with raw.cursor() as cursor:
-            cursor.execute(sql, (workspace_id, list(keys)))
-            return {row[0]: row[1] for row in cursor.fetchall()}
-    except psycopg.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, psycopg.Error) from exc

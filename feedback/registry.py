@@ -14,9 +14,9 @@ the caller commits.
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import NoReturn
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -109,7 +109,7 @@ class SqlFeatureRegistry:
         """Refuse: definitions are immutable and datasets refer to them."""
         raise FeatureImmutableError("feature definitions are immutable and cannot be deleted", field=name)
 
-    def _rows(self) -> Any:
+    def _rows(self) -> Select[FeatureDefinitionRow]:
         return select(FeatureDefinitionRow).where(FeatureDefinitionRow.workspace_id == self._workspace_id)
 
     def _by_hash(self, name: str, digest: str) -> RegisteredFeature | None:

@@ -77,18 +77,18 @@ class EmailDraft:
 DRAFT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
-        "subject": {"type": "string", "minLength": 10, "maxLength": 90},
+        "subject": {"type": "string", "minLength": 10, "maxLength": 80},
         "preheader": {"type": "string", "minLength": 40, "maxLength": 110},
-        "headline": {"type": "string", "minLength": 8, "maxLength": 80},
+        "headline": {"type": "string", "minLength": 8, "maxLength": 70},
         "body": {
             "type": "array",
-            "items": {"type": "string", "minLength": 60, "maxLength": 400},
+            "items": {"type": "string", "minLength": 60, "maxLength": 320},
             # one paragraph: small models given room for more write the next key into a second item;
             # the parser splits a long paragraph into short ones
             "minItems": 1,
             "maxItems": 1,
         },
-        "cta_label": {"type": "string", "minLength": 4, "maxLength": 32},
+        "cta_label": {"type": "string", "minLength": 4, "maxLength": 28},
     },
     "required": ["subject", "preheader", "headline", "body", "cta_label"],
     "additionalProperties": False,

@@ -95,6 +95,7 @@ class MonitoringConfig:
 
     workspace_dir: Path | None
     reports_dir: Path | None
+    keep_html_windows: Annotated[int, Field(ge=0)]
     project_per: Literal["workspace", "brand"]
     webhook_url: str | None
     webhook_timeout_s: Seconds

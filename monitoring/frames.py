@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Engine, Float, Select, case, cast, extract, func, literal_column, select
+from sqlalchemy import Engine, Float, case, cast, extract, func, literal_column, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from feedback.models import (
@@ -145,7 +145,7 @@ def _frame(rows: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame.from_records(list(rows), columns=list(columns))
 
 
-def _scoped(stmt: Select[Any], scope: Scope, brand_column: Any) -> Select[Any]:
+def _scoped(stmt: Any, scope: Scope, brand_column: Any) -> Any:
     if scope.brand_id is not None:
         return stmt.where(brand_column == scope.brand_id)
     return stmt
@@ -223,12 +223,12 @@ def offer_types(offers: pd.Series) -> np.ndarray:
     text = offers.fillna("").astype("string[pyarrow]").str.lower()
     kinds = np.full(len(text), "other", dtype=object)
     rules = [
-        ("gift", r"\bgift\b|\bfree\b(?!\s+shipping)"),
-        ("free_shipping", r"free\s+(?:shipping|delivery)"),
+        ("gift", r"\bgift\b|\bfree\b(?!\s+(?:shipping|delivery))"),
         ("amount_off", r"[$£€]\s?\d|\d\s?(?:usd|eur|gbp)\b"),
+        ("free_shipping", r"free\s+(?:shipping|delivery)"),
         ("percent_off", r"\d+\s?%"),
     ]
-    # Later rules win, so "20% off and free shipping" counts as a percentage.
+    # Later rules win: "free shipping over $40" is free shipping, "20% off and free shipping" a percentage.
     for kind, pattern in rules:
         kinds[text.str.contains(pattern, regex=True).fillna(False).to_numpy(dtype=bool)] = kind
     kinds[(text.str.strip() == "").to_numpy(dtype=bool)] = "none"
@@ -269,7 +269,8 @@ def _requests(engine: Engine, scope: Scope, window: Window) -> pd.DataFrame:
     records = []
     for row in rows:
         stats = row.stats if isinstance(row.stats, dict) else {}
-        blocked_by = stats.get("blocked_by") if isinstance(stats.get("blocked_by"), dict) else {}
+        found = stats.get("blocked_by")
+        blocked_by: dict[Any, Any] = found if isinstance(found, dict) else {}
         records.append(
             {
                 "request_id": row.request_id,

@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -39,15 +38,17 @@ from monitoring.reports import (
     TestOutcome,
     drift_report,
     drift_sample,
+    drift_skip_reason,
     edit_sample,
     latency_report,
     quality_report,
+    skipped_report,
 )
 from monitoring.textstats import EmbeddingCache
-from monitoring.vllm_metrics import VllmLatency, read_vllm_metrics
+from monitoring.vllm_metrics import read_vllm_metrics
 from monitoring.windows import Window, monitoring_window
 
-__all__ = ["JobResult", "Progress", "WindowRun", "post_failures", "run_monitoring"]
+__all__ = ["JobResult", "Progress", "WindowRun", "post_failures", "result_json", "run_monitoring"]
 
 Progress = Callable[[int, int, str], None]
 WEBHOOK_ATTEMPTS = 3
@@ -106,8 +107,9 @@ class JobResult:
 
 
 @contextmanager
-def _locked(folder: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+def _locked(folder: Path, timeout_s: float | None = None) -> Iterator[None]:
     """Hold the reports folder's lock, so two runs never write the same window at once."""
+    timeout_s = LOCK_TIMEOUT_S if timeout_s is None else timeout_s
     folder.mkdir(parents=True, exist_ok=True)
     handle = (folder / ".monitoring.lock").open("a+")
     deadline = time.monotonic() + timeout_s
@@ -125,6 +127,16 @@ def _locked(folder: Path, timeout_s: float = LOCK_TIMEOUT_S) -> Iterator[None]:
         yield
     finally:
         handle.close()
+
+
+def _prune_pages(project_dir: Path, keep: int) -> None:
+    """Delete the report pages of all but the newest `keep` windows (0 keeps them all)."""
+    if keep <= 0:
+        return
+    windows = sorted((p for p in project_dir.iterdir() if p.is_dir()), reverse=True)
+    for old in windows[keep:]:
+        for page in old.glob("*.html"):
+            page.unlink(missing_ok=True)
 
 
 def post_failures(
@@ -176,7 +188,7 @@ def _tags(frames: MonitoringFrames) -> tuple[list[str], dict[str, str]]:
     prompts = sorted({str(p) for p in source.get("prompt_version", [])})
     window = frames.window
     tags = [f"model:{m}" for m in models] + [f"prompt:{p}" for p in prompts]
-    tags += [f"window:{window.length_label}", f"window_end:{window.end.strftime('%Y-%m-%dT%H:%MZ')}"]
+    tags += [f"window:{window.label}", f"window_end:{window.end.strftime('%Y-%m-%dT%H:%MZ')}"]
     metadata = {
         "window_start": window.start.isoformat(),
         "window_end": window.end.isoformat(),
@@ -263,12 +275,16 @@ class _Runner:
         if done is not None:
             for _ in REPORT_KINDS:
                 self.step(f"{scope.name}: {window.key} already stored")
-            result = WindowRun(scope.name, window, True, folder, done.get("reports", {}), done.get("failures", []))
-            result.webhook = done.get("webhook")
-            self._alert(result, str(project.id), folder, done)
-            return result
+            reused = WindowRun(
+                scope.name, window, True, folder, done.get("reports", {}), done.get("failures", [])
+            )
+            reused.webhook = done.get("webhook")
+            self._alert(reused, str(project.id), folder, done)
+            return reused
         if previous is not None:
-            stale = [e.get("snapshot_id") for e in previous.get("reports", {}).values() if e.get("snapshot_id")]
+            stale = [
+                e.get("snapshot_id") for e in previous.get("reports", {}).values() if e.get("snapshot_id")
+            ]
             delete_snapshots(self.workspace, project.id, stale)
         frames = load_frames(self.engine, scope, window)
         tags, metadata = _tags(frames)
@@ -280,7 +296,9 @@ class _Runner:
             (folder / f"{result.kind}.html").write_text(result.html(), encoding="utf-8")
             write_json_atomic(folder / f"{result.kind}.json", result.as_json())
             snapshot_id = (
-                add_snapshot(self.workspace, project.id, result.snapshot) if result.snapshot is not None else None
+                add_snapshot(self.workspace, project.id, result.snapshot)
+                if result.snapshot is not None
+                else None
             )
             run.reports[result.kind] = {
                 "snapshot_id": snapshot_id,
@@ -302,6 +320,7 @@ class _Runner:
         }
         write_json_atomic(folder / RUN_FILE, record)
         self._alert(run, str(project.id), folder, record)
+        _prune_pages(folder.parent, self.config.keep_html_windows)
         return run
 
     def _reports(
@@ -318,16 +337,16 @@ class _Runner:
         if isinstance(vllm, TestOutcome):
             latency.tests.append(vllm)
         self.step(f"{scope.name}: latency")
-        current, reference = drift_sample(frames, config.drift)
-        ids = [*current["variant_id"], *reference["variant_id"]]
-        enough = min(len(current), len(reference)) >= config.drift.min_rows
-        texts = load_texts(self.engine, scope.workspace_id, ids) if enough else None
-        if texts is not None:
+        reason = drift_skip_reason(frames, config.drift)
+        if reason is None:
+            current, reference = drift_sample(frames, config.drift)
+            ids = [*current["variant_id"], *reference["variant_id"]]
+            texts = load_texts(self.engine, scope.workspace_id, ids)
             drift = drift_report(
                 frames, texts, config.drift, self.embedder, cache=self.cache, tags=tags, metadata=metadata
             )
         else:
-            drift = drift_report(frames, current.iloc[:0], config.drift, _NoEmbedder(), tags=tags, metadata=metadata)
+            drift = skipped_report("drift", frames, reason)
         self.step(f"{scope.name}: drift")
         edits = load_edits(self.engine, scope.workspace_id, edit_sample(frames, config.quality))
         quality = quality_report(frames, edits, config.quality, tags=tags, metadata=metadata)
@@ -354,15 +373,6 @@ class _Runner:
         )
         record["webhook"] = run.webhook
         write_json_atomic(folder / RUN_FILE, record)
-
-
-class _NoEmbedder:
-    """Stands in when the drift report is skipped for too few rows and nothing is embedded."""
-
-    name = "none"
-
-    def encode(self, texts: Any) -> Any:
-        raise AssertionError("nothing should be embedded when the drift report is skipped")
 
 
 def run_monitoring(
@@ -402,8 +412,11 @@ def run_monitoring(
         raise MonitoringError("must be at least 1", field="windows")
     moment = now or dt.datetime.now(dt.UTC)
     latest = monitoring_window(window, reference, moment)
-    spans = [monitoring_window(window, reference, latest.end - latest.length * back) for back in range(windows)]
-    spans = [monitoring_window(window, reference, s.end, align=False) for s in reversed(spans)]
+    # Each earlier window ends exactly on a boundary, which aligns to itself.
+    spans = [
+        monitoring_window(window, reference, latest.end - latest.length * back)
+        for back in reversed(range(windows))
+    ]
     engine = engine_or_url if isinstance(engine_or_url, Engine) else make_engine(engine_or_url)
     result = JobResult()
     try:
@@ -433,6 +446,3 @@ def result_json(result: JobResult) -> str:
     return json.dumps(
         {"failed": result.failed, "runs": [run.as_dict() for run in result.runs]}, indent=2, default=str
     )
-
-
-_ = os  # the lock file relies on POSIX advisory locks (fcntl), available wherever copyloop runs

@@ -135,7 +135,9 @@ def list_reports(
     return found
 
 
-def latest_report(kind: str, reports_dir: Path | None = None, *, project: str | None = None) -> ReportFile | None:
+def latest_report(
+    kind: str, reports_dir: Path | None = None, *, project: str | None = None
+) -> ReportFile | None:
     """The report of this kind for the most recent window (of one project, when given), or None."""
     candidates = [r for r in list_reports(reports_dir, project=project, kind=kind) if r.html_path.is_file()]
     if not candidates:

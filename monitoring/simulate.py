@@ -423,7 +423,7 @@ class _Writer:
         outcomes: list[dict[str, Any]] = []
         for number, offset in enumerate(offsets):
             moment = day.start + dt.timedelta(seconds=float(offset))
-            brief, campaign, segments = self._request(day, moment)
+            brief, campaign, _ = self._request(day, moment)
             request = save_campaign(session, self.workspace_id, brief, campaign, brand_id)
             request.created_at = moment
             stored = variants_of(session, self.workspace_id, request.id)

@@ -50,6 +50,11 @@ class Window:
         return self.start - self.reference_start
 
     @property
+    def label(self) -> str:
+        """The window's length and its reference's, e.g. ``24h/7d``."""
+        return f"{_short(self.length)}/{_short(self.reference_length)}"
+
+    @property
     def key(self) -> str:
         """A stable name of the window, safe in file names: ``20250101T000000Z_24h_ref7d``."""
         return f"{_stamp(self.end)}_{_short(self.length)}_ref{_short(self.reference_length)}"

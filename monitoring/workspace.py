@@ -2,8 +2,8 @@
 
 The workspace is a local folder by default (see `MonitoringConfig.workspace_path`). Each monitoring
 run adds its reports as snapshots, tagged with the report kind, the model versions and prompt
-versions in the window and the window itself; the dashboard plots them over time in three tabs
-(latency, drift, quality). ``copyloop monitor ui`` serves the folder with Evidently's UI.
+versions in the window and the window itself; the dashboard plots them over time in three
+sections (latency, drift, quality). ``copyloop monitor ui`` serves the folder with Evidently's UI.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evidently.sdk.models import DashboardPanelPlot, PanelMetric
-from evidently.sdk.panels import counter_panel, line_plot_panel
+from evidently.sdk.panels import counter_panel, line_plot_panel, text_panel
 from evidently.ui.workspace import Workspace
 
 from monitoring.reports import DRIFT_INPUTS, DRIFT_OUTPUTS, EMBEDDING_COLUMNS
@@ -38,8 +38,9 @@ def _metric(metric: str, legend: str, report: str, **labels: str) -> PanelMetric
     return PanelMetric(legend=legend, metric=metric, metric_labels=labels, tags=[f"report:{report}"])
 
 
-def _dashboard() -> list[tuple[str, DashboardPanelPlot]]:
+def _dashboard() -> list[DashboardPanelPlot]:
     latency = [
+        text_panel(title="Latency", description="Per generated variant, from the feedback store."),
         line_plot_panel(
             title="End-to-end latency (s)",
             values=[
@@ -69,6 +70,7 @@ def _dashboard() -> list[tuple[str, DashboardPanelPlot]]:
         ),
     ]
     drift = [
+        text_panel(title="Drift", description="The window against its reference window, on sampled rows."),
         line_plot_panel(
             title="Share of drifted input and output columns",
             values=[
@@ -81,7 +83,8 @@ def _dashboard() -> list[tuple[str, DashboardPanelPlot]]:
         line_plot_panel(
             title="Embedding drift of subjects and bodies (test p-value)",
             values=[
-                _metric("ValueDrift", column.split("_")[0], "drift", column=column) for column in EMBEDDING_COLUMNS
+                _metric("ValueDrift", column.split("_")[0], "drift", column=column)
+                for column in EMBEDDING_COLUMNS
             ],
             size="half",
         ),
@@ -104,6 +107,7 @@ def _dashboard() -> list[tuple[str, DashboardPanelPlot]]:
         ),
     ]
     quality = [
+        text_panel(title="Quality", description="Marketer verdicts, gate blocks and email outcomes."),
         line_plot_panel(
             title="Acceptance rate",
             values=[
@@ -126,12 +130,11 @@ def _dashboard() -> list[tuple[str, DashboardPanelPlot]]:
             size="full",
         ),
     ]
-    return (
-        [("Latency", p) for p in latency] + [("Drift", p) for p in drift] + [("Quality", p) for p in quality]
-    )
+    return [*latency, *drift, *quality]
 
 
-DASHBOARD_PANELS = tuple(panel.title for _, panel in _dashboard())
+# Titles of the plotted panels (the section headings are text panels).
+DASHBOARD_PANELS = tuple(panel.title for panel in _dashboard() if panel.values)
 
 
 def open_workspace(path: Path) -> Workspace:
@@ -145,8 +148,9 @@ def ensure_project(workspace: Workspace, name: str, description: str = "") -> An
     for project in workspace.search_project(name):
         return project
     project = workspace.create_project(name, description or "copyloop generation monitoring")
-    for tab, panel in _dashboard():
-        project.dashboard.add_panel(panel, tab=tab, create_if_not_exists=True)
+    # One page without tabs: everything at a glance, and every panel renders when the page opens.
+    for panel in _dashboard():
+        project.dashboard.add_panel(panel)
     return project
 
 
@@ -169,7 +173,9 @@ def delete_snapshots(workspace: Workspace, project_id: Any, ids: Sequence[str]) 
             workspace.delete_run(project_id, sid)
 
 
-def ui_command(workspace_path: Path, host: str = "127.0.0.1", port: int = 8000) -> tuple[list[str], dict[str, str]]:
+def ui_command(
+    workspace_path: Path, host: str = "127.0.0.1", port: int = 8000
+) -> tuple[list[str], dict[str, str]]:
     """The command and environment that serve Evidently's UI on the workspace with telemetry off."""
     env = {**os.environ, "DO_NOT_TRACK": "1"}
     command = [

@@ -1,10 +1,10 @@
 """The HTTP API: `create_app` builds the FastAPI app; its lifespan opens the database and the backend.
 
 At start the lifespan creates the engine, upgrades the schema when `run_migrations_on_start` is set,
-creates the API key table, and loads the generation backend once (on a worker thread, so a slow
-model load never stalls the loop). A backend that fails to load leaves the API up: `/readyz` and
-the generation routes say why. Everything lives on ``app.state.runtime`` for the dependencies in
-`serving.deps`.
+creates the API key table, and loads the generation backend once, in the background on a worker
+thread: the API answers at once, and until the model is loaded (or if it fails to load) `/readyz`
+and the generation routes say why generation is unavailable. Everything lives on
+``app.state.runtime`` for the dependencies in `serving.deps`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI
@@ -23,11 +23,20 @@ from genai.backends import Backend, get_backend
 from genai.embed import Embedder
 from serving.auth import KeyCache
 from serving.errors import install_error_handlers
-from serving.generation import MeteredBackend
 from serving.keys import ensure_key_table
 from serving.limits import BodySizeLimitMiddleware, RateLimiter
 from serving.metrics import ApiMetrics, MetricsMiddleware
-from serving.routes import brands, datasets, experiments, feedback, generations, health, keys, outcomes, segments
+from serving.routes import (
+    brands,
+    datasets,
+    experiments,
+    feedback,
+    generations,
+    health,
+    keys,
+    outcomes,
+    segments,
+)
 from serving.routes import metrics as metrics_route
 from serving.runtime import Runtime
 from serving.settings import Settings
@@ -93,31 +102,40 @@ def create_app(
             embedder=embedder,
             fetch_transport=fetch_transport,
         )
-        inner = backend
-        if inner is None:
+        owned: list[Backend] = []  # what this app loaded, and so closes
+
+        async def load() -> None:
             try:
-                inner = await anyio.to_thread.run_sync(_load_backend, settings)
+                loaded = await anyio.to_thread.run_sync(_load_backend, settings, abandon_on_cancel=True)
             except Exception as exc:  # the API serves everything else without a backend
-                runtime.backend_error = f"{settings.backend} backend failed to load: {exc}"
+                runtime.backend_error = f"the {settings.backend} backend failed to load: {exc}"
                 log.error("%s", runtime.backend_error)
-        if inner is not None:
-            metered = MeteredBackend(inner, metrics)
-            runtime.backend = metered
-            metrics.watch_queue(metered.queue_depth)
+                return
+            owned.append(loaded)
+            runtime.attach_backend(loaded)
+
         app.state.runtime = runtime
-        try:
-            yield
-        finally:
-            if inner is not None and backend is None:
-                await anyio.to_thread.run_sync(inner.close)
-            engine.dispose()
+        async with anyio.create_task_group() as tasks:
+            if backend is not None:
+                runtime.attach_backend(backend)
+            else:
+                # Loading a model can take minutes; meanwhile /healthz answers and /readyz says why not.
+                runtime.backend_error = f"the {settings.backend} backend is still loading"
+                tasks.start_soon(load)
+            try:
+                yield
+            finally:
+                tasks.cancel_scope.cancel()
+                for loaded in owned:
+                    await anyio.to_thread.run_sync(loaded.close)
+                engine.dispose()
 
     app = FastAPI(
         title="copyloop",
         version=_version(),
         summary="Brand-aware marketing e-mail variants, first-party feedback, experiments and datasets.",
         description="Every route under `/v1` needs an API key (`Authorization: Bearer cl_...`) and sees only "
-        "its workspace. Errors answer `{\"error\": {\"code\", \"message\", \"field\"}}`.",
+        'its workspace. Errors answer `{"error": {"code", "message", "field"}}`.',
         openapi_tags=_TAGS,
         lifespan=lifespan,
     )
@@ -126,6 +144,37 @@ def create_app(
     # Outermost last: metrics time everything, including bodies the size limit refuses.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
-    for module in (health, metrics_route, keys, brands, segments, generations, feedback, outcomes, experiments, datasets):
+    for module in (
+        health,
+        metrics_route,
+        keys,
+        brands,
+        segments,
+        generations,
+        feedback,
+        outcomes,
+        experiments,
+        datasets,
+    ):
         app.include_router(module.router)
+    _document_text_answers(app)
     return app
+
+
+def _document_text_answers(app: FastAPI) -> None:
+    """Drop the empty JSON body FastAPI documents beside a route's declared text or file body."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for item in document.get("paths", {}).values():
+            for operation in item.values():
+                for answer in operation.get("responses", {}).values():
+                    content = answer.get("content", {})
+                    if len(content) > 1 and content.get("application/json", {}).get("schema") == {}:
+                        del content["application/json"]
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -25,7 +25,17 @@ from sqlalchemy.orm import Session
 from serving.errors import ForbiddenError, UnauthorizedError
 from serving.keys import authenticate
 
-__all__ = ["ADMIN", "DATA", "READ", "WRITE", "KeyCache", "Principal", "check_role", "resolve_principal", "token_from_header"]
+__all__ = [
+    "ADMIN",
+    "DATA",
+    "READ",
+    "WRITE",
+    "KeyCache",
+    "Principal",
+    "check_role",
+    "resolve_principal",
+    "token_from_header",
+]
 
 READ = ("marketer", "analyst", "admin")
 WRITE = ("marketer", "admin")
@@ -93,7 +103,9 @@ class KeyCache:
                 del self._entries[digest]
 
 
-def resolve_principal(authorization: str | None, cache: KeyCache, session: Callable[[], Session]) -> Principal:
+def resolve_principal(
+    authorization: str | None, cache: KeyCache, session: Callable[[], Session]
+) -> Principal:
     """The caller of a request, or UnauthorizedError."""
     token = token_from_header(authorization)
     if token is None:

@@ -93,10 +93,14 @@ def vllm_command(
 
 @cli.command()
 @click.option("--host", default=None, help="Address to listen on [default: 127.0.0.1].")
-@click.option("--port", default=None, type=click.IntRange(0, 65535), help="Port to listen on [default: 8000].")
+@click.option(
+    "--port", default=None, type=click.IntRange(0, 65535), help="Port to listen on [default: 8000]."
+)
 @click.option("--backend", default=None, help="transformers (default), vllm or fake.")
 @click.option("--database", default=None, help="Database URL [default: SQLite in the data directory].")
-@click.option("--migrate/--no-migrate", default=None, help="Upgrade the database schema at start [default: on].")
+@click.option(
+    "--migrate/--no-migrate", default=None, help="Upgrade the database schema at start [default: on]."
+)
 @click.option(
     "--log-level",
     default="info",
@@ -116,8 +120,12 @@ def serve(
 
     from serving.app import create_app
 
-    settings = _settings(host=host, port=port, backend=backend, database_url=database, run_migrations_on_start=migrate)
-    click.echo(f"copyloop API on http://{settings.host}:{settings.port} (backend {settings.backend})", err=True)
+    settings = _settings(
+        host=host, port=port, backend=backend, database_url=database, run_migrations_on_start=migrate
+    )
+    click.echo(
+        f"copyloop API on http://{settings.host}:{settings.port} (backend {settings.backend})", err=True
+    )
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
 
 

@@ -48,7 +48,7 @@ def db() -> None:
     help="Database URL; default: $COPYLOOP_DATABASE_URL, else SQLite in the data directory.",
 )
 def upgrade(url: str | None) -> None:
-    """Run the migrations up to the latest revision and print the revision reached."""
+    """Migrate the database to the latest revision and print that revision."""
     from feedback.db import database_url, make_engine
     from feedback.db import upgrade as run_upgrade
 

@@ -1,11 +1,9 @@
-"""Point-in-time datasets from the store: feature registration, source frames, spines and files.
+"""Datasets for the API: spines from a definition, the build through the store, and the Parquet file.
 
-Feature definitions are registered in the ``feature_definitions`` table: the identical definition
-keeps its version, a changed one gets the next. Source frames are read from the workspace's
-tables with the entity columns the built-in features use (``variant_id``, ``segment_id`` through
-the variant's segment name, ``brand_id`` through its generation request). A built dataset is
-written to Parquet under the data directory with its manifest inside, and the manifest is stored
-in ``dataset_manifests``.
+The store (`feedback.datasets`) reads the source frames, resolves features in the workspace's
+registry and joins them point in time; this module turns the API's spine definition into a spine
+frame, writes the dataset to Parquet under the data directory (manifest inside) and records the
+manifest row, with the spine definition beside the manifest so the build can be repeated.
 """
 
 from __future__ import annotations
@@ -17,24 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from feedback.errors import InvalidInputError, NotFoundError
-from feedback.features import (
-    FeatureDefinition,
-    RegisteredFeature,
-    builtin_features,
-    compute_feature,
-    definition_from_dict,
-    definition_hash,
-    definition_to_dict,
-)
-from feedback.manifest import build_dataset, to_parquet
+from feedback.datasets import build_dataset_from_db, spine_from_sends, variants_frame
+from feedback.errors import InvalidInputError, NotFoundError, StateError
+from feedback.features import FeatureDefinition, RegisteredFeature, builtin_features
+from feedback.manifest import to_parquet
 from feedback.models import DatasetManifest as ManifestRow
-from feedback.models import FeatureDefinition as FeatureRow
-from feedback.models import FeedbackEvent, GenerationRequest, OutcomeEvent, Segment, Variant, new_id
+from feedback.models import Variant, new_id
+from feedback.registry import SqlFeatureRegistry
 from feedback.tenancy import existing_ids
 
 __all__ = [
@@ -43,9 +32,10 @@ __all__ = [
     "build_and_store",
     "builtin_by_name",
     "dataset_path",
-    "register_feature",
+    "register_builtins",
 ]
 
+# Every spine carries the variant's keys for the built-in features' entities and its lineage.
 SPINE_COLUMNS = (
     "variant_id",
     "ts",
@@ -57,12 +47,12 @@ SPINE_COLUMNS = (
     "prompt_name",
     "prompt_version",
 )
-_VARIANT_COLUMNS = [c for c in SPINE_COLUMNS if c != "ts"]
+_ATTRIBUTES = [c for c in SPINE_COLUMNS if c != "ts"]
 
 
 @dataclass(frozen=True)
 class SpineDefinition:
-    """Which rows a dataset has: every variant at creation, at first send, or explicit rows."""
+    """Which rows a dataset has: every variant when stored, at its first send, or explicit rows."""
 
     source: str
     start: dt.datetime | None = None
@@ -75,128 +65,23 @@ def builtin_by_name() -> dict[str, FeatureDefinition]:
     return {definition.name: definition for definition in builtin_features()}
 
 
-def _registered(row: FeatureRow) -> RegisteredFeature:
-    return RegisteredFeature(row.name, row.version, row.definition_hash, definition_from_dict(row.definition))
+def register_builtins(session: Session, workspace_id: str) -> list[RegisteredFeature]:
+    """The built-in features at their registered versions (registered on first use)."""
+    registry = SqlFeatureRegistry(session, workspace_id)
+    return [registry.register(definition) for definition in builtin_features()]
 
 
-def register_feature(session: Session, workspace_id: str, definition: FeatureDefinition) -> RegisteredFeature:
-    """The definition's version in the workspace: the stored one if identical, else the next."""
-    digest = definition_hash(definition)
-
-    def find() -> FeatureRow | None:
-        return session.scalar(
-            select(FeatureRow).where(
-                FeatureRow.workspace_id == workspace_id,
-                FeatureRow.name == definition.name,
-                FeatureRow.definition_hash == digest,
-            )
-        )
-
-    for _ in range(3):
-        found = find()
-        if found is not None:
-            return _registered(found)
-        latest = session.scalar(
-            select(func.max(FeatureRow.version)).where(
-                FeatureRow.workspace_id == workspace_id, FeatureRow.name == definition.name
-            )
-        )
-        row = FeatureRow(
-            workspace_id=workspace_id,
-            name=definition.name,
-            version=(latest or 0) + 1,
-            definition_hash=digest,
-            definition=definition_to_dict(definition),
-            description=definition.description,
-            owner=definition.owner,
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            continue  # another request registered it (or took the version) first
-        return _registered(row)
-    raise InvalidInputError(f"could not register feature {definition.name!r}; try again", field="features")
+def _variant_spine(session: Session, workspace_id: str) -> pd.DataFrame:
+    variants = variants_frame(session, workspace_id)
+    return variants.rename(columns={"event_time": "ts"})[list(SPINE_COLUMNS)]
 
 
-def _utc(values: Sequence[Any]) -> pd.Series:
-    return pd.Series(pd.to_datetime(list(values), utc=True), dtype="datetime64[ns, UTC]")
-
-
-def _variants_frame(session: Session, workspace_id: str) -> pd.DataFrame:
-    stmt = (
-        select(
-            Variant.id,
-            Variant.generation_request_id,
-            GenerationRequest.brand_id,
-            Variant.segment_name,
-            Variant.model_id,
-            Variant.prompt_name,
-            Variant.prompt_version,
-            Variant.created_at,
-            Variant.draft,
-        )
-        .join(
-            GenerationRequest,
-            (GenerationRequest.id == Variant.generation_request_id)
-            & (GenerationRequest.workspace_id == Variant.workspace_id),
-        )
-        .where(Variant.workspace_id == workspace_id)
-    )
-    rows = session.execute(stmt).all()
-    segments = dict(session.execute(select(Segment.name, Segment.id).where(Segment.workspace_id == workspace_id)).all())
-    created = _utc([r.created_at for r in rows])
-    return pd.DataFrame(
-        {
-            "variant_id": pd.Series([r.id for r in rows], dtype=object),
-            "generation_request_id": pd.Series([r.generation_request_id for r in rows], dtype=object),
-            "brand_id": pd.Series([r.brand_id for r in rows], dtype=object),
-            "segment_name": pd.Series([r.segment_name for r in rows], dtype=object),
-            "segment_id": pd.Series([segments.get(r.segment_name) for r in rows], dtype=object),
-            "model_id": pd.Series([r.model_id for r in rows], dtype=object),
-            "prompt_name": pd.Series([r.prompt_name for r in rows], dtype=object),
-            "prompt_version": pd.Series([r.prompt_version for r in rows], dtype=object),
-            "subject": pd.Series([(r.draft or {}).get("subject") for r in rows], dtype=object),
-            "event_time": created,
-            "ingested_at": created,
-        }
-    )
-
-
-def _events_frame(session: Session, workspace_id: str, model: Any, variants: pd.DataFrame) -> pd.DataFrame:
-    columns = [model.variant_id, model.kind, model.event_time, model.ingested_at]
-    if model is OutcomeEvent:
-        columns.append(OutcomeEvent.revenue)
-    rows = session.execute(select(*columns).where(model.workspace_id == workspace_id)).all()
-    frame = pd.DataFrame(
-        {
-            "variant_id": pd.Series([r.variant_id for r in rows], dtype=object),
-            "kind": pd.Series([r.kind for r in rows], dtype=object),
-            "event_time": _utc([r.event_time for r in rows]),
-            "ingested_at": _utc([r.ingested_at for r in rows]),
-        }
-    )
-    if model is OutcomeEvent:
-        frame["revenue"] = pd.Series([r.revenue for r in rows], dtype=float)
-    keys = variants[["variant_id", "brand_id", "segment_id"]]
-    return frame.merge(keys, on="variant_id", how="left")
-
-
-def _spine(session: Session, workspace_id: str, spec: SpineDefinition, variants: pd.DataFrame) -> pd.DataFrame:
-    attrs = variants[_VARIANT_COLUMNS]
+def _spine(session: Session, workspace_id: str, spec: SpineDefinition) -> pd.DataFrame:
+    if spec.source == "sends":
+        spine = spine_from_sends(session, workspace_id, per="variant", since=spec.start, until=spec.end)
+        return spine[list(SPINE_COLUMNS)]
     if spec.source == "variants":
-        spine = attrs.assign(ts=variants["event_time"])
-    elif spec.source == "sends":
-        stmt = (
-            select(OutcomeEvent.variant_id, func.min(OutcomeEvent.event_time))
-            .where(OutcomeEvent.workspace_id == workspace_id, OutcomeEvent.kind == "send")
-            .group_by(OutcomeEvent.variant_id)
-        )
-        sends = session.execute(stmt).all()
-        first = pd.DataFrame(
-            {"variant_id": pd.Series([r[0] for r in sends], dtype=object), "ts": _utc([r[1] for r in sends])}
-        )
-        spine = attrs.merge(first, on="variant_id", how="inner")
+        spine = _variant_spine(session, workspace_id)
     else:
         ids = [variant_id for variant_id, _ in spec.rows]
         known = existing_ids(session, Variant, workspace_id, ids)
@@ -205,22 +90,42 @@ def _spine(session: Session, workspace_id: str, spec: SpineDefinition, variants:
                 raise NotFoundError(
                     f"no variant {variant_id!r} in this workspace", field=f"spine.rows.{index}.variant_id"
                 )
-        given = pd.DataFrame(
-            {"variant_id": pd.Series(ids, dtype=object), "ts": _utc([ts for _, ts in spec.rows])}
-        )
-        spine = given.merge(attrs, on="variant_id", how="left")
+        times = pd.Series(pd.to_datetime([ts for _, ts in spec.rows], utc=True)).astype("datetime64[ns, UTC]")
+        given = pd.DataFrame({"variant_id": pd.Series(ids, dtype=object), "ts": times})
+        attributes = _variant_spine(session, workspace_id)[_ATTRIBUTES]
+        spine = given.merge(attributes, on="variant_id", how="left")[list(SPINE_COLUMNS)]
     if spec.start is not None:
         spine = spine[spine["ts"] >= pd.Timestamp(spec.start)]
     if spec.end is not None:
         spine = spine[spine["ts"] <= pd.Timestamp(spec.end)]
-    if spec.source != "rows":
+    if spec.source == "variants":
         spine = spine.sort_values(["ts", "variant_id"], kind="stable")
-    return spine[list(SPINE_COLUMNS)].reset_index(drop=True)
+    return spine.reset_index(drop=True)
 
 
 def dataset_path(data_dir: Path, workspace_id: str, dataset_id: str) -> Path:
     """Where a dataset's Parquet file lives."""
     return data_dir / "datasets" / workspace_id / f"{dataset_id}.parquet"
+
+
+def _check(spec: SpineDefinition, feature_names: Sequence[str] | None) -> list[str]:
+    if spec.start is not None and spec.end is not None and spec.start > spec.end:
+        raise InvalidInputError("must not be after end", field="spine.start")
+    if spec.source == "rows" and not spec.rows:
+        raise InvalidInputError("a spine of rows needs at least one row", field="spine.rows")
+    if spec.source != "rows" and spec.rows:
+        raise InvalidInputError("rows are only given with source 'rows'", field="spine.rows")
+    builtins = builtin_by_name()
+    names = list(feature_names) if feature_names is not None else list(builtins)
+    if not names:
+        raise InvalidInputError("name at least one feature", field="features")
+    for index, name in enumerate(names):
+        if name not in builtins:
+            known = ", ".join(sorted(builtins))
+            raise InvalidInputError(f"unknown feature {name!r}; known: {known}", field=f"features.{index}")
+        if names.index(name) != index:
+            raise InvalidInputError(f"feature {name!r} is named twice", field=f"features.{index}")
+    return names
 
 
 def build_and_store(
@@ -234,37 +139,19 @@ def build_and_store(
     spine_record: dict[str, Any],
 ) -> ManifestRow:
     """Build a point-in-time dataset, write its Parquet file and store its manifest (caller commits)."""
-    if spec.start is not None and spec.end is not None and spec.start > spec.end:
-        raise InvalidInputError("must not be after end", field="spine.start")
-    if spec.source == "rows" and not spec.rows:
-        raise InvalidInputError("a spine of rows needs at least one row", field="spine.rows")
-    if spec.source != "rows" and spec.rows:
-        raise InvalidInputError("rows are only given with source 'rows'", field="spine.rows")
-    builtins = builtin_by_name()
-    names = list(feature_names) if feature_names is not None else list(builtins)
-    if not names:
-        raise InvalidInputError("name at least one feature", field="features")
-    for index, name in enumerate(names):
-        if name not in builtins:
-            raise InvalidInputError(
-                f"unknown feature {name!r}; known: {', '.join(sorted(builtins))}", field=f"features.{index}"
-            )
-        if names.index(name) != index:
-            raise InvalidInputError(f"feature {name!r} is named twice", field=f"features.{index}")
-    variants = _variants_frame(session, workspace_id)
-    sources = {"variants": variants}
-    needed = {builtins[name].computation.source for name in names}
-    if "feedback_events" in needed:
-        sources["feedback_events"] = _events_frame(session, workspace_id, FeedbackEvent, variants)
-    if "outcome_events" in needed:
-        sources["outcome_events"] = _events_frame(session, workspace_id, OutcomeEvent, variants)
-    features = []
-    for name in names:
-        registered = register_feature(session, workspace_id, builtins[name])
-        values = compute_feature(registered.definition, sources[registered.definition.computation.source], as_of=as_of)
-        features.append((registered, values))
-    spine = _spine(session, workspace_id, spec, variants)
-    dataset, manifest = build_dataset(spine, features, spine_time_col="ts", as_of=as_of)
+    names = _check(spec, feature_names)
+    register_builtins(session, workspace_id)
+    try:
+        spine = _spine(session, workspace_id, spec)
+        dataset, manifest = build_dataset_from_db(
+            session, workspace_id, spine, names, as_of=as_of, store=False
+        )
+    except pd.errors.OutOfBoundsDatetime as exc:
+        raise StateError(
+            "the workspace holds event times that datasets cannot represent "
+            f"(before 1677 or after 2262): {exc}",
+            field="spine",
+        ) from None
     dataset_id = new_id()
     path = dataset_path(data_dir, workspace_id, dataset_id)
     path.parent.mkdir(parents=True, exist_ok=True)

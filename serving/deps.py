@@ -14,8 +14,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from genai.errors import InvalidInputError
 from serving.auth import ADMIN, DATA, READ, WRITE, Principal, check_role, resolve_principal
 from serving.errors import RateLimitedError
+from serving.limits import find_nul
 from serving.runtime import Runtime
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "SessionDep",
     "get_runtime",
     "get_session",
+    "refuse_nul",
 ]
 
 
@@ -83,10 +86,32 @@ async def current_workspace(key: CurrentKey) -> str:
 CurrentWorkspace = Annotated[str, Depends(current_workspace)]
 
 
-def _role(allowed: tuple[str, ...]) -> Callable[[Principal], Awaitable[Principal]]:
+async def refuse_nul(request: Request) -> None:
+    """Refuse a JSON body holding a NUL character, naming the field (PostgreSQL cannot store one).
+
+    Batches (``events``) and webhook arrays are checked row by row by their routes instead, so that
+    one bad row does not refuse the others.
+    """
+    if request.method not in ("POST", "PUT", "PATCH") or "json" not in request.headers.get(
+        "content-type", ""
+    ):
+        return
+    try:
+        body = await request.json()  # parsed once already; Starlette keeps it
+    except ValueError:
+        return  # not JSON: the route's own validation answers
+    if isinstance(body, dict):
+        found = find_nul({k: v for k, v in body.items() if k != "events"})
+        if found:
+            raise InvalidInputError("must not contain NUL characters", field=found)
+
+
+def _role(allowed: tuple[str, ...]) -> Callable[[Principal, Request], Awaitable[Principal]]:
     # Async, so a role check costs no trip through the thread pool.
-    async def dependency(key: CurrentKey) -> Principal:
-        return check_role(key, allowed)
+    async def dependency(key: CurrentKey, request: Request) -> Principal:
+        check_role(key, allowed)
+        await refuse_nul(request)
+        return key
 
     return dependency
 

@@ -23,6 +23,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DataError as SQLDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from feedback.errors import ConflictError, DatabaseError, FeedbackError, NotFoundError, StateError
@@ -153,8 +154,14 @@ def _headers(exc: CopyloopError, status: int) -> dict[str, str] | None:
     return None
 
 
+_UNSTORABLE = "holds a value the database cannot store (a NUL character, or a number out of range)"
+
+
 def domain_error_response(exc: CopyloopError) -> JSONResponse:
     """The envelope for a domain or API error."""
+    if isinstance(exc, DatabaseError) and isinstance(exc.__cause__, SQLDataError):
+        # The store wraps every failed write; a value the database refused is the client's to fix.
+        return error_response(422, "invalid_input", f"the request {_UNSTORABLE}", exc.field)
     status = error_status(exc)
     if status >= 500:
         log.warning("%s answered %d: %s", type(exc).__name__, status, exc)
@@ -204,6 +211,11 @@ _HTTP_CODES = {
 
 def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # Only the framework answers 400, for a body it cannot read at all (bytes that are not UTF-8,
+        # broken multipart); to the client that is invalid input like any other.
+        detail = exc.detail if isinstance(exc.detail, str) else "the body cannot be read"
+        return error_response(422, "invalid_input", f"the body cannot be read: {detail}", "body")
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "the request failed"
     if exc.status_code == 404 and message == "Not Found":
@@ -211,6 +223,10 @@ def _on_http_error(_: Request, exc: Exception) -> JSONResponse:
     headers = dict(exc.headers) if exc.headers else None
     field = "body" if exc.status_code == 413 else None
     return error_response(exc.status_code, code, message, field, headers)
+
+
+def _on_data_error(_: Request, exc: Exception) -> JSONResponse:
+    return error_response(422, "invalid_input", f"the request {_UNSTORABLE}")
 
 
 def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -223,4 +239,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CopyloopError, _on_domain_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(SQLDataError, _on_data_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, case, exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -215,9 +216,12 @@ def arm_stats(
         OutcomeEvent.variant_id == ExperimentArm.variant_id,
         OutcomeEvent.kind == kind,
     )
+    value: Any
     if metric == "revenue":
         value = (
-            select(func.coalesce(func.sum(OutcomeEvent.revenue), 0.0)).where(matches).correlate(Assignment, ExperimentArm)
+            select(func.coalesce(func.sum(OutcomeEvent.revenue), 0.0))
+            .where(matches)
+            .correlate(Assignment, ExperimentArm)
         ).scalar_subquery()
     else:
         value = case((exists().where(matches), 1.0), else_=0.0)
@@ -233,7 +237,10 @@ def arm_stats(
         func.sum(per_contact.c.value),
         func.sum(per_contact.c.value * per_contact.c.value),
     ).group_by(per_contact.c.arm_id)
-    sums = {arm_id: (int(n), float(total or 0), float(squares or 0)) for arm_id, n, total, squares in session.execute(stmt)}
+    sums = {
+        arm_id: (int(n), float(total or 0), float(squares or 0))
+        for arm_id, n, total, squares in session.execute(stmt)
+    }
     out = []
     for arm in arms:
         n, total, squares = sums.get(arm.id, (0, 0.0, 0.0))

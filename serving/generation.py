@@ -110,7 +110,13 @@ def run_campaign(
                 listener(SegmentProgress(segment.name, message, done))
 
         part = generate_campaign(
-            brand, sub_brief, backend, prompt=prompt, embedder=embedder, options=sub_options, progress=progress
+            brand,
+            sub_brief,
+            backend,
+            prompt=prompt,
+            embedder=embedder,
+            options=sub_options,
+            progress=progress,
         )
         if listener is not None:
             listener(SegmentDone(segment.name, part.variants.get(segment.name, [])))

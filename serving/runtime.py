@@ -13,6 +13,7 @@ from genai.backends.base import Backend
 from genai.embed import Embedder
 from genai.errors import BackendUnavailableError
 from serving.auth import KeyCache
+from serving.generation import MeteredBackend
 from serving.limits import RateLimiter
 from serving.metrics import ApiMetrics
 from serving.settings import Settings
@@ -40,6 +41,13 @@ class Runtime:
     embedder: Embedder | None = None
     fetch_transport: httpx.BaseTransport | None = None
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def attach_backend(self, backend: Backend) -> None:
+        """Serve generations with `backend`, metered, and export its queue depth."""
+        metered = MeteredBackend(backend, self.metrics)
+        self.backend = metered
+        self.backend_error = None
+        self.metrics.watch_queue(metered.queue_depth)
 
     def require_backend(self) -> Backend:
         """The generation backend, or BackendUnavailableError saying why there is none."""

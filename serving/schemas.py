@@ -8,9 +8,9 @@ batches carry plain objects because each row is validated (and rejected) on its 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 
 from genai.brief import Brief, SegmentTraits
 
@@ -77,7 +77,7 @@ class _In(BaseModel):
 
 # ---------------------------------------------------------------------------------------- brands
 
-_KIT_EXAMPLE = {
+_KIT_EXAMPLE: dict[str, Any] = {
     "name": "Wick & Willow",
     "tagline": "Hand-poured soy candles",
     "description": "Small-batch candles poured by hand for slow, cosy evenings.",
@@ -179,7 +179,7 @@ class RfmReportOut(BaseModel):
 
 # ----------------------------------------------------------------------------------- generations
 
-_BRIEF_EXAMPLE = {
+_BRIEF_EXAMPLE: dict[str, Any] = {
     "goal": "Holiday sale on hand-poured candles",
     "offer": "20% off all candles",
     "cta_url": "https://wickandwillow.example/collections/holiday",
@@ -573,12 +573,25 @@ class WeightsOut(BaseModel):
 
 # ------------------------------------------------------------------------------------- datasets
 
+# Datasets are built with pandas, whose timestamps span the years 1677 to 2262.
+_EARLIEST = dt.datetime(1700, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(2200, 1, 1, tzinfo=dt.UTC)
+
+
+def _plausible(value: dt.datetime) -> dt.datetime:
+    if not _EARLIEST <= value <= _LATEST:
+        raise ValueError("must be between the years 1700 and 2200")
+    return value
+
+
+DatasetTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
 
 class SpineRowIn(_In):
     """One spine row: a variant at a moment."""
 
     variant_id: Id = Field(min_length=1, max_length=32)
-    ts: AwareDatetime
+    ts: DatasetTime
 
 
 class SpineIn(_In):
@@ -586,8 +599,8 @@ class SpineIn(_In):
     rows given. `start` and `end` bound the times (inclusive)."""
 
     source: Literal["variants", "sends", "rows"] = "sends"
-    start: AwareDatetime | None = None
-    end: AwareDatetime | None = None
+    start: DatasetTime | None = None
+    end: DatasetTime | None = None
     rows: list[SpineRowIn] | None = Field(default=None, max_length=100_000)
 
 
@@ -601,7 +614,7 @@ class DatasetCreate(_In):
         description="Feature names; every built-in feature when omitted.",
         examples=[["variant_acceptance_rate", "subject_length"]],
     )
-    as_of: AwareDatetime | None = Field(
+    as_of: DatasetTime | None = Field(
         default=None, description="Ignore everything ingested after this moment (no backfill leakage)."
     )
 

@@ -22,6 +22,7 @@ from typing import Any
 from feedback.contacts import contact_hash
 from feedback.csv_import import DEFAULT_EVENT_NAMES
 from feedback.events import RejectedRow
+from serving.limits import find_nul
 
 __all__ = ["IGNORED_EVENTS", "WebhookBatch", "map_webhook_events"]
 
@@ -81,13 +82,17 @@ def _time(item: Mapping[str, Any]) -> dt.datetime:
         if isinstance(value, bool):
             raise ValueError
         if isinstance(value, int | float):
+            if value < 0:
+                raise ValueError
             return dt.datetime.fromtimestamp(float(value), dt.UTC)
         if isinstance(value, str) and value.strip():
             parsed = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+            parsed = parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.UTC)
+            if parsed.year >= 1970:
+                return parsed
     except (ValueError, OverflowError, OSError):
         pass
-    raise _Bad("timestamp", "must be Unix seconds or an ISO 8601 time")
+    raise _Bad("timestamp", "must be Unix seconds or an ISO 8601 time, in 1970 or later")
 
 
 def _revenue(item: Mapping[str, Any], kind: str) -> float | None:
@@ -147,6 +152,10 @@ def map_webhook_events(items: list[Any], secret: str) -> WebhookBatch:
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
             batch.rejected.append(RejectedRow(index, "event", "must be an object"))
+            continue
+        where = find_nul(dict(item))
+        if where is not None:
+            batch.rejected.append(RejectedRow(index, where, "must not contain NUL characters"))
             continue
         try:
             event = _event(item, secret)

@@ -13,7 +13,7 @@ from feedback.features import definition_to_dict
 from feedback.manifest import read_parquet
 from feedback.models import DatasetManifest as ManifestRow
 from feedback.tenancy import get_in_workspace, in_workspace
-from serving.dataset_store import SpineDefinition, build_and_store, builtin_by_name, dataset_path, register_feature
+from serving.dataset_store import SpineDefinition, build_and_store, dataset_path, register_builtins
 from serving.deps import Analyst, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset
 from serving.schemas import DatasetCreate, DatasetOut, FeatureOut
@@ -45,8 +45,7 @@ def list_features(key: Analyst, session: SessionDep) -> list[FeatureOut]:
     """The built-in features, each at its registered version in this workspace."""
     with session.begin():
         out = []
-        for definition in builtin_by_name().values():
-            registered = register_feature(session, key.workspace_id, definition)
+        for registered in register_builtins(session, key.workspace_id):
             data = definition_to_dict(registered.definition)
             out.append(
                 FeatureOut(
@@ -94,7 +93,9 @@ def create_dataset(body: DatasetCreate, key: Analyst, session: SessionDep, runti
 
 
 @router.get("/datasets")
-def list_datasets(key: Analyst, session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list[DatasetOut]:
+def list_datasets(
+    key: Analyst, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> list[DatasetOut]:
     """The workspace's datasets, newest first."""
     with session.begin():
         stmt = (
@@ -119,11 +120,14 @@ def get_dataset(dataset_id: str, key: Analyst, session: SessionDep) -> DatasetOu
 
 @router.get(
     "/datasets/{dataset_id}/download",
-    response_class=Response,
+    response_model=None,
     responses={
         200: {
             "description": "The dataset file (Parquet carries the manifest in its metadata).",
-            "content": {PARQUET_TYPE: {}, "text/csv": {}},
+            "content": {
+                PARQUET_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                "text/csv": {"schema": {"type": "string"}},
+            },
         }
     },
 )

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from feedback.errors import StateError
 from feedback.experiments import DecisionRule, decide, thompson_weights
 from feedback.models import Experiment, ExperimentArm
 from feedback.stats import ArmStats, BayesianResult, FrequentistResult
 from feedback.tenancy import get_in_workspace, in_workspace
 from serving.deps import Marketer, Reader, SessionDep
-from feedback.errors import StateError
 from serving.experiment_store import arm_stats, arms_of, assign_contact, create_experiment, set_status
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.schemas import (
@@ -56,7 +56,13 @@ def _out(experiment: Experiment, arms: list[ExperimentArm]) -> ExperimentOut:
         started_at=experiment.started_at,
         stopped_at=experiment.stopped_at,
         arms=[
-            ArmOut(id=a.id, variant_id=a.variant_id, position=a.position, weight=a.weight, is_control=a.is_control)
+            ArmOut(
+                id=a.id,
+                variant_id=a.variant_id,
+                position=a.position,
+                weight=a.weight,
+                is_control=a.is_control,
+            )
             for a in arms
         ],
     )
@@ -87,7 +93,9 @@ def create(body: ExperimentCreate, key: Marketer, session: SessionDep) -> Experi
 
 
 @router.get("")
-def list_experiments(key: Reader, session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list[ExperimentOut]:
+def list_experiments(
+    key: Reader, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> list[ExperimentOut]:
     """The workspace's experiments, newest first."""
     with session.begin():
         stmt = (
@@ -225,7 +233,9 @@ def get_results(
     )
 
 
-def _weights(session: Session, workspace_id: str, experiment_id: str, floor: float, store: bool) -> WeightsOut:
+def _weights(
+    session: Session, workspace_id: str, experiment_id: str, floor: float, store: bool
+) -> WeightsOut:
     experiment, arms = _load(session, workspace_id, experiment_id)
     if store and experiment.mode != "bandit":
         raise StateError("only a bandit experiment updates its weights", field="mode")

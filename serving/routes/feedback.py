@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import datetime as dt
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.errors import InvalidInputError, NotFoundError
-from feedback.events import FeedbackEventIn, OutcomeEventIn
+from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedRow
 from feedback.ingest import BatchResult, ingest_feedback, ingest_outcomes
 from feedback.models import FeedbackEvent, Variant
 from feedback.tenancy import get_in_workspace, in_workspace
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
+from serving.limits import find_nul
 from serving.routes import COMMON_ERRORS
-from serving.schemas import BatchOut, EventBatchIn, FeedbackOut, RejectedRowOut, StoredEventOut, VariantFeedbackOut
+from serving.schemas import (
+    BatchOut,
+    EventBatchIn,
+    FeedbackOut,
+    RejectedRowOut,
+    StoredEventOut,
+    VariantFeedbackOut,
+)
 
-__all__ = ["batch_out", "ingest_batch", "ingest_one", "router"]
+__all__ = ["EARLIEST_EVENT", "batch_out", "ingest_batch", "ingest_one", "router"]
 
 router = APIRouter(prefix="/v1", tags=["feedback"], responses=COMMON_ERRORS)
 
@@ -30,11 +39,60 @@ class _Rejected(Exception):
         self.result = result
 
 
+# No e-mail event predates this; older times are unit mistakes, and datasets cannot hold the oldest.
+EARLIEST_EVENT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_TOO_EARLY = "must be in 1970 or later"
+
+
+def _too_early(value: Any) -> bool:
+    """Whether an event time (parsed, or as ISO 8601 text) is before `EARLIEST_EVENT`."""
+    if isinstance(value, str):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return False  # the store's own validation names the problem
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+        return aware < EARLIEST_EVENT
+    return False
+
+
+def _prescreen(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int], list[RejectedRow]]:
+    """The rows the store can take, their indexes in the batch, and the others as rejected rows.
+
+    Refused here: text with NUL characters (PostgreSQL cannot store it) and event times before 1970.
+    """
+    kept: list[dict[str, Any]] = []
+    positions: list[int] = []
+    refused: list[RejectedRow] = []
+    for index, event in enumerate(events):
+        where = find_nul(event)
+        if where is not None:
+            refused.append(RejectedRow(index, where, "must not contain NUL characters"))
+        elif isinstance(event, dict) and _too_early(event.get("event_time")):
+            refused.append(RejectedRow(index, "event_time", _TOO_EARLY))
+        else:
+            kept.append(event)
+            positions.append(index)
+    return kept, positions, refused
+
+
+def _reindexed(result: BatchResult, positions: list[int], refused: list[RejectedRow]) -> BatchResult:
+    """A result over the kept rows, with indexes of the whole batch again."""
+    return BatchResult(
+        accepted={positions[i]: v for i, v in result.accepted.items()},
+        duplicates={positions[i]: v for i, v in result.duplicates.items()},
+        rejected=sorted(
+            [*refused, *(RejectedRow(positions[r.index], r.field, r.reason) for r in result.rejected)]
+        ),
+    )
+
+
 def ingest_batch(
     sessions: sessionmaker[Session],
     kind: str,
     workspace_id: str,
-    events: list[dict[str, object]],
+    events: list[dict[str, Any]],
     *,
     atomic: bool,
     limit: int,
@@ -43,11 +101,12 @@ def ingest_batch(
     if len(events) > limit:
         raise InvalidInputError(f"has {len(events):,} events; at most {limit:,} per batch", field="events")
     ingest = ingest_feedback if kind == "feedback" else ingest_outcomes
+    kept, positions, refused = _prescreen(events)
     if not atomic:
-        return ingest(sessions, workspace_id, events)
+        return _reindexed(ingest(sessions, workspace_id, kept), positions, refused)
     try:
         with sessions() as session, session.begin():
-            result = ingest(session, workspace_id, events)
+            result = _reindexed(ingest(session, workspace_id, kept), positions, refused)
             if result.rejected:
                 raise _Rejected(result)
             return result
@@ -72,11 +131,18 @@ def batch_out(result: BatchResult, size: int) -> BatchOut:
 
 
 def ingest_one(
-    sessions: sessionmaker[Session], kind: str, workspace_id: str, event: FeedbackEventIn | OutcomeEventIn
+    sessions: sessionmaker[Session], workspace_id: str, event: FeedbackEventIn | OutcomeEventIn
 ) -> tuple[BatchResult, StoredEventOut]:
     """Store one event; a rejected event raises the error that names its field."""
-    ingest = ingest_feedback if kind == "feedback" else ingest_outcomes
-    result = ingest(sessions, workspace_id, [event])
+    where = find_nul(event.model_dump(mode="json"))
+    if where is not None:
+        raise InvalidInputError("must not contain NUL characters", field=where)
+    if _too_early(event.event_time):
+        raise InvalidInputError(_TOO_EARLY, field="event_time")
+    if isinstance(event, FeedbackEventIn):
+        result = ingest_feedback(sessions, workspace_id, [event])
+    else:
+        result = ingest_outcomes(sessions, workspace_id, [event])
     if result.rejected:
         problem = result.rejected[0]
         if problem.field == "variant_id":
@@ -90,13 +156,17 @@ def ingest_one(
     status_code=201,
     responses={200: {"model": StoredEventOut, "description": "A replay: the original event's id."}},
 )
-def create_feedback(body: FeedbackEventIn, response: Response, key: Marketer, runtime: RuntimeDep) -> StoredEventOut:
+def create_feedback(
+    body: FeedbackEventIn, response: Response, key: Marketer, runtime: RuntimeDep
+) -> StoredEventOut:
     """Record one verdict on a variant: accept, reject, edit (with the edited text), rating or comment.
 
     A replayed idempotency key stores nothing and answers 200 with the original event's id.
     """
-    result, out = ingest_one(runtime.sessions, "feedback", key.workspace_id, body)
-    runtime.metrics.count_events(runtime.metrics.feedback_events, len(result.accepted), len(result.duplicates), 0)
+    result, out = ingest_one(runtime.sessions, key.workspace_id, body)
+    runtime.metrics.count_events(
+        runtime.metrics.feedback_events, len(result.accepted), len(result.duplicates), 0
+    )
     if out.duplicate:
         response.status_code = 200
     return out
@@ -114,7 +184,9 @@ def create_feedback_batch(body: EventBatchIn, key: Marketer, runtime: RuntimeDep
         limit=runtime.settings.max_batch_events,
     )
     metrics = runtime.metrics
-    metrics.count_events(metrics.feedback_events, len(result.accepted), len(result.duplicates), len(result.rejected))
+    metrics.count_events(
+        metrics.feedback_events, len(result.accepted), len(result.duplicates), len(result.rejected)
+    )
     return batch_out(result, len(body.events))
 
 
@@ -150,7 +222,9 @@ def get_variant_feedback(
                 select(FeedbackEvent.kind, func.count()).where(*mine).group_by(FeedbackEvent.kind)
             )
         }
-        mean = session.scalar(select(func.avg(FeedbackEvent.rating)).where(*mine, FeedbackEvent.kind == "rating"))
+        mean = session.scalar(
+            select(func.avg(FeedbackEvent.rating)).where(*mine, FeedbackEvent.kind == "rating")
+        )
         newest = (FeedbackEvent.event_time.desc(), FeedbackEvent.ingested_at.desc(), FeedbackEvent.id.desc())
         decision = session.scalar(
             select(FeedbackEvent.kind)

@@ -116,12 +116,16 @@ def _brand_kit(runtime: Runtime, workspace_id: str, brand_id: str) -> BrandKit:
         return BrandKit.from_dict(brand.kit)
 
 
-def _save(runtime: Runtime, workspace_id: str, body: GenerationCreate, campaign: CampaignDraft) -> GenerationOut:
+def _save(
+    runtime: Runtime, workspace_id: str, body: GenerationCreate, campaign: CampaignDraft
+) -> GenerationOut:
     with runtime.sessions() as session, session.begin():
         campaign_id = None
         if body.campaign_name:
             campaign_id = create_campaign(session, workspace_id, body.campaign_name, body.brand_id).id
-        request = save_campaign(session, workspace_id, body.brief, campaign, body.brand_id, campaign_id=campaign_id)
+        request = save_campaign(
+            session, workspace_id, body.brief, campaign, body.brand_id, campaign_id=campaign_id
+        )
         return generation_out(request, variants_of(session, workspace_id, request.id))
 
 
@@ -184,14 +188,18 @@ async def _event_stream(runtime: Runtime, workspace_id: str, body: GenerationCre
             loop.call_soon_threadsafe(queue.put_nowait, item)
             return
         for variant in event.variants:
-            loop.call_soon_threadsafe(queue.put_nowait, ("variant", _draft_variant(variant).model_dump_json()))
+            loop.call_soon_threadsafe(
+                queue.put_nowait, ("variant", _draft_variant(variant).model_dump_json())
+            )
 
     task = asyncio.create_task(_generate(runtime, workspace_id, body, listener))
     try:
         yield _sse("started", {"segments": [s.name for s in body.brief.segments]})
         while True:
             getter = asyncio.ensure_future(queue.get())
-            done, _ = await asyncio.wait({getter, task}, timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {getter, task}, timeout=KEEPALIVE_S, return_when=asyncio.FIRST_COMPLETED
+            )
             if getter in done:
                 yield _sse(*getter.result())
                 continue
@@ -209,7 +217,9 @@ async def _event_stream(runtime: Runtime, workspace_id: str, body: GenerationCre
                 envelope = {"error": {"code": error.code, "message": error.message, "field": error.field}}
                 yield _sse("error", {**envelope, "status": error_status(error)})
             else:
-                envelope = {"error": {"code": "internal_error", "message": "the generation failed", "field": None}}
+                envelope = {
+                    "error": {"code": "internal_error", "message": "the generation failed", "field": None}
+                }
                 yield _sse("error", {**envelope, "status": 500})
             return
     finally:
@@ -226,7 +236,10 @@ async def _event_stream(runtime: Runtime, workspace_id: str, body: GenerationCre
     description="Generate variants for every segment of the brief and store them. " + _STREAM_DOC,
     responses={
         **errors(502, 504),
-        200: {"description": "The event stream (with Accept: text/event-stream).", "content": {"text/event-stream": {}}},
+        200: {
+            "description": "The event stream (with Accept: text/event-stream).",
+            "content": {"text/event-stream": {}},
+        },
     },
 )
 async def create_generation(
@@ -317,11 +330,12 @@ def _rendered(session: Session, workspace_id: str, variant_id: str, kind: str) -
 _HTML_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
 
+# The error answers stay JSON, so the routes keep the JSON response class and declare their text body.
 @router.get(
     "/variants/{variant_id}/html",
     tags=["variants"],
-    response_class=HTMLResponse,
-    responses={200: {"content": {"text/html": {}}, "description": "The rendered e-mail."}},
+    response_model=None,
+    responses={200: {"content": {"text/html": {"schema": {"type": "string"}}}, "description": "The e-mail."}},
 )
 def get_variant_html(variant_id: str, key: Reader, session: SessionDep) -> HTMLResponse:
     """The variant rendered as responsive e-mail HTML."""
@@ -333,8 +347,10 @@ def get_variant_html(variant_id: str, key: Reader, session: SessionDep) -> HTMLR
 @router.get(
     "/variants/{variant_id}/text",
     tags=["variants"],
-    response_class=PlainTextResponse,
-    responses={200: {"content": {"text/plain": {}}, "description": "The plain-text e-mail."}},
+    response_model=None,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "The e-mail."}
+    },
 )
 def get_variant_text(variant_id: str, key: Reader, session: SessionDep) -> PlainTextResponse:
     """The variant as the plain-text part of the e-mail."""

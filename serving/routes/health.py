@@ -42,8 +42,12 @@ def _check(runtime: Runtime) -> ReadyOut:
         else:
             if not backend:
                 detail["backend"] = "the generation backend is not ready"
-    status = "ready" if database and backend else "not_ready"
-    return ReadyOut(status=status, database=database, backend=backend, detail=detail)
+    return ReadyOut(
+        status="ready" if database and backend else "not_ready",
+        database=database,
+        backend=backend,
+        detail=detail,
+    )
 
 
 @router.get(

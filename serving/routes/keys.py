@@ -17,7 +17,9 @@ router = APIRouter(prefix="/v1", tags=["admin"], responses=COMMON_ERRORS)
 
 
 def _key_out(row: ApiKey) -> KeyOut:
-    return KeyOut(id=row.id, role=row.role, name=row.name, created_at=row.created_at, revoked_at=row.revoked_at)
+    return KeyOut(
+        id=row.id, role=row.role, name=row.name, created_at=row.created_at, revoked_at=row.revoked_at
+    )
 
 
 @router.get("/me")
@@ -25,7 +27,9 @@ def whoami(key: CurrentKey, session: SessionDep) -> MeOut:
     """The caller's workspace, key and role."""
     with session.begin():
         workspace = get_workspace(session, key.workspace_id)
-        return MeOut(workspace_id=workspace.id, workspace_name=workspace.name, key_id=key.key_id, role=key.role)
+        return MeOut(
+            workspace_id=workspace.id, workspace_name=workspace.name, key_id=key.key_id, role=key.role
+        )
 
 
 @router.post("/keys", status_code=201)

@@ -16,7 +16,14 @@ from feedback.tenancy import get_workspace
 from serving.deps import Marketer, RuntimeDep
 from serving.routes import COMMON_ERRORS
 from serving.routes.feedback import batch_out, ingest_batch
-from serving.schemas import BatchOut, EventBatchIn, ImportReportOut, RejectedLineOut, RejectedRowOut, WebhookReportOut
+from serving.schemas import (
+    BatchOut,
+    EventBatchIn,
+    ImportReportOut,
+    RejectedLineOut,
+    RejectedRowOut,
+    WebhookReportOut,
+)
 from serving.webhooks import map_webhook_events
 
 __all__ = ["router"]
@@ -50,7 +57,9 @@ def create_outcomes(body: EventBatchIn, key: Marketer, runtime: RuntimeDep) -> B
         limit=runtime.settings.max_batch_events,
     )
     metrics = runtime.metrics
-    metrics.count_events(metrics.outcome_events, len(result.accepted), len(result.duplicates), len(result.rejected))
+    metrics.count_events(
+        metrics.outcome_events, len(result.accepted), len(result.duplicates), len(result.rejected)
+    )
     return batch_out(result, len(body.events))
 
 
@@ -61,7 +70,9 @@ def _json_form(text: str | None, field: str) -> dict[str, str] | None:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"is not JSON: {exc.msg}", field=field) from None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
         raise InvalidInputError("must be a JSON object of strings", field=field)
     return value
 
@@ -83,7 +94,9 @@ def import_outcomes(
     event_names: Annotated[
         str | None, Form(max_length=5000, description='JSON object {"platform event": "outcome kind"}.')
     ] = None,
-    time_format: Annotated[str | None, Form(max_length=100, description="strptime format of the times.")] = None,
+    time_format: Annotated[
+        str | None, Form(max_length=100, description="strptime format of the times.")
+    ] = None,
     timezone: Annotated[str, Form(max_length=100, description="Zone of times without one.")] = "UTC",
     delimiter: Annotated[str, Form(min_length=1, max_length=1)] = ",",
 ) -> ImportReportOut:

@@ -89,7 +89,9 @@ def compute_rfm_segments(
     session: SessionDep,
     file: Annotated[UploadFile, File(description="Orders: customer id, date and amount per line.")],
     version: Annotated[str, Form(min_length=1, max_length=100, description="Names this computation.")],
-    as_of: Annotated[dt.date | None, Form(description="Score as of this day; the last order's if unset.")] = None,
+    as_of: Annotated[
+        dt.date | None, Form(description="Score as of this day; the last order's if unset.")
+    ] = None,
     lapsed_after_days: Annotated[int, Form(ge=1, le=36_500)] = DEFAULT_LAPSED_AFTER_DAYS,
     customer_column: Annotated[str, Form(min_length=1, max_length=200)] = "customer_id",
     date_column: Annotated[str, Form(min_length=1, max_length=200)] = "date",
@@ -98,6 +100,12 @@ def compute_rfm_segments(
     file_format: Annotated[Literal["auto", "csv", "cdnow"], Form()] = "auto",
 ) -> RfmReportOut:
     """Compute recency / frequency / monetary tiers from an orders file and store them as segments."""
+    roles = {"customer_column": customer_column, "date_column": date_column, "amount_column": amount_column}
+    for field, column in roles.items():
+        if list(roles.values()).count(column) > 1:
+            raise InvalidInputError(
+                f"{column!r} is named for two roles; each needs its own column", field=field
+            )
     try:
         text = file.file.read().decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -136,7 +144,9 @@ def compute_rfm_segments(
 
 
 @router.get("")
-def list_segments(key: Reader, session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list[SegmentOut]:
+def list_segments(
+    key: Reader, session: SessionDep, limit: Limit = 100, offset: Offset = 0
+) -> list[SegmentOut]:
     """The workspace's segments with their member counts, by name."""
     with session.begin():
         stmt = in_workspace(Segment, key.workspace_id).order_by(Segment.name).limit(limit).offset(offset)

@@ -17,6 +17,7 @@ from feedback.features import (
     FeatureDefinition,
     FeatureImmutableError,
     FeatureNotFoundError,
+    FeatureRegistry,
     MemoryFeatureRegistry,
     RegisteredFeature,
     builtin_features,
@@ -158,7 +159,7 @@ def test_it_versions_like_the_in_memory_registry(
     ]
     memory = MemoryFeatureRegistry()
     with factory() as session, session.begin():
-        stored = SqlFeatureRegistry(session, ws_id)
+        stored: FeatureRegistry = SqlFeatureRegistry(session, ws_id)
         for definition in sequence:
             assert stored.register(definition) == memory.register(definition)
         for name in memory.names():

@@ -36,6 +36,7 @@ def test_converted_checkpoint_is_a_plain_gemma3_folder(model_cache: Path) -> Non
     assert file_sha256(model_cache / "gguf" / pkg.MODEL_NAME) == pkg.EXPECTED_SHA256
 
 
+@pytest.mark.timeout(2400)  # a 2-core CPU decodes a few tokens a second
 def test_embedded_model_writes_gated_variants_with_full_lineage(model_cache: Path) -> None:
     brand = load_brand(REPO / "genai" / "samples" / "wick-and-willow.html", "https://wickandwillow.example/")
     brief = load_brief(
@@ -55,7 +56,9 @@ def test_embedded_model_writes_gated_variants_with_full_lineage(model_cache: Pat
     )
     backend = get_backend("transformers")
     try:
-        campaign = generate_campaign(brand, brief, backend, options=GenerationOptions(seed=11, oversample=3))
+        campaign = generate_campaign(
+            brand, brief, backend, options=GenerationOptions(seed=11, oversample=2, max_rounds=4)
+        )
     finally:
         backend.close()
     variants = campaign.variants["high-spenders"]

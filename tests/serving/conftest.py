@@ -50,7 +50,10 @@ BRIEF: dict[str, Any] = {
     "goal": "Holiday sale on hand-poured candles",
     "offer": "20% off all candles",
     "cta_url": "https://lumencandles.example/holiday",
-    "segments": [{"name": "loyal", "description": "order often"}, {"name": "new", "description": "first order"}],
+    "segments": [
+        {"name": "loyal", "description": "order often"},
+        {"name": "new", "description": "first order"},
+    ],
     "variants_per_segment": 2,
 }
 
@@ -98,7 +101,9 @@ class ScriptBackend(Backend):
             candidates = [Candidate(text=t, tokens_out=len(t.split()), finish_reason="stop") for t in texts]
             tokens_in = sum(len(m["content"].split()) for m in request.messages)
             elapsed = time.perf_counter() - started
-            results.append(GenerationResult(candidates, tokens_in=tokens_in, ttft_s=elapsed / 2, total_s=elapsed))
+            results.append(
+                GenerationResult(candidates, tokens_in=tokens_in, ttft_s=elapsed / 2, total_s=elapsed)
+            )
         return results
 
 
@@ -123,7 +128,9 @@ class LiveServer:
         self.responder = Responder()
         # Without an injected backend the app loads the one its settings name, as in production.
         backend = ScriptBackend(self.responder) if inject_backend else None
-        self.app = create_app(settings, backend=backend, embedder=HashingEmbedder(), fetch_transport=page_transport())
+        self.app = create_app(
+            settings, backend=backend, embedder=HashingEmbedder(), fetch_transport=page_transport()
+        )
         # An explicit TCP protocol number, so that asyncio sets TCP_NODELAY on accepted connections
         # (without it, small answers wait ~40 ms on delayed ACKs).
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -131,10 +138,18 @@ class LiveServer:
         self.port = self._socket.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", loop="asyncio", http="h11", ws="none", access_log=False
+            self.app,
+            log_level="warning",
+            lifespan="on",
+            loop="asyncio",
+            http="h11",
+            ws="none",
+            access_log=False,
         )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
         self._engine: Engine | None = None
 
     def start(self) -> LiveServer:
@@ -259,7 +274,9 @@ def create_brand(client: httpx.Client, kit: dict[str, Any] | None = None) -> str
 
 def create_generation(client: httpx.Client, brand_id: str, **brief_changes: Any) -> dict[str, Any]:
     """A stored generation from `BRIEF` (with changes); returns its JSON."""
-    response = client.post("/v1/generations", json={"brand_id": brand_id, "brief": {**BRIEF, **brief_changes}})
+    response = client.post(
+        "/v1/generations", json={"brand_id": brand_id, "brief": {**BRIEF, **brief_changes}}
+    )
     assert response.status_code == 201, response.text
     body: dict[str, Any] = response.json()
     return body

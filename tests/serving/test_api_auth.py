@@ -30,7 +30,12 @@ class World:
 
 
 def _accept(client: httpx.Client, variant_id: str, key: str) -> None:
-    event = {"idempotency_key": key, "variant_id": variant_id, "kind": "accept", "event_time": NOW.isoformat()}
+    event = {
+        "idempotency_key": key,
+        "variant_id": variant_id,
+        "kind": "accept",
+        "event_time": NOW.isoformat(),
+    }
     assert client.post("/v1/feedback", json=event).status_code == 201
 
 
@@ -45,9 +50,12 @@ def world(server: LiveServer) -> Iterator[World]:
         _accept(client, first, "a-1")
         _accept(client, second, "a-2")
         experiment = client.post(
-            "/v1/experiments", json={"name": "subject test", "variant_ids": [first, second], "segment_id": segment}
+            "/v1/experiments",
+            json={"name": "subject test", "variant_ids": [first, second], "segment_id": segment},
         ).json()["id"]
-        assert client.post(f"/v1/experiments/{experiment}/assignments", json={"contact": "ann@a.example"}).is_success
+        assert client.post(
+            f"/v1/experiments/{experiment}/assignments", json={"contact": "ann@a.example"}
+        ).is_success
         client.post("/v1/outcomes", json={"events": [outcome(first, "a-send")]}).raise_for_status()
         dataset = client.post("/v1/datasets", json={"spine": {"source": "variants"}}).json()["id"]
         key_id = client.get("/v1/keys").json()[-1]["id"]
@@ -131,7 +139,9 @@ def _erasure_misses(response: httpx.Response, _: World) -> None:
 
 def _csv_rejected(response: httpx.Response, _: World) -> None:
     body = response.json()
-    assert response.status_code == 200 and body["accepted"] == 0 and body["rejected"][0]["column"] == "variant"
+    assert (
+        response.status_code == 200 and body["accepted"] == 0 and body["rejected"][0]["column"] == "variant"
+    )
 
 
 def _own_features(response: httpx.Response, _: World) -> None:
@@ -147,7 +157,12 @@ def routes(world: World) -> list[Route]:
     ids = world.ids
     variant = ids["variant_id"]
     experiment = f"/v1/experiments/{ids['experiment_id']}"
-    feedback = {"idempotency_key": "b-1", "variant_id": variant, "kind": "accept", "event_time": NOW.isoformat()}
+    feedback = {
+        "idempotency_key": "b-1",
+        "variant_id": variant,
+        "kind": "accept",
+        "event_time": NOW.isoformat(),
+    }
     csv = f"email,variant,event,time\nann@a.example,{variant},open,{NOW.isoformat()}\n"
     mapping = '{"email": "contact", "variant": "variant_id", "event": "kind", "time": "event_time"}'
     webhook = [{"event": "open", "email": "ann@a.example", "timestamp": 1733045400, "variant_id": variant}]
@@ -159,14 +174,18 @@ def routes(world: World) -> list[Route]:
         Route("DELETE", f"/v1/keys/{ids['key_id']}", not_found),
         Route("POST", "/v1/contacts/erase", _erasure_misses, json={"contact": "ann@a.example"}),
         Route("POST", "/v1/brands", _created, json={"kit": {"name": "B brand"}}),
-        Route("POST", "/v1/brands/from-html", _created, files={"file": ("page.html", SAMPLE_PAGE.read_bytes())}),
+        Route(
+            "POST", "/v1/brands/from-html", _created, files={"file": ("page.html", SAMPLE_PAGE.read_bytes())}
+        ),
         Route("POST", "/v1/brands/from-url", not_found_url, json={"url": "https://a.example/"}),
         Route("GET", "/v1/brands", lambda r, w: _names_without(r, w, "Lumen Candles")),
         Route("GET", f"/v1/brands/{ids['brand_id']}", not_found),
         Route("PATCH", f"/v1/brands/{ids['brand_id']}", not_found, json={"kit": {"tagline": "mine now"}}),
         Route("GET", f"/v1/brands/{ids['brand_id']}/completeness", not_found),
         Route("POST", "/v1/segments", _created, json={"name": "b-segment"}),
-        Route("POST", "/v1/segments/rfm", _created, files={"file": ("o.csv", orders)}, data={"version": "v1"}),
+        Route(
+            "POST", "/v1/segments/rfm", _created, files={"file": ("o.csv", orders)}, data={"version": "v1"}
+        ),
         Route("GET", "/v1/segments", lambda r, w: _names_without(r, w, "loyal")),
         Route("GET", f"/v1/segments/{ids['segment_id']}", not_found),
         Route("POST", "/v1/generations", not_found, json=_generation(world)),
@@ -179,9 +198,20 @@ def routes(world: World) -> list[Route]:
         Route("POST", "/v1/feedback", not_found, json=feedback),
         Route("POST", "/v1/feedback/batch", rejected_rows, json={"events": [feedback]}),
         Route("POST", "/v1/outcomes", rejected_rows, json={"events": [outcome(variant, "b-o")]}),
-        Route("POST", "/v1/outcomes/import", _csv_rejected, files={"file": ("e.csv", csv)}, data={"mapping": mapping}),
+        Route(
+            "POST",
+            "/v1/outcomes/import",
+            _csv_rejected,
+            files={"file": ("e.csv", csv)},
+            data={"mapping": mapping},
+        ),
         Route("POST", "/v1/outcomes/webhook", lambda r, w: _webhook_rejected(r), json=webhook),
-        Route("POST", "/v1/experiments", not_found, json={"name": "steal", "variant_ids": [variant, variant + "0"]}),
+        Route(
+            "POST",
+            "/v1/experiments",
+            not_found,
+            json={"name": "steal", "variant_ids": [variant, variant + "0"]},
+        ),
         Route("GET", "/v1/experiments", empty_list),
         Route("GET", experiment, not_found),
         Route("POST", f"{experiment}/start", not_found),

@@ -56,7 +56,10 @@ def test_a_brand_from_a_url_is_fetched_by_the_server(api: httpx.Client) -> None:
     assert response.status_code == 201 and response.json()["name"] == "Wick & Willow"
     missing = api.post("/v1/brands/from-url", json={"url": "https://wickandwillow.example/gone"})
     assert missing.status_code == 422
-    assert missing.json()["error"]["code"] == "brand_fetch_failed" and "404" in missing.json()["error"]["message"]
+    assert (
+        missing.json()["error"]["code"] == "brand_fetch_failed"
+        and "404" in missing.json()["error"]["message"]
+    )
 
 
 def test_updating_a_brand_changes_only_the_fields_given(api: httpx.Client) -> None:

@@ -55,7 +55,10 @@ def test_a_dataset_joins_each_feature_as_it_was_known_at_each_spine_row(
     ]
     response = analyst.post(
         "/v1/datasets",
-        json={"spine": {"source": "rows", "rows": rows}, "features": ["variant_acceptance_rate", "subject_length"]},
+        json={
+            "spine": {"source": "rows", "rows": rows},
+            "features": ["variant_acceptance_rate", "subject_length"],
+        },
     )
     assert response.status_code == 201, response.text
     dataset = response.json()
@@ -84,7 +87,9 @@ def test_a_parquet_download_carries_the_manifest_and_matches_its_content_hash(
     dataset = analyst.post("/v1/datasets", json={"spine": {"source": "sends"}}).json()
     assert dataset["row_count"] == 1
     response = analyst.get(dataset["links"]["parquet"])
-    assert response.status_code == 200 and response.headers["content-type"] == "application/vnd.apache.parquet"
+    assert (
+        response.status_code == 200 and response.headers["content-type"] == "application/vnd.apache.parquet"
+    )
     table = pq.read_table(io.BytesIO(response.content))
     manifest = DatasetManifest.from_json(table.schema.metadata[MANIFEST_METADATA_KEY])
     assert manifest.content_hash == dataset["manifest"]["content_hash"]
@@ -117,7 +122,8 @@ def test_bad_dataset_requests_name_the_field(analyst: httpx.Client) -> None:
     no_rows = analyst.post("/v1/datasets", json={"spine": {"source": "rows"}})
     assert no_rows.status_code == 422 and no_rows.json()["error"]["field"] == "spine.rows"
     naive = analyst.post(
-        "/v1/datasets", json={"spine": {"source": "rows", "rows": [{"variant_id": "x", "ts": "2024-01-01T00:00:00"}]}}
+        "/v1/datasets",
+        json={"spine": {"source": "rows", "rows": [{"variant_id": "x", "ts": "2024-01-01T00:00:00"}]}},
     )
     assert naive.status_code == 422 and naive.json()["error"]["field"] == "spine.rows.0.ts"
     bad_format = analyst.get("/v1/datasets/x/download", params={"format": "xlsx"})

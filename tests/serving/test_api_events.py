@@ -21,7 +21,13 @@ def variants(api: httpx.Client) -> list[str]:
 
 def feedback(variant_id: str, key: str, kind: str = "accept", **fields: Any) -> dict[str, Any]:
     """One feedback event."""
-    return {"idempotency_key": key, "variant_id": variant_id, "kind": kind, "event_time": NOW.isoformat(), **fields}
+    return {
+        "idempotency_key": key,
+        "variant_id": variant_id,
+        "kind": kind,
+        "event_time": NOW.isoformat(),
+        **fields,
+    }
 
 
 def outcome(variant_id: str, key: str, contact: str, kind: str = "send", **fields: Any) -> dict[str, Any]:
@@ -30,10 +36,16 @@ def outcome(variant_id: str, key: str, contact: str, kind: str = "send", **field
     return {**event, "event_time": NOW.isoformat(), **fields}
 
 
-def test_one_feedback_event_is_stored_once_and_a_replay_returns_its_id(api: httpx.Client, variants: list[str]) -> None:
-    first = api.post("/v1/feedback", json=feedback(variants[0], "k-1", "edit", edited_text="Call 555-123-4567 now"))
+def test_one_feedback_event_is_stored_once_and_a_replay_returns_its_id(
+    api: httpx.Client, variants: list[str]
+) -> None:
+    first = api.post(
+        "/v1/feedback", json=feedback(variants[0], "k-1", "edit", edited_text="Call 555-123-4567 now")
+    )
     assert first.status_code == 201 and first.json()["duplicate"] is False
-    replay = api.post("/v1/feedback", json=feedback(variants[0], "k-1", "edit", edited_text="Call 555-123-4567 now"))
+    replay = api.post(
+        "/v1/feedback", json=feedback(variants[0], "k-1", "edit", edited_text="Call 555-123-4567 now")
+    )
     assert replay.status_code == 200 and replay.json() == {"id": first.json()["id"], "duplicate": True}
     stored = api.get(f"/v1/variants/{variants[0]}/feedback").json()
     assert stored["counts"] == {"edit": 1}
@@ -45,7 +57,9 @@ def test_an_invalid_feedback_event_names_its_field(api: httpx.Client, variants: 
     assert no_text.status_code == 422 and no_text.json()["error"]["field"] == "edited_text"
     bad_rating = api.post("/v1/feedback", json=feedback(variants[0], "k-3", "rating", rating=9))
     assert bad_rating.status_code == 422 and bad_rating.json()["error"]["field"] == "rating"
-    naive = api.post("/v1/feedback", json={**feedback(variants[0], "k-4"), "event_time": "2024-12-01T10:00:00"})
+    naive = api.post(
+        "/v1/feedback", json={**feedback(variants[0], "k-4"), "event_time": "2024-12-01T10:00:00"}
+    )
     assert naive.status_code == 422 and naive.json()["error"]["field"] == "event_time"
     unknown = api.post("/v1/feedback", json=feedback("0" * 32, "k-5"))
     assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "variant_id"
@@ -80,7 +94,9 @@ def test_an_atomic_batch_with_a_bad_row_stores_nothing(api: httpx.Client, varian
     assert api.get(f"/v1/variants/{variants[0]}/feedback").json()["counts"] == {}
 
 
-def test_a_batch_over_the_limit_is_refused(server: LiveServer, api: httpx.Client, variants: list[str]) -> None:
+def test_a_batch_over_the_limit_is_refused(
+    server: LiveServer, api: httpx.Client, variants: list[str]
+) -> None:
     limit = server.settings.max_batch_events
     events = [feedback(variants[0], f"o-{i}") for i in range(limit + 1)]
     response = api.post("/v1/feedback/batch", json={"events": events})
@@ -106,7 +122,9 @@ def test_outcome_batches_are_idempotent_and_never_store_an_address(
     assert 'copyloop_outcome_events_total{result="duplicate"}' in metrics
 
 
-def test_a_csv_export_imports_with_a_mapping_and_reports_bad_lines(api: httpx.Client, variants: list[str]) -> None:
+def test_a_csv_export_imports_with_a_mapping_and_reports_bad_lines(
+    api: httpx.Client, variants: list[str]
+) -> None:
     csv = (
         "Email,Variant,Event,Time,Revenue\n"
         f"ann@example.com,{variants[0]},delivered,2024-12-01T10:00:00Z,\n"
@@ -114,13 +132,18 @@ def test_a_csv_export_imports_with_a_mapping_and_reports_bad_lines(api: httpx.Cl
         f"bob@example.com,{variants[0]},teleported,2024-12-01T11:00:00Z,\n"
         f"cy@example.com,{variants[0]},opened,yesterday,\n"
     )
-    mapping = '{"Email": "contact", "Variant": "variant_id", "Event": "kind", "Time": "event_time", "Revenue": "revenue"}'
+    mapping = (
+        '{"Email": "contact", "Variant": "variant_id", "Event": "kind", "Time": "event_time", '
+        '"Revenue": "revenue"}'
+    )
     response = api.post("/v1/outcomes/import", files={"file": ("export.csv", csv)}, data={"mapping": mapping})
     assert response.status_code == 200, response.text
     report = response.json()
     assert report["rows"] == 4 and report["accepted"] == 2
     assert [(r["line"], r["column"]) for r in report["rejected"]] == [(4, "Event"), (5, "Time")]
-    again = api.post("/v1/outcomes/import", files={"file": ("export.csv", csv)}, data={"mapping": mapping}).json()
+    again = api.post(
+        "/v1/outcomes/import", files={"file": ("export.csv", csv)}, data={"mapping": mapping}
+    ).json()
     assert again["accepted"] == 0 and again["duplicates"] == 2
     bad = api.post("/v1/outcomes/import", files={"file": ("export.csv", csv)}, data={"mapping": "{not json"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "mapping"
@@ -130,10 +153,20 @@ def test_a_sendgrid_style_webhook_is_stored_once_even_when_redelivered(
     api: httpx.Client, variants: list[str]
 ) -> None:
     payload = [
-        {"email": "ann@example.com", "timestamp": 1733045400, "event": "processed", "sg_event_id": "e1",
-         "custom_args": {"variant_id": variants[0]}},
-        {"email": "ann@example.com", "timestamp": 1733045500, "event": "open", "sg_event_id": "e2",
-         "variant_id": variants[0]},
+        {
+            "email": "ann@example.com",
+            "timestamp": 1733045400,
+            "event": "processed",
+            "sg_event_id": "e1",
+            "custom_args": {"variant_id": variants[0]},
+        },
+        {
+            "email": "ann@example.com",
+            "timestamp": 1733045500,
+            "event": "open",
+            "sg_event_id": "e2",
+            "variant_id": variants[0],
+        },
         {"email": "ann@example.com", "timestamp": 1733045600, "event": "deferred", "variant_id": variants[0]},
         {"email": "ann@example.com", "timestamp": "soon", "event": "click", "variant_id": variants[0]},
         {"email": "ann@example.com", "timestamp": 1733045700, "event": "click", "variant_id": variants[0]},
@@ -145,7 +178,43 @@ def test_a_sendgrid_style_webhook_is_stored_once_even_when_redelivered(
         "accepted": 3,
         "duplicates": 0,
         "ignored": 1,
-        "rejected": [{"index": 3, "field": "timestamp", "reason": "must be Unix seconds or an ISO 8601 time"}],
+        "rejected": [
+            {
+                "index": 3,
+                "field": "timestamp",
+                "reason": "must be Unix seconds or an ISO 8601 time, in 1970 or later",
+            }
+        ],
     }
     again = api.post("/v1/outcomes/webhook", json=payload).json()
     assert again["accepted"] == 0 and again["duplicates"] == 3
+
+
+def test_text_with_a_nul_character_is_refused_row_by_row_naming_the_field(
+    api: httpx.Client, variants: list[str]
+) -> None:
+    single = api.post("/v1/feedback", json=feedback(variants[0], "n-1", "comment", comment="bad\x00byte"))
+    assert single.status_code == 422 and single.json()["error"]["field"] == "comment"
+    events = [feedback(variants[0], "n-2", "comment", comment="a\x00b"), feedback(variants[0], "n-3")]
+    batch = api.post("/v1/feedback/batch", json={"events": events}).json()
+    assert batch["accepted"] == 1
+    assert batch["rejected"] == [
+        {"index": 0, "field": "comment", "reason": "must not contain NUL characters"}
+    ]
+    brand = api.post("/v1/brands", json={"kit": {"name": "Nul\x00Co"}})
+    assert brand.status_code == 422 and brand.json()["error"]["field"] == "kit.name"
+
+
+def test_events_dated_before_1970_are_rejected(api: httpx.Client, variants: list[str]) -> None:
+    old = {**feedback(variants[0], "old-1"), "event_time": "0582-06-22T01:29:24Z"}
+    single = api.post("/v1/feedback", json=old)
+    assert single.status_code == 422 and single.json()["error"] == {
+        "code": "invalid_input",
+        "message": "must be in 1970 or later",
+        "field": "event_time",
+    }
+    row = {**outcome(variants[0], "old-2", "a@b.example"), "event_time": old["event_time"]}
+    batch = api.post("/v1/outcomes", json={"events": [row]})
+    assert batch.json()["rejected"] == [
+        {"index": 0, "field": "event_time", "reason": "must be in 1970 or later"}
+    ]

@@ -31,7 +31,9 @@ def accepted(api: httpx.Client) -> list[str]:
 
 def create(api: httpx.Client, variant_ids: list[str], **fields: Any) -> httpx.Response:
     """POST an experiment."""
-    return api.post("/v1/experiments", json={"name": fields.pop("name", "test"), "variant_ids": variant_ids, **fields})
+    return api.post(
+        "/v1/experiments", json={"name": fields.pop("name", "test"), "variant_ids": variant_ids, **fields}
+    )
 
 
 def test_an_experiment_is_made_of_accepted_variants_with_the_first_as_control(
@@ -53,19 +55,26 @@ def test_an_experiment_is_made_of_accepted_variants_with_the_first_as_control(
 def test_a_variant_that_was_not_accepted_cannot_be_tested(api: httpx.Client, accepted: list[str]) -> None:
     response = create(api, [accepted[0], accepted[2]])
     assert response.status_code == 409
-    assert response.json()["error"]["field"] == "variant_ids.1" and "not been accepted" in response.json()["error"]["message"]
+    assert (
+        response.json()["error"]["field"] == "variant_ids.1"
+        and "not been accepted" in response.json()["error"]["message"]
+    )
     assert create(api, [accepted[0], accepted[1]], weights=[1.0]).json()["error"]["field"] == "weights"
     assert create(api, [accepted[0]]).json()["error"]["field"] == "variant_ids"
 
 
-def test_a_contact_keeps_its_arm_and_contacts_spread_over_the_arms(api: httpx.Client, accepted: list[str]) -> None:
+def test_a_contact_keeps_its_arm_and_contacts_spread_over_the_arms(
+    api: httpx.Client, accepted: list[str]
+) -> None:
     experiment = create(api, accepted[:2]).json()["id"]
     first = api.post(f"/v1/experiments/{experiment}/assignments", json={"contact": "Ann@Example.com"}).json()
     again = api.post(f"/v1/experiments/{experiment}/assignments", json={"contact": "ann@example.com "}).json()
     assert first["new"] is True and again["new"] is False
     assert (again["arm_id"], again["variant_id"]) == (first["arm_id"], first["variant_id"])
     arms = {
-        api.post(f"/v1/experiments/{experiment}/assignments", json={"contact": f"c{i}@example.com"}).json()["variant_id"]
+        api.post(f"/v1/experiments/{experiment}/assignments", json={"contact": f"c{i}@example.com"}).json()[
+            "variant_id"
+        ]
         for i in range(40)
     }
     assert arms == set(accepted[:2])

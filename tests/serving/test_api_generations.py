@@ -55,7 +55,9 @@ def test_a_generation_returns_ranked_gated_variants_per_segment_with_lineage(api
 def test_the_same_seed_reproduces_the_same_sampling_seeds(api: httpx.Client) -> None:
     brand_id = create_brand(api)
     runs = [
-        api.post("/v1/generations", json={"brand_id": brand_id, "brief": BRIEF, "options": {"seed": 5}}).json()
+        api.post(
+            "/v1/generations", json={"brand_id": brand_id, "brief": BRIEF, "options": {"seed": 5}}
+        ).json()
         for _ in range(2)
     ]
     seeds = [[v["lineage"]["seed"] for vs in run["variants"].values() for v in vs] for run in runs]
@@ -151,7 +153,9 @@ def test_feedback_keeps_answering_while_a_slow_generation_runs(
     def generate() -> None:
         with server.client(tenant, role="marketer", timeout=60) as client:
             started = time.monotonic()
-            response = client.post("/v1/generations", json={"brand_id": generation["brand_id"], "brief": BRIEF})
+            response = client.post(
+                "/v1/generations", json={"brand_id": generation["brand_id"], "brief": BRIEF}
+            )
             result["status"], result["seconds"] = response.status_code, time.monotonic() - started
 
     worker = threading.Thread(target=generate)
@@ -180,7 +184,9 @@ def test_feedback_keeps_answering_while_a_slow_generation_runs(
     assert max(latencies) < 0.5
 
 
-def test_a_backend_that_is_down_answers_503_with_a_clear_message(api: httpx.Client, responder: Responder) -> None:
+def test_a_backend_that_is_down_answers_503_with_a_clear_message(
+    api: httpx.Client, responder: Responder
+) -> None:
     brand_id = create_brand(api)
     responder.error = BackendUnavailableError("cannot reach the vLLM server at http://gpu:8000/v1")
     response = api.post("/v1/generations", json={"brand_id": brand_id, "brief": BRIEF})
@@ -190,11 +196,16 @@ def test_a_backend_that_is_down_answers_503_with_a_clear_message(api: httpx.Clie
     assert api.get("/v1/generations").json() == []
 
 
-def test_a_streamed_generation_reports_a_failure_as_an_error_event(api: httpx.Client, responder: Responder) -> None:
+def test_a_streamed_generation_reports_a_failure_as_an_error_event(
+    api: httpx.Client, responder: Responder
+) -> None:
     brand_id = create_brand(api)
     responder.error = BackendUnavailableError("the model is not loaded")
     with api.stream(
-        "POST", "/v1/generations", json={"brand_id": brand_id, "brief": BRIEF}, headers={"Accept": "text/event-stream"}
+        "POST",
+        "/v1/generations",
+        json={"brand_id": brand_id, "brief": BRIEF},
+        headers={"Accept": "text/event-stream"},
     ) as response:
         events = read_events(response)
     assert events[-1][0] == "error"
@@ -206,6 +217,12 @@ def test_generation_metrics_count_tokens_and_calls(server: LiveServer, api: http
     create_generation(api, create_brand(api))
     text = httpx.get(f"{server.base_url}/metrics").text
     assert 'copyloop_generations_total{status="completed"}' in text
-    assert 'gen_ai_client_token_usage_count{gen_ai_provider_name="fake",gen_ai_request_model="fake-model",gen_ai_token_type="input"}' in text
+    assert (
+        'gen_ai_client_token_usage_count{gen_ai_provider_name="fake",gen_ai_request_model="fake-model",gen_ai_token_type="input"}'
+        in text
+    )
     assert "gen_ai_server_request_duration_seconds_count" in text
-    assert 'http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="201",http_route="/v1/generations"}' in text
+    assert (
+        'http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="201",http_route="/v1/generations"}'
+        in text
+    )

@@ -9,7 +9,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serving.conftest import BRIEF, KIT, LiveServer, api_settings, create_brand
+from genai.backends import register_backend
+from tests.serving.conftest import (
+    BRIEF,
+    KIT,
+    LiveServer,
+    Responder,
+    ScriptBackend,
+    api_settings,
+    create_brand,
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +44,31 @@ def strict(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 def without_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A server whose configured backend cannot be loaded."""
     data = tmp_path_factory.mktemp("nobackend")
-    live = LiveServer(api_settings(f"sqlite:///{data / 'api.db'}", data, backend="nope"), inject_backend=False)
+    live = LiveServer(
+        api_settings(f"sqlite:///{data / 'api.db'}", data, backend="nope"), inject_backend=False
+    )
     live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+class SlowLoadingBackend(ScriptBackend):
+    """A backend whose model takes a while to load."""
+
+    def __init__(self) -> None:
+        time.sleep(1.5)
+        super().__init__(Responder())
+
+
+@pytest.fixture(scope="module")
+def slow_loading(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server whose configured backend loads in 1.5 s."""
+    register_backend("slow-loading-test", f"{__name__}:SlowLoadingBackend")
+    data = tmp_path_factory.mktemp("slowload")
+    settings = api_settings(f"sqlite:///{data / 'api.db'}", data, backend="slow-loading-test")
+    live = LiveServer(settings, inject_backend=False).start()
     try:
         yield live
     finally:
@@ -107,6 +139,10 @@ def test_a_generation_past_its_deadline_answers_504_and_stores_nothing(strict: L
 
 
 def test_without_a_backend_generation_answers_503_and_the_rest_works(without_backend: LiveServer) -> None:
+    deadline = time.monotonic() + 10
+    while "failed to load" not in httpx.get(f"{without_backend.base_url}/readyz").json()["detail"]["backend"]:
+        assert time.monotonic() < deadline, "the backend never finished failing to load"
+        time.sleep(0.05)
     with without_backend.client(without_backend.tenant()) as client:
         brand_id = create_brand(client)
         response = client.post("/v1/generations", json={"brand_id": brand_id, "brief": BRIEF})
@@ -118,6 +154,22 @@ def test_without_a_backend_generation_answers_503_and_the_rest_works(without_bac
     assert ready.status_code == 503
     body = ready.json()
     assert body["database"] is True and body["backend"] is False and "nope" in body["detail"]["backend"]
+
+
+def test_the_api_answers_while_the_backend_loads_and_generates_once_it_is_ready(
+    slow_loading: LiveServer,
+) -> None:
+    loading = httpx.get(f"{slow_loading.base_url}/readyz")
+    assert loading.status_code == 503 and "still loading" in loading.json()["detail"]["backend"]
+    with slow_loading.client(slow_loading.tenant()) as client:
+        brand_id = create_brand(client)
+        early = client.post("/v1/generations", json={"brand_id": brand_id, "brief": BRIEF})
+        assert early.status_code == 503 and "still loading" in early.json()["error"]["message"]
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{slow_loading.base_url}/readyz").status_code != 200:
+            assert time.monotonic() < deadline, "the backend never became ready"
+            time.sleep(0.1)
+        assert client.post("/v1/generations", json={"brand_id": brand_id, "brief": BRIEF}).status_code == 201
 
 
 def test_health_and_readiness_need_no_key(strict: LiveServer) -> None:

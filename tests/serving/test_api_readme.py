@@ -80,6 +80,7 @@ def test_the_readme_curl_session_creates_a_key_brand_generation_and_feedback(
         check=True,
     ).stdout.strip()
     feedback = httpx.get(
-        f"{server.base_url}/v1/variants/{variant['id']}/feedback", headers={"Authorization": f"Bearer {token}"}
+        f"{server.base_url}/v1/variants/{variant['id']}/feedback",
+        headers={"Authorization": f"Bearer {token}"},
     ).json()
     assert feedback["counts"] == {"accept": 1} and feedback["latest_decision"] == "accept"
