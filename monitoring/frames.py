@@ -11,6 +11,7 @@ clicked, converted or unsubscribed from that variant within the window.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -75,8 +76,10 @@ class Scope:
 class MonitoringFrames:
     """The rows of one window.
 
-    - ``generations``: one row per variant created in ``[reference_start, end)``, with its lineage,
-      latency parts, gate failures and request inputs; ``period`` is ``current`` or ``reference``.
+    - ``generations``: one row per variant created in ``[reference_start, end)`` (of the reference
+      window, possibly only a sample of its requests), with its lineage, latency parts, gate failures
+      and request inputs; ``period`` is ``current`` or ``reference``.
+    - ``reference_requests``: how many generation requests the whole reference window holds.
     - ``requests``: generation requests of the current window with their candidate and block counts.
     - ``verdicts``: the latest accept, reject or edit of each variant judged in the current window.
     - ``ratings``: rating events of the current window.
@@ -84,6 +87,7 @@ class MonitoringFrames:
     """
 
     window: Window
+    reference_requests: int
     generations: pd.DataFrame
     requests: pd.DataFrame
     verdicts: pd.DataFrame
@@ -151,7 +155,14 @@ def _scoped(stmt: Any, scope: Scope, brand_column: Any) -> Any:
     return stmt
 
 
-def _generations(engine: Engine, scope: Scope, window: Window) -> pd.DataFrame:
+def _generations(
+    engine: Engine,
+    scope: Scope,
+    start: dt.datetime,
+    end: dt.datetime,
+    request_ids: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Variants created in ``[start, end)`` (only those of `request_ids` when given)."""
     dialect = engine.dialect.name
     v, gr = Variant, GenerationRequest
     stmt = (
@@ -182,21 +193,39 @@ def _generations(engine: Engine, scope: Scope, window: Window) -> pd.DataFrame:
         .join(gr, (gr.workspace_id == v.workspace_id) & (gr.id == v.generation_request_id))
         .where(
             v.workspace_id == scope.workspace_id,
-            v.created_at >= window.reference_start,
-            v.created_at < window.end,
+            v.created_at >= start,
+            v.created_at < end,
         )
     )
     stmt = _scoped(stmt, scope, gr.brand_id)
+    rows: list[Any] = []
     with engine.connect() as conn:
-        result = conn.execute(stmt)
-        frame = _frame(result.fetchall(), list(result.keys()))
+        if request_ids is None:
+            result = conn.execute(stmt)
+            keys = list(result.keys())
+            rows = list(result.fetchall())
+        else:
+            keys = [column.key for column in stmt.selected_columns]
+            for chunk in _chunks(request_ids):
+                rows.extend(conn.execute(stmt.where(v.generation_request_id.in_(chunk))).fetchall())
+    frame = _frame(rows, keys)
     frame["created_at"] = _times(frame.pop("created_s"))
     for column in ("score", "ttft_s", "latency_s", "queue_s"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in ("tokens_in", "tokens_out", "attempts", "rank", "gate_failures"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    frame["period"] = np.where(frame["created_at"] >= pd.Timestamp(window.start), "current", "reference")
     return _with_derived(frame)
+
+
+def _request_ids(engine: Engine, scope: Scope, start: dt.datetime, end: dt.datetime) -> pd.Series:
+    """Ids of the generation requests created in ``[start, end)``."""
+    gr = GenerationRequest
+    stmt = select(gr.id).where(
+        gr.workspace_id == scope.workspace_id, gr.created_at >= start, gr.created_at < end
+    )
+    with engine.connect() as conn:
+        ids = [str(row[0]) for row in conn.execute(_scoped(stmt, scope, gr.brand_id))]
+    return pd.Series(ids, dtype="str")
 
 
 def _with_derived(frame: pd.DataFrame) -> pd.DataFrame:
@@ -235,29 +264,14 @@ def offer_types(offers: pd.Series) -> np.ndarray:
     return kinds
 
 
-def _requests(engine: Engine, scope: Scope, window: Window) -> pd.DataFrame:
+def _requests(engine: Engine, scope: Scope, window: Window, generations: pd.DataFrame) -> pd.DataFrame:
+    """Requests of the current window with their counts; lineage from their variants (first by rank)."""
     dialect = engine.dialect.name
-    gr, v = GenerationRequest, Variant
-    first = (
-        select(v.model_id)
-        .where(v.workspace_id == gr.workspace_id, v.generation_request_id == gr.id)
-        .order_by(v.rank)
-        .limit(1)
-        .scalar_subquery()
-    )
-    prompt = (
-        select(v.prompt_version)
-        .where(v.workspace_id == gr.workspace_id, v.generation_request_id == gr.id)
-        .order_by(v.rank)
-        .limit(1)
-        .scalar_subquery()
-    )
+    gr = GenerationRequest
     stmt = select(
         gr.id.label("request_id"),
         _epoch(gr.created_at, dialect).label("created_s"),
         gr.stats,
-        first.label("model_version"),
-        prompt.label("prompt_version"),
     ).where(
         gr.workspace_id == scope.workspace_id,
         gr.created_at >= window.start,
@@ -275,8 +289,6 @@ def _requests(engine: Engine, scope: Scope, window: Window) -> pd.DataFrame:
             {
                 "request_id": row.request_id,
                 "created_s": row.created_s,
-                "model_version": row.model_version or "unknown",
-                "prompt_version": row.prompt_version or "unknown",
                 "candidates": _number(stats.get("candidates")),
                 "blocked": _number(stats.get("blocked")),
                 "parse_failures": _number(stats.get("parse_failures")),
@@ -285,18 +297,15 @@ def _requests(engine: Engine, scope: Scope, window: Window) -> pd.DataFrame:
         )
     frame = pd.DataFrame.from_records(
         records,
-        columns=[
-            "request_id",
-            "created_s",
-            "model_version",
-            "prompt_version",
-            "candidates",
-            "blocked",
-            "parse_failures",
-            "blocked_by",
-        ],
+        columns=["request_id", "created_s", "candidates", "blocked", "parse_failures", "blocked_by"],
     )
     frame["created_at"] = _times(frame.pop("created_s"))
+    lineage = generations.sort_values("rank", kind="stable").drop_duplicates("request_id")[
+        ["request_id", "model_version", "prompt_version"]
+    ]
+    frame = frame.merge(lineage, on="request_id", how="left")
+    for column in ("model_version", "prompt_version"):
+        frame[column] = frame[column].fillna("unknown").astype(str)
     return frame
 
 
@@ -423,13 +432,33 @@ def _experiments(conn: Any, workspace_id: str) -> pd.DataFrame:
     return frame.drop_duplicates("variant_id", keep="last")[["variant_id", "experiment", "arm"]]
 
 
-def load_frames(engine: Engine, scope: Scope, window: Window) -> MonitoringFrames:
-    """Every row the three reports need for `scope` in `window`."""
+def load_frames(
+    engine: Engine, scope: Scope, window: Window, *, reference_requests: int | None = None
+) -> MonitoringFrames:
+    """Every row the three reports need for `scope` in `window`.
+
+    With `reference_requests`, only the variants of that many requests of the reference window are
+    read (picked by a hash of the request id, as `drift_sample` picks them), instead of all of them:
+    the reports need no more of it, and on a busy store it is most of the rows.
+    """
     verdicts, ratings = _feedback(engine, scope, window)
+    current = _generations(engine, scope, window.start, window.end)
+    if reference_requests is None:
+        reference = _generations(engine, scope, window.reference_start, window.start)
+        total = int(reference["request_id"].nunique())
+    else:
+        ids = _request_ids(engine, scope, window.reference_start, window.start)
+        total = len(ids)
+        picked = ids.loc[stable_sample(ids, reference_requests)].tolist()
+        reference = _generations(engine, scope, window.reference_start, window.start, picked)
+    generations = pd.concat(
+        [current.assign(period="current"), reference.assign(period="reference")], ignore_index=True
+    )
     return MonitoringFrames(
         window=window,
-        generations=_generations(engine, scope, window),
-        requests=_requests(engine, scope, window),
+        reference_requests=total,
+        generations=generations,
+        requests=_requests(engine, scope, window, generations),
         verdicts=verdicts,
         ratings=ratings,
         sends=_sends(engine, scope, window),

@@ -286,7 +286,7 @@ class _Runner:
                 e.get("snapshot_id") for e in previous.get("reports", {}).values() if e.get("snapshot_id")
             ]
             delete_snapshots(self.workspace, project.id, stale)
-        frames = load_frames(self.engine, scope, window)
+        frames = load_frames(self.engine, scope, window, reference_requests=self.config.drift.sample_rows)
         tags, metadata = _tags(frames)
         metadata["project"] = scope.name
         results = self._reports(scope, frames, tags, metadata, scrape_vllm)
@@ -427,10 +427,9 @@ def run_monitoring(
             runner = _Runner(engine, settings, embedder, http_client, progress, force)
             runner.steps_total = len(targets) * len(spans) * len(REPORT_KINDS)
             try:
-                real_now = dt.datetime.now(dt.UTC)
                 for span in spans:
-                    # vLLM's counters describe the server now; they only belong with the latest window.
-                    scrape = span.end >= real_now - span.length
+                    # vLLM's counters describe the server as it is now: they go with the latest window.
+                    scrape = span is spans[-1]
                     for scope in targets:
                         result.runs.append(runner.run_window(scope, span, scrape))
             finally:

@@ -328,19 +328,20 @@ def drift_sample(frames: MonitoringFrames, thresholds: DriftThresholds) -> tuple
     Variants of one request share its brief and offer, so they are not independent draws; the
     two-sample tests assume they are and would call chance differences drift. One variant per
     request makes the rows independent. At most `sample_rows` requests per side are kept, picked
-    by a hash of the variant id, so overlapping windows and reruns pick the same rows.
+    by a hash of their ids (as `load_frames` samples the reference window), so overlapping windows
+    and reruns pick the same rows.
     """
     picked = []
     for side in (frames.current, frames.reference):
         single = _one_per_request(side)
-        picked.append(single.loc[stable_sample(single["variant_id"], thresholds.sample_rows)])
+        picked.append(single.loc[stable_sample(single["request_id"], thresholds.sample_rows)])
     return picked[0], picked[1]
 
 
 def drift_skip_reason(frames: MonitoringFrames, thresholds: DriftThresholds) -> str | None:
     """Why the windows are too small to compare, or None when they are not."""
     current = frames.current["request_id"].nunique()
-    reference = frames.reference["request_id"].nunique()
+    reference = frames.reference_requests
     if current < thresholds.min_rows or reference < thresholds.min_rows:
         return (
             f"too few generation requests to compare: {current} in the window and {reference} in the "
@@ -478,15 +479,10 @@ def drift_report(
     )
     tables = {
         "compared_rows": [
-            {
-                "window": name,
-                "variants": len(side),
-                "requests": int(side["request_id"].nunique()),
-                "compared": len(rows),
-            }
-            for name, side, rows in (
-                ("current", frames.current, current),
-                ("reference", frames.reference, reference),
+            {"window": name, "requests": requests, "compared": len(rows)}
+            for name, requests, rows in (
+                ("current", int(frames.current["request_id"].nunique()), current),
+                ("reference", frames.reference_requests, reference),
             )
         ],
         "means": [

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,6 +415,20 @@ class _Writer:
                 events.append(event)
         return events
 
+    def _settle(self, session: Session, request: Any, moment: dt.datetime, key: str) -> list[Any]:
+        """Date the stored variants back to `moment` and give them ids derived from the seed.
+
+        The store draws random ids; ids that follow from the seed make the whole history
+        reproducible, down to which variants a report samples by a hash of their ids.
+        """
+        stored = variants_of(session, self.workspace_id, request.id)
+        for variant in stored:
+            variant.created_at = moment
+            name = f"{self.config.seed}:{key}:{variant.segment_name}:{variant.rank}"
+            variant.id = hashlib.blake2b(name.encode(), digest_size=16).hexdigest()
+        session.flush()
+        return stored
+
     def write_day(self, session: Session, day: _Day, brand_id: str, result: SimulationResult) -> None:
         """Requests, verdicts and outcomes of one day, in the caller's transaction."""
         rng = self.rng
@@ -426,11 +441,9 @@ class _Writer:
             brief, campaign, _ = self._request(day, moment)
             request = save_campaign(session, self.workspace_id, brief, campaign, brand_id)
             request.created_at = moment
-            stored = variants_of(session, self.workspace_id, request.id)
+            stored = self._settle(session, request, moment, f"{day.index}:{number}")
             for variant in stored:
-                variant.created_at = moment
                 feedback.extend(self._verdict(variant, day, moment, end))
-            session.flush()
             result.requests += 1
             result.variants += len(stored)
             if number < self.config.sent_requests_per_day:
@@ -469,9 +482,7 @@ class _Writer:
             brief["segments"] = [{"name": segment, "description": "", "traits": {}}]
         request = save_campaign(session, self.workspace_id, brief, campaign, brand_id)
         request.created_at = moment
-        stored = variants_of(session, self.workspace_id, request.id)[:2]
-        for variant in stored:
-            variant.created_at = moment
+        stored = self._settle(session, request, moment, f"{day.index}:experiment")[:2]
         control, treatment = sorted(stored, key=lambda v: 0 if str(v.pipeline_id).endswith("urgency") else 1)
         experiment = Experiment(
             workspace_id=self.workspace_id,

@@ -87,7 +87,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.resolved_database_url())
         if settings.run_migrations_on_start:
             await anyio.to_thread.run_sync(upgrade, engine)
         await anyio.to_thread.run_sync(ensure_key_table, engine)
@@ -112,6 +112,13 @@ def create_app(
                 log.error("%s", runtime.backend_error)
                 return
             owned.append(loaded)
+            try:
+                # The ranking embedder too, so the first generation does not pay for loading it.
+                await anyio.to_thread.run_sync(runtime.require_embedder, abandon_on_cancel=True)
+            except Exception as exc:
+                runtime.backend_error = f"the embedding model failed to load: {exc}"
+                log.error("%s", runtime.backend_error)
+                return
             runtime.attach_backend(loaded)
 
         app.state.runtime = runtime

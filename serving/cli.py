@@ -153,7 +153,7 @@ def _key_database(database: str | None) -> Any:
     from serving.keys import ensure_key_table
 
     settings = _settings(database_url=database)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
     ensure_key_table(engine)
     return engine
@@ -234,6 +234,17 @@ def revoke_key_command(key_id: str, workspace: str, database: str | None) -> Non
     except CopyloopError as exc:
         _fail(exc)
     click.echo(f"revoked {key_id}", err=True)
+
+
+def _register_groups() -> None:
+    from serving.cli_db import db
+    from serving.cli_monitor import monitor
+
+    cli.add_command(db)
+    cli.add_command(monitor)
+
+
+_register_groups()
 
 
 def main(argv: list[str] | None = None) -> Any:

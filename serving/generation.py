@@ -27,7 +27,7 @@ from genai.pipeline import GenerationOptions, generate_campaign
 from genai.prompts import PromptTemplate, RenderedPrompt, load_prompt
 from serving.metrics import ApiMetrics
 
-__all__ = ["MeteredBackend", "SegmentDone", "SegmentProgress", "blocked_gates", "run_campaign"]
+__all__ = ["Listener", "MeteredBackend", "SegmentDone", "SegmentProgress", "blocked_gates", "run_campaign"]
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     )
     brand_fetch_timeout_s: float = Field(default=10.0, gt=0, description="Deadline to fetch a brand page.")
 
+    def resolved_database_url(self) -> str:
+        """The database to use: `database_url`, else SQLite in `data_dir`."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'copyloop.db'}"
+
     def backend_options(self) -> dict[str, object]:
         """Keyword arguments for `genai.backends.get_backend(self.backend, ...)`."""
         if self.backend == "vllm":

@@ -1,4 +1,4 @@
-"""The API's routes, one module per resource; `ROUTERS` lists them in the order the docs show them."""
+"""The API's routes, one module per resource (each exports `router`), and what they share."""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ from genai.pipeline import GenerationOptions
 from genai.render import render_html, render_text
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import error_status
-from serving.generation import SegmentDone, SegmentProgress, blocked_gates, run_campaign
+from serving.generation import Listener, SegmentDone, SegmentProgress, blocked_gates, run_campaign
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.runtime import Runtime
 from serving.schemas import (
@@ -133,7 +133,7 @@ async def _generate(
     runtime: Runtime,
     workspace_id: str,
     body: GenerationCreate,
-    listener: Any = None,
+    listener: Listener | None = None,
 ) -> GenerationOut:
     """Run the pipeline on worker threads within the deadline, then store the result."""
     backend = runtime.require_backend()

@@ -26,7 +26,9 @@ def test_default_folders_are_under_the_data_directory(tmp_path: Path) -> None:
 
 def test_a_user_file_changes_only_the_keys_it_names(tmp_path: Path) -> None:
     path = tmp_path / "monitoring.yaml"
-    path.write_text("latency:\n  p95_latency_s: 4.5\nwebhook_url: https://hooks.example/x\n", encoding="utf-8")
+    path.write_text(
+        "latency:\n  p95_latency_s: 4.5\nwebhook_url: https://hooks.example/x\n", encoding="utf-8"
+    )
     config = load_config(path)
     assert config.latency.p95_latency_s == 4.5
     assert config.latency.p99_latency_s == 25.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -11,8 +12,10 @@ from sqlalchemy import Engine, func, select
 
 from feedback.db import session_factory
 from feedback.ingest import ingest_feedback
-from feedback.models import FeedbackEvent, OutcomeEvent, Variant
+from feedback.models import OutcomeEvent, Variant
+from monitoring.config import MonitoringConfig
 from monitoring.frames import load_edits, load_frames, load_texts, offer_types, scopes, stable_sample
+from monitoring.reports import drift_sample
 from monitoring.windows import monitoring_window
 from tests.monitoring.conftest import SMALL, day_end
 
@@ -35,7 +38,9 @@ def test_generations_cover_the_window_and_its_reference(store: Engine) -> None:
     frames = load_frames(store, scope, window)
     with store.connect() as conn:
         expected = conn.scalar(
-            select(func.count()).where(Variant.created_at >= window.reference_start, Variant.created_at < window.end)
+            select(func.count()).where(
+                Variant.created_at >= window.reference_start, Variant.created_at < window.end
+            )
         )
         current = conn.scalar(
             select(func.count()).where(Variant.created_at >= window.start, Variant.created_at < window.end)
@@ -51,9 +56,18 @@ def test_latency_parts_and_inputs_are_derived(store: Engine) -> None:
     frames = load_frames(store, scopes(store)[0], monitoring_window("24h", "3d", day_end(5)))
     row = frames.current.iloc[0]
     assert row["tokens_per_s"] == pytest.approx(row["tokens_out"] / row["latency_s"])
-    assert row["time_per_output_token_s"] == pytest.approx((row["latency_s"] - row["ttft_s"]) / (row["tokens_out"] - 1))
+    assert row["time_per_output_token_s"] == pytest.approx(
+        (row["latency_s"] - row["ttft_s"]) / (row["tokens_out"] - 1)
+    )
     assert row["queue_s"] >= 0
-    assert set(frames.generations["offer_type"]) <= {"percent_off", "amount_off", "free_shipping", "gift", "none", "other"}
+    assert set(frames.generations["offer_type"]) <= {
+        "percent_off",
+        "amount_off",
+        "free_shipping",
+        "gift",
+        "none",
+        "other",
+    }
     assert frames.generations["gate_failures"].notna().all()
 
 
@@ -74,7 +88,14 @@ def test_the_latest_verdict_on_a_variant_is_the_one_that_counts(store: Engine) -
     ingest_feedback(
         session_factory(store),
         scope.workspace_id,
-        [{"idempotency_key": "changed-mind", "variant_id": target["variant_id"], "kind": "accept", "event_time": later}],
+        [
+            {
+                "idempotency_key": "changed-mind",
+                "variant_id": target["variant_id"],
+                "kind": "accept",
+                "event_time": later,
+            }
+        ],
     )
     after = load_frames(store, scope, window).verdicts
     assert len(after) == len(before)
@@ -90,7 +111,9 @@ def test_sends_have_engagement_flags_within_the_window(store: Engine) -> None:
     with store.connect() as conn:
         sent = conn.scalar(
             select(func.count()).where(
-                OutcomeEvent.kind == "send", OutcomeEvent.event_time >= window.start, OutcomeEvent.event_time < window.end
+                OutcomeEvent.kind == "send",
+                OutcomeEvent.event_time >= window.start,
+                OutcomeEvent.event_time < window.end,
             )
         )
     assert len(sends) == sent > 0
@@ -100,7 +123,9 @@ def test_sends_have_engagement_flags_within_the_window(store: Engine) -> None:
 
 
 def test_experiment_sends_are_labelled_with_their_arm(store: Engine) -> None:
-    sends = load_frames(store, scopes(store)[0], monitoring_window("24h", "3d", day_end(SMALL.experiment_day))).sends
+    sends = load_frames(
+        store, scopes(store)[0], monitoring_window("24h", "3d", day_end(SMALL.experiment_day))
+    ).sends
     arms = sends[sends["experiment"] != "(none)"]
     assert set(arms["arm"]) == {"control", "arm 1"}
 
@@ -128,11 +153,36 @@ def test_stable_sample_picks_the_same_ids_whatever_else_is_in_the_window() -> No
 
 
 def test_offer_types_classify_the_common_offers() -> None:
-    offers = pd.Series(["20% off all candles", "Free shipping over $40", "$10 off", "", "A free gift", "Winter"])
-    assert offer_types(offers).tolist() == ["percent_off", "free_shipping", "amount_off", "none", "gift", "other"]
+    offers = pd.Series(
+        ["20% off all candles", "Free shipping over $40", "$10 off", "", "A free gift", "Winter"]
+    )
+    assert offer_types(offers).tolist() == [
+        "percent_off",
+        "free_shipping",
+        "amount_off",
+        "none",
+        "gift",
+        "other",
+    ]
 
 
 def test_a_window_without_rows_gives_empty_frames(store: Engine) -> None:
     window = monitoring_window("24h", "3d", SMALL.start() - dt.timedelta(days=30))
     frames = load_frames(store, scopes(store)[0], window)
     assert frames.generations.empty and frames.verdicts.empty and frames.sends.empty and frames.requests.empty
+
+
+def test_reading_a_sample_of_the_reference_gives_the_rows_the_drift_report_compares(
+    store: Engine, config: MonitoringConfig
+) -> None:
+    scope = scopes(store)[0]
+    window = monitoring_window("24h", "3d", day_end(5))
+    small = dataclasses.replace(config.drift, sample_rows=5)
+    full = load_frames(store, scope, window)
+    sampled = load_frames(store, scope, window, reference_requests=5)
+    assert sampled.reference["request_id"].nunique() == 5
+    assert sampled.reference_requests == full.reference_requests == full.reference["request_id"].nunique()
+    assert len(sampled.current) == len(full.current)
+    picked_from_full = set(drift_sample(full, small)[1]["variant_id"])
+    picked_from_sample = set(drift_sample(sampled, small)[1]["variant_id"])
+    assert picked_from_sample == picked_from_full

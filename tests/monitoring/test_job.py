@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import monitoring.job
@@ -71,7 +72,11 @@ def test_every_report_is_stored_as_page_json_and_snapshot(backfill: Backfill) ->
 
 
 def test_snapshots_are_tagged_with_report_models_prompts_and_window(backfill: Backfill) -> None:
-    snapshot = next(s for s in _snapshots(backfill.config) if "report:latency" in s["tags"] and "window_end:" in "".join(s["tags"]))
+    snapshot = next(
+        s
+        for s in _snapshots(backfill.config)
+        if "report:latency" in s["tags"] and "window_end:" in "".join(s["tags"])
+    )
     tags = set(snapshot["tags"])
     assert {"report:latency", "prompt:holiday-v2", "window:1d/3d"} <= tags
     assert any(tag.startswith("model:google/") for tag in tags)
@@ -90,7 +95,9 @@ def test_failed_windows_are_posted_to_the_webhook(backfill: Backfill) -> None:
 
 
 def test_running_again_for_the_same_windows_changes_nothing(backfill: Backfill) -> None:
-    before = _tree(backfill.root / "reports") | {f"evidently/{k}": v for k, v in _tree(backfill.root / "evidently").items()}
+    before = _tree(backfill.root / "reports") | {
+        f"evidently/{k}": v for k, v in _tree(backfill.root / "evidently").items()
+    }
     posts = len(backfill.posts)
     with recording_client(backfill.posts) as client:
         again = isolated_run(
@@ -103,7 +110,9 @@ def test_running_again_for_the_same_windows_changes_nothing(backfill: Backfill) 
             windows=5,
             http_client=client,
         )
-    after = _tree(backfill.root / "reports") | {f"evidently/{k}": v for k, v in _tree(backfill.root / "evidently").items()}
+    after = _tree(backfill.root / "reports") | {
+        f"evidently/{k}": v for k, v in _tree(backfill.root / "evidently").items()
+    }
     assert all(run.reused for run in again.runs)
     assert after == before
     assert len(backfill.posts) == posts
@@ -150,33 +159,64 @@ def test_an_unreachable_webhook_is_retried_recorded_and_retried_next_run(
     refused: list[dict[str, Any]] = []
     with recording_client(refused, status=503) as client:
         first = isolated_run(
-            tmp_path, store_url, config, window="24h", reference="3d", now=now, webhook_url=WEBHOOK, http_client=client
+            tmp_path,
+            store_url,
+            config,
+            window="24h",
+            reference="3d",
+            now=now,
+            webhook_url=WEBHOOK,
+            http_client=client,
         )
     assert len(refused) == monitoring.job.WEBHOOK_ATTEMPTS
-    assert first.runs[0].webhook == {"url": WEBHOOK, "delivered": False, "attempts": 3, "status": 503, "error": "HTTP 503"}
+    assert first.runs[0].webhook == {
+        "url": WEBHOOK,
+        "delivered": False,
+        "attempts": 3,
+        "status": 503,
+        "error": "HTTP 503",
+    }
     assert first.exit_code == 1
     delivered: list[dict[str, Any]] = []
     with recording_client(delivered) as client:
         second = isolated_run(
-            tmp_path, store_url, config, window="24h", reference="3d", now=now, webhook_url=WEBHOOK, http_client=client
+            tmp_path,
+            store_url,
+            config,
+            window="24h",
+            reference="3d",
+            now=now,
+            webhook_url=WEBHOOK,
+            http_client=client,
         )
     assert second.runs[0].reused
     assert len(delivered) == 1
     assert second.runs[0].webhook is not None and second.runs[0].webhook["delivered"]
 
 
-def test_a_refused_payload_is_not_sent_again(store_url: str, config: MonitoringConfig, tmp_path: Path) -> None:
+def test_a_refused_payload_is_not_sent_again(
+    store_url: str, config: MonitoringConfig, tmp_path: Path
+) -> None:
     now = day_end(9) + dt.timedelta(hours=1)
     refused: list[dict[str, Any]] = []
     with recording_client(refused, status=400) as client:
         result = isolated_run(
-            tmp_path, store_url, config, window="24h", reference="3d", now=now, webhook_url=WEBHOOK, http_client=client
+            tmp_path,
+            store_url,
+            config,
+            window="24h",
+            reference="3d",
+            now=now,
+            webhook_url=WEBHOOK,
+            http_client=client,
         )
     assert len(refused) == 1
     assert result.runs[0].webhook is not None and result.runs[0].webhook["status"] == 400
 
 
-def test_one_project_per_brand_when_configured(store_url: str, config: MonitoringConfig, tmp_path: Path) -> None:
+def test_one_project_per_brand_when_configured(
+    store_url: str, config: MonitoringConfig, tmp_path: Path
+) -> None:
     per_brand = dataclasses.replace(config, project_per="brand")
     result = isolated_run(tmp_path, store_url, per_brand, window="24h", reference="3d", now=day_end(5))
     assert [run.project for run in result.runs] == ["copyloop · Wick & Willow demo · Wick & Willow"]
@@ -198,8 +238,65 @@ def test_a_second_run_at_the_same_time_gives_up_on_the_lock(
 
 def test_pages_of_old_windows_are_pruned(store_url: str, config: MonitoringConfig, tmp_path: Path) -> None:
     keep_one = dataclasses.replace(config, keep_html_windows=1)
-    result = isolated_run(tmp_path, store_url, keep_one, window="24h", reference="3d", now=day_end(6), windows=2)
+    result = isolated_run(
+        tmp_path, store_url, keep_one, window="24h", reference="3d", now=day_end(6), windows=2
+    )
     old, new = result.runs
     assert not list(old.folder.glob("*.html"))
     assert len(list(old.folder.glob("*.json"))) == 4
     assert len(list(new.folder.glob("*.html"))) == 3
+
+
+def test_vllm_metrics_are_read_for_the_latest_window(
+    store_url: str, config: MonitoringConfig, tmp_path: Path
+) -> None:
+    from tests.monitoring.test_vllm_metrics import EXPOSITION
+
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(200, text=EXPOSITION)
+
+    latency = dataclasses.replace(config.latency, vllm_metrics_url="http://vllm:8000/metrics")
+    with_vllm = dataclasses.replace(config, latency=latency)
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        result = isolated_run(
+            tmp_path,
+            store_url,
+            with_vllm,
+            window="24h",
+            reference="3d",
+            now=day_end(5),
+            windows=2,
+            http_client=client,
+        )
+    assert seen == ["/metrics"]
+    older, latest = (
+        json.loads(Path(run.reports["latency"]["json"]).read_text("utf-8")) for run in result.runs
+    )
+    assert "vllm_server_since_start" not in older["tables"]
+    assert latest["tables"]["vllm_server_since_start"][0]["metric"] == "queue_s"
+    assert any(test["name"].startswith("vLLM queue time p95") for test in latest["tests"])
+
+
+def test_an_unreachable_vllm_endpoint_is_a_failed_check(
+    store_url: str, config: MonitoringConfig, tmp_path: Path
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    latency = dataclasses.replace(config.latency, vllm_metrics_url="http://vllm:8000/metrics")
+    with httpx.Client(transport=httpx.MockTransport(handler)) as client:
+        result = isolated_run(
+            tmp_path,
+            store_url,
+            dataclasses.replace(config, latency=latency),
+            window="24h",
+            reference="3d",
+            now=day_end(5),
+            http_client=client,
+        )
+    (failure,) = result.runs[0].failures
+    assert failure["name"] == "vLLM metrics endpoint reachable"
+    assert failure["status"] == "ERROR"

@@ -77,7 +77,9 @@ def test_the_planted_drift_fails_the_drift_tests(store: Engine, config: Monitori
     assert means["subject_similarity"]["current"] < means["subject_similarity"]["reference"]
 
 
-def test_latency_tables_give_percentiles_per_backend_and_model(store: Engine, config: MonitoringConfig) -> None:
+def test_latency_tables_give_percentiles_per_backend_and_model(
+    store: Engine, config: MonitoringConfig
+) -> None:
     report = latency_report(_frames(store, CLEAN_DAY), config.latency)
     groups = {row["group"] for row in report.tables["latency_by_backend_and_model"]}
     assert groups == {"transformers / google/gemma-3-270m-it", "vllm / google/gemma-3-1b-it"}
@@ -129,7 +131,9 @@ def test_json_is_strict_and_carries_tests_tables_and_metrics(store: Engine, conf
 
 
 def test_html_is_evidentlys_page_with_the_tables_appended(store: Engine, config: MonitoringConfig) -> None:
-    report = quality_report(_frames(store, CLEAN_DAY), load_edits(store, scopes(store)[0].workspace_id, []), config.quality)
+    report = quality_report(
+        _frames(store, CLEAN_DAY), load_edits(store, scopes(store)[0].workspace_id, []), config.quality
+    )
     page = report.html()
     assert page.rstrip().endswith("</html>")
     assert page.index('id="copyloop-tables"') < page.rindex("</body>")
@@ -148,7 +152,9 @@ def test_an_empty_window_is_skipped_with_a_reason(store: Engine, config: Monitor
 
 
 @pytest.mark.parametrize("day", [CLEAN_DAY])
-def test_snapshots_are_tagged_with_window_and_report(store: Engine, config: MonitoringConfig, day: int) -> None:
+def test_snapshots_are_tagged_with_window_and_report(
+    store: Engine, config: MonitoringConfig, day: int
+) -> None:
     frames = _frames(store, day)
     report = latency_report(frames, config.latency, tags=["model:m"], metadata={"window_end": "x"})
     assert report.snapshot is not None

@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select
 
 from feedback.db import make_engine, upgrade
+from feedback.errors import ConflictError
 from feedback.experiments import decide, srm_check
 from feedback.models import Assignment, ExperimentArm, FeedbackEvent, OutcomeEvent, Variant
 from feedback.stats import ArmStats
-from feedback.errors import ConflictError
 from monitoring.simulate import simulate
 from tests.monitoring.conftest import SMALL, SimulatedStore
 
@@ -72,7 +72,9 @@ def test_the_experiment_has_balanced_arms_and_the_story_arm_clicks_more(store_ur
     engine = make_engine(store_url)
     with engine.connect() as conn:
         arms = conn.execute(
-            select(ExperimentArm.id, ExperimentArm.variant_id, ExperimentArm.position).order_by(ExperimentArm.position)
+            select(ExperimentArm.id, ExperimentArm.variant_id, ExperimentArm.position).order_by(
+                ExperimentArm.position
+            )
         ).fetchall()
         stats = []
         for arm in arms:

@@ -48,7 +48,9 @@ def test_descriptors_keep_the_index_of_their_input() -> None:
         ("one two three four", "two three four one", 0.5),
     ],
 )
-def test_edit_distance_is_word_levenshtein_over_the_longer_text(original: str, edited: str, expected: float) -> None:
+def test_edit_distance_is_word_levenshtein_over_the_longer_text(
+    original: str, edited: str, expected: float
+) -> None:
     assert edit_distance(original, edited) == pytest.approx(expected)
 
 

@@ -62,6 +62,9 @@ def test_an_unreachable_server_is_a_monitoring_error() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(503)
 
-    with httpx.Client(transport=httpx.MockTransport(handler)) as client, pytest.raises(MonitoringError) as info:
+    with (
+        httpx.Client(transport=httpx.MockTransport(handler)) as client,
+        pytest.raises(MonitoringError) as info,
+    ):
         read_vllm_metrics("http://vllm:8000/metrics", client)
     assert info.value.field == "vllm_metrics_url"

@@ -12,7 +12,12 @@ from monitoring.windows import monitoring_window, parse_duration
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("90m", dt.timedelta(minutes=90)), ("24h", dt.timedelta(hours=24)), ("7d", dt.timedelta(days=7)), ("2w", dt.timedelta(weeks=2))],
+    [
+        ("90m", dt.timedelta(minutes=90)),
+        ("24h", dt.timedelta(hours=24)),
+        ("7d", dt.timedelta(days=7)),
+        ("2w", dt.timedelta(weeks=2)),
+    ],
 )
 def test_durations_parse_from_number_and_unit(text: str, expected: dt.timedelta) -> None:
     assert parse_duration(text) == expected

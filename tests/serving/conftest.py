@@ -160,7 +160,7 @@ class LiveServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the API server did not start")
             time.sleep(0.02)
-        self._engine = make_engine(self.settings.database_url)
+        self._engine = make_engine(self.settings.resolved_database_url())
         return self
 
     def stop(self) -> None:
