@@ -245,6 +245,18 @@ def build_store(path: Path, variants: int, seed: int) -> dict[str, Any]:
     }
 
 
+def stored_counts(path: Path) -> dict[str, Any]:
+    """What a kept store holds."""
+    conn = sqlite3.connect(path)
+    try:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("generation_requests", "variants", "feedback_events", "outcome_events")
+        }
+    finally:
+        conn.close()
+
+
 def _peak_bytes() -> int:
     # ru_maxrss is in kilobytes on Linux.
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
@@ -336,6 +348,9 @@ def main() -> None:
     parser.add_argument("--variants", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--store", type=Path, default=None, help="Keep the store in this file, and reuse it when it exists."
+    )
     parser.add_argument("--phase", choices=("job", "baseline"), default=None, help=argparse.SUPPRESS)
     parser.add_argument("--url", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, default=None, help=argparse.SUPPRESS)
@@ -349,9 +364,12 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="copyloop-bench-") as folder:
         root = Path(folder)
-        path = root / "store.db"
+        path = args.store or root / "store.db"
         started = time.perf_counter()
-        written = build_store(path, args.variants, args.seed)
+        if args.store is not None and args.store.exists():
+            written = stored_counts(path)
+        else:
+            written = build_store(path, args.variants, args.seed)
         build_s = time.perf_counter() - started
         url = f"sqlite:///{path}"
         print(f"store written in {build_s:.0f} s: {written}", file=sys.stderr)

@@ -45,7 +45,7 @@ from monitoring.reports import (
     skipped_report,
 )
 from monitoring.textstats import EmbeddingCache
-from monitoring.vllm_metrics import read_vllm_metrics
+from monitoring.vllm_metrics import VllmLatency, read_vllm_metrics
 from monitoring.windows import Window, monitoring_window
 
 __all__ = ["JobResult", "Progress", "WindowRun", "post_failures", "result_json", "run_monitoring"]
@@ -333,7 +333,8 @@ class _Runner:
     ) -> list[ReportResult]:
         config = self.config
         vllm = self._vllm() if scrape_vllm else None
-        latency = latency_report(frames, config.latency, tags=tags, metadata=metadata, vllm=vllm)
+        scraped = vllm if isinstance(vllm, VllmLatency) else None
+        latency = latency_report(frames, config.latency, tags=tags, metadata=metadata, vllm=scraped)
         if isinstance(vllm, TestOutcome):
             latency.tests.append(vllm)
         self.step(f"{scope.name}: latency")
@@ -353,7 +354,7 @@ class _Runner:
         self.step(f"{scope.name}: quality")
         return [latency, drift, quality]
 
-    def _vllm(self) -> Any:
+    def _vllm(self) -> VllmLatency | TestOutcome | None:
         url = self.config.latency.vllm_metrics_url
         if not url:
             return None

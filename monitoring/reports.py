@@ -20,6 +20,7 @@ any other instead, compared with a two-sample test, and the drift is visible as 
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import math
 import re
@@ -88,6 +89,8 @@ OUTCOME_FLAGS = ("opened", "clicked", "converted", "unsubscribed")
 class TestOutcome:
     """One test of one report: its name, status (SUCCESS, FAIL, WARNING, ERROR) and description."""
 
+    __test__ = False  # not a pytest test class, whatever its name says
+
     report: str
     name: str
     status: str
@@ -129,8 +132,8 @@ class ReportResult:
         title = f"copyloop {self.kind} report, {self.window.get('start', '')} to {self.window.get('end', '')}"
         section = tables_html(self.tables, title)
         if self.snapshot is None:
-            reason = f"<p>{self.skipped or 'no data'}</p>"
-            head = f"<head><meta charset='utf-8'><title>{title}</title></head>"
+            reason = f"<p>{html.escape(self.skipped or 'no data')}</p>"
+            head = f"<head><meta charset='utf-8'><title>{html.escape(title)}</title></head>"
             return f"<!DOCTYPE html><html>{head}<body>{reason}{section}</body></html>"
         page = str(self.snapshot.get_html_str(as_iframe=False))
         marker = page.rfind("</body>")
