@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from feedback.db import make_engine
 from genai.embed import Embedder
@@ -435,6 +436,8 @@ def run_monitoring(
                         result.runs.append(runner.run_window(scope, span, scrape))
             finally:
                 runner.close()
+    except SQLAlchemyError as exc:
+        raise MonitoringError(f"could not read the feedback store: {exc}", field="database_url") from exc
     finally:
         if not isinstance(engine_or_url, Engine):
             engine.dispose()

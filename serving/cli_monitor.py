@@ -79,7 +79,11 @@ def monitor() -> None:
     help="YAML file of thresholds and settings, merged over the defaults.",
 )
 @click.option(
-    "--windows", default=1, show_default=True, type=click.IntRange(1), help="Also run earlier windows."
+    "--windows",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1),
+    help="Run the last N windows, oldest first.",
 )
 @click.option("--now", default=None, help="Run as if it were this time (ISO 8601, UTC unless given).")
 @click.option("--force", is_flag=True, help="Recompute windows that are already stored.")

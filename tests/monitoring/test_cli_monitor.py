@@ -98,3 +98,10 @@ def test_simulate_writes_a_demo_history(tmp_path: Path) -> None:
     again = CliRunner().invoke(monitor, ["simulate", "--database", url, "--days", "8", "--end", "2025-06-01"])
     assert again.exit_code == 2
     assert "exists" in again.output
+
+
+def test_run_on_a_database_without_the_schema_says_so(tmp_path: Path, config_file: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = CliRunner().invoke(monitor, ["run", "--database", url, "--config", str(config_file), "--quiet"])
+    assert result.exit_code == 2
+    assert "database_url: could not read the feedback store" in result.output
