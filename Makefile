@@ -38,6 +38,13 @@ demo: venv
 	$(VENV)/bin/copyloop generate --brand genai/samples/wick-and-willow.html \
 		--url https://wickandwillow.example/ --brief genai/samples/holiday-brief.yaml --out $(OUT) --seed 7
 	@echo "Open $(OUT)/index.html to compare the variants side by side."
+	# Monitoring on a simulated history with a planted drift and latency regression: the job
+	# reports the failed tests and exits non-zero, as it would in cron; the demo goes on.
+	rm -rf $(OUT)/monitoring-data
+	COPYLOOP_DATA_DIR=$(abspath $(OUT))/monitoring-data $(VENV)/bin/copyloop monitor simulate --days 28
+	-COPYLOOP_DATA_DIR=$(abspath $(OUT))/monitoring-data $(VENV)/bin/copyloop monitor run --windows 3 --quiet
+	@echo "Monitoring reports (HTML and JSON): $(OUT)/monitoring-data/monitoring/reports"
+	@echo "Dashboard: COPYLOOP_DATA_DIR=$(abspath $(OUT))/monitoring-data $(VENV)/bin/copyloop monitor ui"
 
 lint: venv
 	$(VENV)/bin/ruff check genai feedback monitoring serving tests bench
