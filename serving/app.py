@@ -35,6 +35,7 @@ from serving.routes import (
     health,
     keys,
     outcomes,
+    reports,
     segments,
 )
 from serving.routes import metrics as metrics_route
@@ -49,6 +50,7 @@ __all__ = ["create_app"]
 log = logging.getLogger("copyloop.api")
 
 _TAGS = [
+    {"name": "reports", "description": "Monitoring reports (latency, drift, quality) for analysts."},
     {"name": "brands", "description": "Brand kits from JSON, an uploaded page or a URL."},
     {"name": "segments", "description": "Segments, and RFM tiers computed from orders."},
     {"name": "generations", "description": "Briefs in, variants per segment out (JSON or a stream)."},
@@ -162,6 +164,7 @@ def create_app(
         outcomes,
         experiments,
         datasets,
+        reports,
     ):
         app.include_router(module.router)
     _document_text_answers(app)

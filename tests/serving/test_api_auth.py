@@ -70,6 +70,7 @@ def world(server: LiveServer) -> Iterator[World]:
             "experiment_id": experiment,
             "dataset_id": dataset,
             "key_id": key_id,
+            "kind": "latency",  # the report kind in /v1/reports/{kind}/latest
         },
     )
 
@@ -230,6 +231,8 @@ def routes(world: World) -> list[Route]:
         Route("GET", "/v1/datasets", empty_list),
         Route("GET", f"/v1/datasets/{ids['dataset_id']}", not_found),
         Route("GET", f"/v1/datasets/{ids['dataset_id']}/download", not_found),
+        Route("GET", "/v1/reports", empty_list),
+        Route("GET", f"/v1/reports/{ids['kind']}/latest", not_found),
     ]
 
 
