@@ -73,6 +73,7 @@ def generate_campaign(
     failures: dict[str, list[dict[str, object]]] = {s.name: [] for s in brief.segments}
     rendered = {s.name: prompt.render(brand, brief, s, offset=i) for i, s in enumerate(brief.segments)}
     started = time.perf_counter()
+    queue_s = 0.0
     finished = 0
     selected: dict[str, list[Scored]] = {}
     dropped: dict[str, list[Scored]] = {}
@@ -88,6 +89,7 @@ def generate_campaign(
         if not attempts:
             break
         results = backend.generate([a.request for a in attempts])
+        queue_s = max([queue_s, *(r.queue_s for r in results)])
         for attempt, result in zip(attempts, results, strict=True):
             pool = pools[attempt.segment.name]
             for cand_index, cand in enumerate(result.candidates):
@@ -142,8 +144,19 @@ def generate_campaign(
             for s in dropped.get(segment.name, [])
         ]
         rejected[segment.name] = dropped_rows + failures[segment.name]
+    blocked_by: dict[str, int] = {}
+    for pool in pools.values():
+        for scored, _ in pool:
+            for gate in scored.gates:
+                if gate.blocks:
+                    blocked_by[gate.gate_id] = blocked_by.get(gate.gate_id, 0) + 1
     stats = {
         "candidates": sum(len(p) for p in pools.values()) + sum(len(f) for f in failures.values()),
+        "blocked": sum(
+            1 for pool in pools.values() for scored, _ in pool if any(g.blocks for g in scored.gates)
+        ),
+        "blocked_by": blocked_by,
+        "queue_s": round(queue_s, 4),
         "parse_failures": sum(len(f) for f in failures.values()),
         "seconds": round(time.perf_counter() - started, 3),
         "shortfall": {s: want - len(v) for s, v in variants.items() if len(v) < want},

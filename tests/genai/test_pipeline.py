@@ -266,6 +266,9 @@ def test_blocked_drafts_never_become_variants(brand: BrandKit, brief: Brief) -> 
     assert len(campaign.variants["loyal"]) == 2
     blocked_rejects = [r for r in campaign.rejected["loyal"] if (r.get("reason") or "").startswith("blocked")]
     assert blocked_rejects and all("links" in r["gates"] for r in blocked_rejects)
+    # the counts the monitoring job reads as the gate block rate
+    assert campaign.stats["blocked"] == len(blocked_rejects)
+    assert campaign.stats["blocked_by"]["links"] == len(blocked_rejects)
 
 
 def test_near_duplicates_are_dropped(brand: BrandKit, brief: Brief) -> None:
