@@ -57,6 +57,22 @@ def _drop_schema(schema: str) -> None:
         admin.dispose()
 
 
+def new_postgres_schema(prefix: str) -> tuple[str, str]:
+    """Create an empty PostgreSQL schema (or skip the test); return it and a URL whose search_path is it."""
+    problem = _postgres_problem()
+    if problem:
+        pytest.skip(problem)
+    schema = f"{prefix}_{secrets.token_hex(6)}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+    finally:
+        admin.dispose()
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return schema, f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(
     request: pytest.FixtureRequest, tmp_path: Path, _schema_dropper: ThreadPoolExecutor
@@ -65,19 +81,9 @@ def db_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'feedback.db'}"
         return
-    problem = _postgres_problem()
-    if problem:
-        pytest.skip(problem)
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    schema, url = new_postgres_schema("t")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    finally:
-        admin.dispose()
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+        yield url
     finally:
         # Dropping takes as long as migrating; the next test need not wait for it.
         _schema_dropper.submit(_drop_schema, schema)

@@ -16,12 +16,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 
 from feedback.db import make_engine, session_factory
 from feedback.tenancy import create_workspace
@@ -31,7 +30,7 @@ from serving.app import create_app
 from serving.keys import ROLES, create_key
 from serving.settings import Settings
 from tests.conftest import REPO
-from tests.feedback.conftest import POSTGRES_URL, _drop_schema, _postgres_problem
+from tests.feedback.conftest import _drop_schema, new_postgres_schema
 from tests.genai.test_pipeline import Script
 
 SAMPLE_PAGE = REPO / "genai" / "samples" / "wick-and-willow.html"
@@ -205,19 +204,9 @@ def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'api.db'}"
         return
-    problem = _postgres_problem()
-    if problem:
-        pytest.skip(problem)
-    schema = f"api_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    schema, url = new_postgres_schema("api")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    finally:
-        admin.dispose()
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    try:
-        yield f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
+        yield url
     finally:
         _drop_schema(schema)
 
