@@ -39,7 +39,8 @@ def load(path: Path, **options: Any) -> TransformersBackend:
     """The tiny model on the CPU, loaded with the hub switched off."""
     with pytest.MonkeyPatch.context() as env:
         env.setenv("HF_HUB_OFFLINE", "1")
-        return TransformersBackend(model=path, device="cpu", dtype="float32", timeout_s=60, **options)
+        options.setdefault("dtype", "float32")
+        return TransformersBackend(model=path, device="cpu", timeout_s=60, **options)
 
 
 @pytest.fixture(scope="module")
@@ -198,3 +199,25 @@ def test_generate_unbatched_returns_the_same_shapes(backend: TransformersBackend
     assert [c.tokens_out for c in results[1].candidates] == [3, 3]
     assert [r.tokens_in for r in results] == [prompt_tokens(backend, r) for r in requests]
     assert all(r.ttft_s is not None and r.ttft_s <= r.total_s for r in results)
+
+
+def test_fp32_on_the_cpu_decodes_through_the_blocked_product(backend: TransformersBackend) -> None:
+    import torch
+
+    from genai.backends.gemv import DecodeLinear
+
+    linears = [m for m in backend.model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linears and all(isinstance(m, DecodeLinear) for m in linears)
+
+
+def test_bf16_keeps_the_plain_linear_layers(tiny_model: Path) -> None:
+    import torch
+
+    from genai.backends.gemv import DecodeLinear
+
+    half = load(tiny_model, dtype="bfloat16")
+    try:
+        assert not any(isinstance(m, DecodeLinear) for m in half.model.modules())
+        assert any(type(m) is torch.nn.Linear for m in half.model.modules())
+    finally:
+        half.close()

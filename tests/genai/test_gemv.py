@@ -1,0 +1,84 @@
+"""The decode matrix-vector product: same numbers as `F.linear`, same model, same greedy output."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from genai.backends.gemv import MAX_DECODE_ROWS, DecodeLinear, row_blocks, use_decode_gemv  # noqa: E402
+from tests.genai.tiny_model import single_torch_thread, tiny_model_dir  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_model_dir(tmp_path_factory)
+
+
+def _decode_linear(weight: torch.Tensor, bias: torch.Tensor | None, blocks: int) -> nn.Module:
+    layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    holder = nn.Sequential(layer)
+    assert use_decode_gemv(holder, cores=2, min_block_rows=4) == 1
+    swapped = holder[0]
+    assert isinstance(swapped, DecodeLinear) and swapped.blocks == blocks
+    return swapped
+
+
+@pytest.mark.parametrize("rows", [1, 3, MAX_DECODE_ROWS, MAX_DECODE_ROWS + 1, 40])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_the_blocked_product_equals_f_linear(rows: int, with_bias: bool) -> None:
+    torch.manual_seed(rows)
+    weight = torch.randn(64, 24)
+    bias = torch.randn(64) if with_bias else None
+    layer = _decode_linear(weight, bias, blocks=16)
+    x = torch.randn(2, rows, 24)[:1]  # a non-contiguous batch slice, as a cache step hands over
+    with torch.no_grad():
+        got = layer(x)
+    assert got.shape == (1, rows, 64)
+    torch.testing.assert_close(got, F.linear(x, weight, bias), rtol=1e-5, atol=1e-5)
+
+
+def test_row_blocks_split_evenly_into_at_least_one_block_per_core() -> None:
+    assert row_blocks(262_144, cores=2) == 64  # the output layer: 64 blocks of 4096 rows
+    assert row_blocks(2048, cores=2) == 8  # blocks keep at least 256 rows
+    assert row_blocks(640, cores=2) == 2
+    assert row_blocks(256, cores=2) == 1  # too small to split
+    assert row_blocks(1000, cores=16) == 1  # 1000 rows do not split into 16 blocks of 256
+    assert row_blocks(4096, cores=16) == 16
+
+
+def test_swapping_keeps_parameters_shared_and_tied_weights_tied() -> None:
+    embed = nn.Embedding(512, 32)
+    head = nn.Linear(32, 512, bias=False)
+    head.weight = embed.weight
+    model = nn.ModuleDict({"embed": embed, "head": head, "proj": nn.Linear(32, 32)})
+    before = {name: p.data_ptr() for name, p in model.state_dict(keep_vars=True).items()}
+    assert use_decode_gemv(model, cores=2, min_block_rows=8) == 2
+    assert isinstance(model["head"], DecodeLinear) and model["head"].blocks == 64
+    assert model["head"].weight is model["embed"].weight
+    after = {name: p.data_ptr() for name, p in model.state_dict(keep_vars=True).items()}
+    assert after == before
+
+
+def test_a_swapped_model_decodes_the_same_tokens(tiny_model: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    prompt = torch.tensor([[2, 40, 41, 42, 43, 44]])
+    with single_torch_thread(), torch.inference_mode():
+        plain = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.float32).eval()
+        expected = plain.generate(prompt, max_new_tokens=12, do_sample=False)
+        swapped = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.float32).eval()
+        assert use_decode_gemv(swapped, cores=2, min_block_rows=8) > 0
+        blocked = [m for m in swapped.modules() if isinstance(m, DecodeLinear) and m.blocks > 1]
+        assert blocked, "the tiny model's larger layers are split"
+        got = swapped.generate(prompt, max_new_tokens=12, do_sample=False)
+    assert got.tolist() == expected.tolist()
