@@ -2,9 +2,11 @@
 
 SQLite gets one ``executemany`` of ``INSERT ... ON CONFLICT DO NOTHING`` with values already in the
 form SQLAlchemy would store them. PostgreSQL gets multi-row ``INSERT ... VALUES ... ON CONFLICT DO
-NOTHING`` for small batches, and for large ones a binary ``COPY`` into a temporary table followed by
-one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Rows are inserted in key order, so concurrent writers
-take their row locks in the same order and do not deadlock each other.
+NOTHING`` for small batches. For large ones, `insert_or_fetch_ids` looks the keys up, draws ids for
+the new rows from the table's sequence and COPYs them straight into the table (binary format);
+`insert_ignore`, and `insert_or_fetch_ids` when a concurrent writer got in between, COPY into a
+temporary table followed by one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``. Rows are inserted in
+key order, so concurrent writers take their row locks in the same order and do not deadlock.
 """
 
 from __future__ import annotations
@@ -160,6 +162,85 @@ def _pg_copy_insert(
     return returned, temp
 
 
+def _pg_copy_insert_or_fetch(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row], key: str
+) -> tuple[dict[Any, int], dict[Any, int]]:
+    """The conflict-safe path: COPY into a temporary table, insert what is new, fetch the rest."""
+    conflict = ["workspace_id", key]
+    returned, temp = _pg_copy_insert(session, table, columns, rows, conflict, f'"{key}", id')
+    new = dict(returned)
+    stored = {}
+    if len(new) < len(rows):
+        joined = session.connection().exec_driver_sql(
+            f'SELECT t."{key}", o.id FROM "{temp}" t JOIN "{table.name}" o '
+            f'ON o.workspace_id = t.workspace_id AND o."{key}" = t."{key}"'
+        )
+        stored = {row[0]: row[1] for row in joined if row[0] not in new}
+    _drop_temp(session, temp)
+    return new, stored
+
+
+def _pg_stored_ids(
+    session: Session, table: Table, key: str, workspace_id: str, keys: Sequence[Any]
+) -> dict[Any, int]:
+    """``{key: id}`` of the keys this workspace already stored."""
+    raw = _raw(session)
+    with raw.cursor() as cursor:
+        cursor.execute(
+            f'SELECT "{key}", id FROM "{table.name}" WHERE workspace_id = %s AND "{key}" = ANY(%s)',
+            (workspace_id, list(keys)),
+        )
+        return {row[0]: row[1] for row in cursor.fetchall()}
+
+
+def _pg_copy_new(
+    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row], key: str
+) -> dict[Any, int] | None:
+    """COPY rows whose keys were not stored straight into the table, with ids drawn beforehand.
+
+    Returns ``{key: id}``, or None when a concurrent writer stored one of the keys in the meantime
+    (the unique index refuses the COPY, which is rolled back to a savepoint and leaves nothing).
+    A direct COPY skips the temporary table and the per-row conflict handling of ``INSERT ... ON
+    CONFLICT``: about a third less server time for a batch of new events.
+    """
+    import psycopg
+
+    if not rows:
+        return {}
+    position = list(columns).index(key)
+    raw = _raw(session)
+    names = ["id", *columns]
+    with raw.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (f'"{table.name}"', len(rows)),
+        )
+        ids = [value for (value,) in cursor.fetchall()]
+        cursor.execute(
+            "SELECT attname, atttypid FROM pg_attribute WHERE attrelid = %s::regclass AND attnum > 0",
+            (f'"{table.name}"',),
+        )
+        oids = dict(cursor.fetchall())
+        try:
+            with raw.transaction():  # a savepoint inside the session's transaction
+                copy_sql = f'COPY "{table.name}" ({_quoted(names)}) FROM STDIN (FORMAT BINARY)'
+                with cursor.copy(copy_sql) as copy:
+                    copy.set_types([oids[name] for name in names])
+                    for row_id, row in zip(ids, _driver_rows(session, table, columns, rows), strict=True):
+                        copy.write_row((row_id, *row))
+        except psycopg.errors.UniqueViolation:
+            return None
+        except psycopg.Error as exc:
+            raise DBAPIError.instance(copy_sql, None, exc, psycopg.Error) from exc
+    return {row[position]: row_id for row_id, row in zip(ids, rows, strict=True)}
+
+
+def _raw(session: Session) -> Any:
+    raw = session.connection().connection.driver_connection
+    assert raw is not None, "a pooled connection always has a driver connection"
+    return raw
+
+
 def _drop_temp(session: Session, temp: str) -> None:
     session.connection().exec_driver_sql(f'DROP TABLE IF EXISTS "{temp}"')
 
@@ -204,17 +285,14 @@ def insert_or_fetch_ids(
         found = session.execute(select(key_col, id_col).where(id_col > before))
         new = {row[0]: row[1] for row in found}
     elif len(ordered) >= COPY_THRESHOLD:
-        returned, temp = _pg_copy_insert(session, table, columns, ordered, conflict, f'"{key}", id')
-        new = dict(returned)
-        stored = {}
-        if len(new) < len(ordered):
-            joined = session.connection().exec_driver_sql(
-                f'SELECT t."{key}", o.id FROM "{temp}" t JOIN "{table.name}" o '
-                f'ON o.workspace_id = t.workspace_id AND o."{key}" = t."{key}"'
-            )
-            stored = {row[0]: row[1] for row in joined if row[0] not in new}
-        _drop_temp(session, temp)
-        return new, stored
+        stored = _pg_stored_ids(session, table, key, workspace_id, [row[position] for row in ordered])
+        fresh = [row for row in ordered if row[position] not in stored]
+        copied = _pg_copy_new(session, table, columns, fresh, key)
+        if copied is not None:
+            return copied, stored
+        # A concurrent writer stored some of these keys since they were looked up.
+        new, raced = _pg_copy_insert_or_fetch(session, table, columns, fresh, key)
+        return new, {**stored, **raced}
     else:
         stmt = (
             postgresql.insert(table)

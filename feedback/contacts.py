@@ -13,7 +13,7 @@ import hashlib
 import hmac
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from feedback.bulk import chunked, insert_or_fetch_ids
@@ -26,6 +26,7 @@ CONTACT_COLUMNS = ("workspace_id", "hmac", "created_at")
 __all__ = [
     "contact_hash",
     "contact_ids_by_hash",
+    "contacts_lock",
     "ensure_contacts",
     "find_contact",
     "hash_external_ids",
@@ -44,7 +45,22 @@ def normalise_external_id(external_id: str) -> str:
 def contact_hash(secret: str, external_id: str) -> str:
     """The hex HMAC-SHA256 of the normalised external id under the workspace secret."""
     message = normalise_external_id(external_id).encode("utf-8")
-    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+    return hmac.digest(secret.encode("utf-8"), message, hashlib.sha256).hex()
+
+
+def contacts_lock(session: Session, workspace_id: str, *, exclusive: bool) -> None:
+    """Serialise writers of contact-tied events (shared) against erasure (exclusive), per workspace.
+
+    Outcome events carry no foreign key to their contact, so on PostgreSQL an erasure waits for the
+    batches in flight and a batch waits for the erasure in flight; either way no event is left for
+    an erased contact. Transaction-scoped. SQLite needs nothing: it has one writer at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    session.execute(
+        text(f"SELECT {function}(hashtextextended(:key, 0))"), {"key": f"copyloop.contacts:{workspace_id}"}
+    )
 
 
 def hash_external_ids(session: Session, workspace_id: str, external_ids: Iterable[str]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.bulk import insert_or_fetch_ids
-from feedback.contacts import contact_hash, contact_ids_by_hash
+from feedback.contacts import contact_hash, contact_ids_by_hash, contacts_lock
 from feedback.errors import DatabaseError
 from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedRow, validate_feedback, validate_outcomes
 from feedback.models import FeedbackEvent, OutcomeEvent, Variant, utcnow
@@ -182,6 +182,7 @@ def ingest_outcomes(
 
     def work(session: Session) -> BatchResult:
         secret = get_workspace(session, workspace_id).contact_secret
+        contacts_lock(session, workspace_id, exclusive=False)
         result = BatchResult(rejected=list(rejected))
         known, unknown = _known_variants(session, workspace_id, valid)
         result.rejected.extend(unknown)

@@ -345,17 +345,15 @@ class FeedbackEvent(Base):
 class OutcomeEvent(Base):
     """What happened when a variant was sent to a contact (send, open, click, conversion...).
 
-    The largest table, so it keeps only the foreign key that erasure relies on (the contact). Its
-    variant is checked against the workspace by the ingestion code, the only writer; variants are
-    never deleted, so the check stays true.
+    The largest table, so it has no foreign keys: ingestion, the only writer, checks the variant
+    against the workspace (variants are never deleted) and takes the contact ids from the contacts
+    table in the same transaction. Erasure deletes a contact's events itself; on PostgreSQL it and
+    ingestion serialise on a per-workspace lock (`feedback.contacts.contacts_lock`).
     """
 
     __tablename__ = "outcome_events"
     __table_args__ = (
         UniqueConstraint("workspace_id", "idempotency_key"),
-        ForeignKeyConstraint(
-            ["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"
-        ),
         CheckConstraint(_in("kind", OUTCOME_KINDS), name="kind"),
         CheckConstraint("revenue IS NULL OR kind = 'conversion'", name="revenue_on_conversion"),
         Index(None, "workspace_id", "variant_id", "kind", "event_time"),

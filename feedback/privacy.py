@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from feedback.contacts import find_contact
+from feedback.contacts import contacts_lock, find_contact
 from feedback.models import Assignment, Contact, OutcomeEvent, SegmentMembership
 
 __all__ = ["EMAIL_TOKEN", "PHONE_TOKEN", "ErasureReport", "erase_contact", "scrub_text"]
@@ -76,6 +76,7 @@ class ErasureReport:
 
 def erase_contact(session: Session, workspace_id: str, external_id: str) -> ErasureReport:
     """Delete the contact and every row tied to it, in the caller's transaction; unknown ids are a no-op."""
+    contacts_lock(session, workspace_id, exclusive=True)
     contact = find_contact(session, workspace_id, external_id)
     if contact is None:
         return ErasureReport(found=False)

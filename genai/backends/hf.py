@@ -166,9 +166,9 @@ class TransformersBackend(Backend):
             StoppingCriteria,
             StoppingCriteriaList,
             TemperatureLogitsWarper,
-            TopKLogitsWarper,
-            TopPLogitsWarper,
         )
+
+        from genai.backends.nucleus import NucleusWarper
 
         sampling: SamplingParams = requests[0].sampling
         prompts = [
@@ -196,10 +196,8 @@ class TransformersBackend(Backend):
             # our own warpers, after the schema mask: a top-k taken before the mask could leave no
             # allowed token at all
             processors.append(TemperatureLogitsWarper(sampling.temperature))
-            if sampling.top_k:
-                processors.append(TopKLogitsWarper(sampling.top_k))
-            if sampling.top_p < 1.0:
-                processors.append(TopPLogitsWarper(sampling.top_p))
+            if sampling.top_k or sampling.top_p < 1.0:
+                processors.append(NucleusWarper(sampling.top_k, sampling.top_p))
         first_token: list[float] = []
 
         class _FirstToken(StoppingCriteria):

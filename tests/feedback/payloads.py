@@ -34,11 +34,24 @@ def feedback_event(key: str, variant_id: str, kind: str = "accept", **extra: obj
 
 
 def ingest_worker(
-    url: str, workspace_id: str, variant_ids: list[str], keys: list[int], start: Any, results: Any
+    url: str,
+    workspace_id: str,
+    variant_ids: list[str],
+    keys: list[int],
+    start: Any,
+    results: Any,
+    copy_threshold: int | None = None,
 ) -> None:
-    """Run in a spawned process: wait until every worker is ready, then ingest `keys` in small batches."""
+    """Run in a spawned process: wait until every worker is ready, then ingest `keys` in small batches.
+
+    A `copy_threshold` below the batch size sends PostgreSQL batches down the COPY paths.
+    """
+    from feedback import bulk
     from feedback.db import make_engine, session_factory
     from feedback.ingest import ingest_feedback, ingest_outcomes
+
+    if copy_threshold is not None:
+        bulk.COPY_THRESHOLD = copy_threshold
 
     engine = make_engine(url)
     factory = session_factory(engine)

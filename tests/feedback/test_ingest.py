@@ -256,8 +256,9 @@ def test_a_large_batch_with_replays_stores_every_event_once_on_every_bulk_path(
     assert _count(factory, OutcomeEvent) == 2 * 601
 
 
+@pytest.mark.parametrize("copy_threshold", [None, 10], ids=["insert", "copy"])
 def test_concurrent_processes_with_overlapping_batches_store_each_event_exactly_once(
-    db_url: str, factory: sessionmaker[Session], workspace: Workspace
+    db_url: str, factory: sessionmaker[Session], workspace: Workspace, copy_threshold: int | None
 ) -> None:
     ws_id, variants = workspace
     context = multiprocessing.get_context("spawn")
@@ -267,7 +268,9 @@ def test_concurrent_processes_with_overlapping_batches_store_each_event_exactly_
     for worker in range(workers_count):
         keys = list(range(worker * 60, worker * 60 + 160))  # each overlaps its neighbours
         random.Random(worker).shuffle(keys)
-        process = context.Process(target=ingest_worker, args=(db_url, ws_id, variants, keys, start, results))
+        process = context.Process(
+            target=ingest_worker, args=(db_url, ws_id, variants, keys, start, results, copy_threshold)
+        )
         process.start()
         workers.append(process)
     start.wait(120)
@@ -285,3 +288,27 @@ def test_concurrent_processes_with_overlapping_batches_store_each_event_exactly_
         assert session.scalar(select(func.count()).select_from(Contact)) == 17
     for _, seen in outputs:
         assert all(stored[key] == event_id for key, event_id in seen.items())
+
+
+def test_keys_stored_by_a_concurrent_writer_after_the_lookup_are_reported_as_replays(
+    db_url: str, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("the direct COPY path is PostgreSQL's")
+    monkeypatch.setattr(bulk, "COPY_THRESHOLD", 10)
+    with factory() as session:
+        ws_id, variants = seed_workspace(session, "race")
+    first = [outcome_event(f"k{i}", variants[0], f"u{i}@example.com") for i in range(0, 40, 2)]
+    before = ingest_outcomes(factory, ws_id, first)
+    original = {first[i]["idempotency_key"]: event_id for i, event_id in before.accepted.items()}
+    # The lookup misses what "another writer" stored: the direct COPY hits the unique index, rolls
+    # back to its savepoint and the batch goes through the conflict-safe path instead.
+    monkeypatch.setattr(bulk, "_pg_stored_ids", lambda *args: {})
+    batch = [outcome_event(f"k{i}", variants[0], f"u{i}@example.com") for i in range(40)]
+    result = ingest_outcomes(factory, ws_id, batch)
+    assert len(result.accepted) == 20 and len(result.duplicates) == 20 and not result.rejected
+    for index, event_id in result.duplicates.items():
+        assert original[batch[index]["idempotency_key"]] == event_id
+    with factory() as session:
+        stored = dict(session.execute(select(OutcomeEvent.idempotency_key, OutcomeEvent.id)).all())
+    assert {batch[i]["idempotency_key"]: event_id for i, event_id in result.ids.items()} == stored

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -122,3 +123,33 @@ def test_erasure_only_touches_the_given_workspace(factory: sessionmaker[Session]
         session.commit()
         assert find_contact(session, two, "ann@example.com") is not None
         assert session.scalar(select(func.count()).select_from(OutcomeEvent)) == 1
+
+
+def test_an_erasure_waits_for_a_batch_in_flight_and_leaves_none_of_its_events(
+    db_url: str, factory: sessionmaker[Session]
+) -> None:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time; PostgreSQL serialises the two with a lock")
+    with factory() as session:
+        ws_id, variants = seed_workspace(session)
+    ingest_outcomes(factory, ws_id, [outcome_event("old", variants[0], "ann@example.com")])
+    erased = threading.Event()
+
+    def erase() -> None:
+        with factory() as other:
+            erase_contact(other, ws_id, "ann@example.com")
+            other.commit()
+        erased.set()
+
+    with factory() as batch:
+        # The batch has looked the contact up and written its event, but not committed yet.
+        ingest_outcomes(batch, ws_id, [outcome_event("new", variants[0], "ann@example.com")])
+        eraser = threading.Thread(target=erase)
+        eraser.start()
+        assert not erased.wait(1.0), "the erasure must wait for the batch in flight"
+        batch.commit()
+    eraser.join(30)
+    assert erased.is_set()
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(OutcomeEvent)) == 0
+        assert find_contact(session, ws_id, "ann@example.com") is None
