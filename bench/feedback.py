@@ -221,30 +221,82 @@ def event_batches(
         yield events
 
 
-def ingest(engine: Engine, args: argparse.Namespace) -> dict[str, Any]:
-    """Ingest the events into a migrated database; events/s over the ingest calls."""
-    factory = session_factory(engine)
-    workspace_id, variant_ids = seed(factory, args.variants)
+def _my_batches(
+    args: argparse.Namespace, variant_ids: list[str], writer: int, writers: int
+) -> list[list[dict[str, Any]]]:
+    """This writer's share of the event stream: every `writers`-th batch, built before timing starts."""
     start = dt.datetime.now(dt.UTC) - timedelta(days=SPAN_DAYS + 1)
+    stream = event_batches(args.events, args.batch, variant_ids, args.contacts, start, args.seed)
+    batches = [events for k, events in enumerate(stream) if k % writers == writer]
+    # The pre-built events are the harness's, not the store's: keep the garbage collector from
+    # walking millions of them again and again while the store is timed.
+    gc.collect()
+    gc.freeze()
+    return batches
+
+
+def _ingest_batches(factory: sessionmaker[Session], workspace_id: str, batches: list[Any]) -> float:
+    """Ingest the batches one after another; seconds spent in the ingest calls."""
     spent = 0.0
-    batches = 0
-    for events in event_batches(args.events, args.batch, variant_ids, args.contacts, start, args.seed):
+    for number, events in enumerate(batches, 1):
         began = time.perf_counter()
         result = ingest_outcomes(factory, workspace_id, events)
         spent += time.perf_counter() - began
-        batches += 1
         if result.rejected or len(result.accepted) != len(events):
             raise SystemExit(
-                f"batch {batches}: {len(result.rejected)} rejected, {len(result.duplicates)} dupes"
+                f"batch {number}: {len(result.rejected)} rejected, {len(result.duplicates)} dupes"
             )
+    return spent
+
+
+def writer_process(
+    url: str, workspace_id: str, variant_ids: list[str], args: argparse.Namespace, writer: int, ready: Any
+) -> None:
+    """One of several concurrent writers (a spawned process): its batches, then wait, then ingest."""
+    engine = make_engine(url)
+    batches = _my_batches(args, variant_ids, writer, args.writers_now)
+    ready.wait(600)
+    _ingest_batches(session_factory(engine), workspace_id, batches)
+    gc.unfreeze()
+    engine.dispose()
+
+
+def ingest(engine: Engine, args: argparse.Namespace, writers: int = 1) -> dict[str, Any]:
+    """Ingest the events into a migrated database with concurrent writers; events/s over the ingest."""
+    import multiprocessing
+
+    factory = session_factory(engine)
+    workspace_id, variant_ids = seed(factory, args.variants)
+    if writers == 1:
+        spent = _ingest_batches(factory, workspace_id, _my_batches(args, variant_ids, 0, 1))
+        gc.unfreeze()
+    else:
+        context = multiprocessing.get_context("spawn")
+        ready = context.Barrier(writers + 1)
+        url = engine.url.render_as_string(hide_password=False)
+        options = argparse.Namespace(**vars(args), writers_now=writers)
+        processes = [
+            context.Process(target=writer_process, args=(url, workspace_id, variant_ids, options, w, ready))
+            for w in range(writers)
+        ]
+        for process in processes:
+            process.start()
+        ready.wait(600)
+        began = time.perf_counter()
+        for process in processes:
+            process.join()
+        spent = time.perf_counter() - began
+        if any(process.exitcode != 0 for process in processes):
+            raise SystemExit("a writer failed")
     with factory() as session:
         stored = session.scalar(select(func.count()).select_from(OutcomeEvent)) or 0
     if stored != args.events:
         raise SystemExit(f"stored {stored} events, expected {args.events}")
     report = {
         "events": args.events,
+        "writers": writers,
         "batch_size": args.batch,
-        "batches": batches,
+        "batches": -(-args.events // args.batch),
         "distinct_contacts_at_most": args.contacts,
         "variants": args.variants,
         "seconds": round(spent, 2),
@@ -416,30 +468,48 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--postgres-url", default=os.environ.get("COPYLOOP_BENCH_POSTGRES_URL", POSTGRES_URL))
     parser.add_argument("--skip", action="append", default=[], choices=["sqlite", "postgres", "builder"])
+    parser.add_argument(
+        "--writers", default="1,2", help="comma-separated counts of concurrent writer processes to measure"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
     report: dict[str, Any] = {"benchmark": "feedback store: bulk ingestion and dataset builder"}
     load_before = os.getloadavg()
+    writer_counts = sorted({int(w) for w in args.writers.split(",")})
     with tempfile.TemporaryDirectory() as tmp:
-        sqlite_engine = make_engine(f"sqlite:///{Path(tmp) / 'bench.db'}")
+        sqlite_engine = make_engine(f"sqlite:///{Path(tmp) / 'bench-1.db'}")
         upgrade(sqlite_engine)
-        sqlite_run: dict[str, Any] | None = None
+        sqlite_workspace: str | None = None
         if "sqlite" not in args.skip:
-            sqlite_run = ingest(sqlite_engine, args)
-            print(json.dumps({"sqlite": sqlite_run}), flush=True)
-            report["ingestion_sqlite"] = {k: v for k, v in sqlite_run.items() if k != "workspace_id"}
+            runs = []
+            for writers in writer_counts:
+                engine = sqlite_engine
+                if writers != 1:
+                    engine = make_engine(f"sqlite:///{Path(tmp) / f'bench-{writers}.db'}")
+                    upgrade(engine)
+                run = ingest(engine, args, writers)
+                if writers == 1:
+                    sqlite_workspace = run["workspace_id"]
+                else:
+                    engine.dispose()
+                print(json.dumps({"sqlite": run}), flush=True)
+                runs.append({k: v for k, v in run.items() if k != "workspace_id"})
+            report["ingestion_sqlite"] = _ingestion_summary(runs)
         if "postgres" not in args.skip:
-            schema, url = postgres_schema(args.postgres_url)
-            try:
-                pg_engine = make_engine(url)
-                upgrade(pg_engine)
-                pg_run = ingest(pg_engine, args)
-                pg_engine.dispose()
-            finally:
-                drop_schema(args.postgres_url, schema)
-            print(json.dumps({"postgres": pg_run}), flush=True)
-            report["ingestion_postgres"] = {k: v for k, v in pg_run.items() if k != "workspace_id"}
+            runs = []
+            for writers in writer_counts:
+                schema, url = postgres_schema(args.postgres_url)
+                try:
+                    pg_engine = make_engine(url)
+                    upgrade(pg_engine)
+                    run = ingest(pg_engine, args, writers)
+                    pg_engine.dispose()
+                finally:
+                    drop_schema(args.postgres_url, schema)
+                print(json.dumps({"postgres": run}), flush=True)
+                runs.append({k: v for k, v in run.items() if k != "workspace_id"})
+            report["ingestion_postgres"] = _ingestion_summary(runs)
         if "builder" not in args.skip:
             report["builder_pure"] = {
                 "feature_rows": args.events,
@@ -448,8 +518,8 @@ def main() -> None:
                 "data": "bench/feedback_pit.py make_data (ties, late ingests, TTL 7 days, as_of at 95%)",
                 "runs": pure_builder(_load_pit_bench(), args),
             }
-            if sqlite_run is not None:
-                report["builder_from_db"] = db_builder(sqlite_engine, sqlite_run["workspace_id"], args)
+            if sqlite_workspace is not None:
+                report["builder_from_db"] = db_builder(sqlite_engine, sqlite_workspace, args)
         sqlite_engine.dispose()
 
     report["targets"] = TARGETS
@@ -471,6 +541,12 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"wrote {args.out}")
+
+
+def _ingestion_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every writer count's run, and the best events/s among them."""
+    best = max(runs, key=lambda run: run["events_per_s"])
+    return {"runs": runs, "events_per_s": best["events_per_s"], "best_writers": best["writers"]}
 
 
 def _meets(report: dict[str, Any]) -> dict[str, bool | None]:

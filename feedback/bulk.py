@@ -185,11 +185,14 @@ def _pg_stored_ids(
 ) -> dict[Any, int]:
     """``{key: id}`` of the keys this workspace already stored."""
     raw = _raw(session)
+    query = f'SELECT "{key}", id FROM "{table.name}" WHERE workspace_id = %s AND "{key}" = ANY('
+    joined = "\n".join(keys)
     with raw.cursor() as cursor:
-        cursor.execute(
-            f'SELECT "{key}", id FROM "{table.name}" WHERE workspace_id = %s AND "{key}" = ANY(%s)',
-            (workspace_id, list(keys)),
-        )
+        if joined.count("\n") == len(keys) - 1:
+            # One text split by the server: several times faster than sending a text[] parameter.
+            cursor.execute(query + "string_to_array(%s, E'\\n'))", (workspace_id, joined))
+        else:
+            cursor.execute(query + "%s)", (workspace_id, list(keys)))
         return {row[0]: row[1] for row in cursor.fetchall()}
 
 
@@ -262,13 +265,21 @@ def insert_ignore(
 
 
 def insert_or_fetch_ids(
-    session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row], key: str
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    key: str,
+    *,
+    mostly_new: bool = False,
 ) -> tuple[dict[Any, int], dict[Any, int]]:
     """Insert rows unique on ``(workspace_id, key)``; return ``{key: id}`` of new rows and of stored ones.
 
     Rows are tuples in `columns` order, all of one workspace, with no key repeated. The integer
     primary key must be named ``id``. A row whose key was stored already (before, or by a concurrent
-    writer) is left as it is and reported among the stored ones.
+    writer) is left as it is and reported among the stored ones. With `mostly_new` (events, whose
+    replays are rare) PostgreSQL skips looking the keys up before a large COPY; a replay in the batch
+    then costs one refused COPY before the conflict-safe path.
     """
     if not rows:
         return {}, {}
@@ -285,12 +296,15 @@ def insert_or_fetch_ids(
         found = session.execute(select(key_col, id_col).where(id_col > before))
         new = {row[0]: row[1] for row in found}
     elif len(ordered) >= COPY_THRESHOLD:
-        stored = _pg_stored_ids(session, table, key, workspace_id, [row[position] for row in ordered])
-        fresh = [row for row in ordered if row[position] not in stored]
+        stored = {}
+        fresh = ordered
+        if not mostly_new:
+            stored = _pg_stored_ids(session, table, key, workspace_id, [row[position] for row in ordered])
+            fresh = [row for row in ordered if row[position] not in stored]
         copied = _pg_copy_new(session, table, columns, fresh, key)
         if copied is not None:
             return copied, stored
-        # A concurrent writer stored some of these keys since they were looked up.
+        # Some keys were stored already: by a concurrent writer since the lookup, or replays.
         new, raced = _pg_copy_insert_or_fetch(session, table, columns, fresh, key)
         return new, {**stored, **raced}
     else:

@@ -113,7 +113,9 @@ def _store(
         if key not in first_index:
             first_index[key] = index
             unique_rows.append(row)
-    new, stored = insert_or_fetch_ids(session, table, columns, unique_rows, "idempotency_key")
+    new, stored = insert_or_fetch_ids(
+        session, table, columns, unique_rows, "idempotency_key", mostly_new=True
+    )
     for index, row in indexed_rows:
         key = row[position]
         if key in new and first_index[key] == index:
