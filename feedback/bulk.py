@@ -103,13 +103,22 @@ def _quoted(columns: Sequence[str]) -> str:
 
 def _sqlite_insert(
     session: Session, table: Table, columns: Sequence[str], rows: Sequence[Row], conflict: Sequence[str]
-) -> None:
+) -> int:
+    """Insert the rows that do not conflict; return how many went in."""
+    if not rows:
+        return 0
     marks = ", ".join("?" for _ in columns)
     sql = (
         f'INSERT INTO "{table.name}" ({_quoted(columns)}) VALUES ({marks}) '
         f"ON CONFLICT ({_quoted(conflict)}) DO NOTHING"
     )
-    session.connection().exec_driver_sql(sql, _driver_rows(session, table, columns, rows))
+    cursor = _raw(session).cursor()
+    try:
+        # the driver's own executemany: its row count is the sum over the rows
+        cursor.executemany(sql, _driver_rows(session, table, columns, rows))
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 def _pg_copy_insert(
@@ -286,15 +295,19 @@ def insert_or_fetch_ids(
     position = list(columns).index(key)
     workspace_id = rows[0][list(columns).index("workspace_id")]
     ordered = sorted(rows, key=lambda row: row[position])
-    key_col, id_col, ws_col = table.c[key], table.c["id"], table.c["workspace_id"]
+    key_col, id_col = table.c[key], table.c["id"]
     conflict = ["workspace_id", key]
     if dialect_name(session) == "sqlite":
+        # Inserting every row and skipping conflicts beats looking the keys up first here.
+        fresh = ordered
         # The write lock is held from the first write until commit, so every row with an id above
-        # the current maximum was inserted by this statement (rowids grow past the maximum).
+        # the current maximum was inserted by this statement (rowids grow past the maximum, one by one).
         before = session.scalar(select(func.coalesce(func.max(id_col), 0))) or 0
-        _sqlite_insert(session, table, columns, ordered, conflict)
-        found = session.execute(select(key_col, id_col).where(id_col > before))
-        new = {row[0]: row[1] for row in found}
+        if _sqlite_insert(session, table, columns, fresh, conflict) == len(fresh):
+            new = {row[position]: before + offset for offset, row in enumerate(fresh, 1)}
+        else:
+            found = session.execute(select(key_col, id_col).where(id_col > before))
+            new = {row[0]: row[1] for row in found}
     elif len(ordered) >= COPY_THRESHOLD:
         stored = {}
         fresh = ordered
@@ -316,8 +329,27 @@ def insert_or_fetch_ids(
         params = [dict(zip(columns, row, strict=True)) for row in ordered]
         new = {row[0]: row[1] for row in session.execute(stmt, params)}
     missing = [row[position] for row in ordered if row[position] not in new]
-    stored = {}
-    for chunk in chunked(missing):
-        found = session.execute(select(key_col, id_col).where(ws_col == workspace_id, key_col.in_(chunk)))
-        stored.update({row[0]: row[1] for row in found})
-    return new, stored
+    return new, _stored_ids(session, table, key, workspace_id, missing)
+
+
+def _stored_ids(
+    session: Session, table: Table, key: str, workspace_id: str, keys: Sequence[Any]
+) -> dict[Any, int]:
+    """``{key: id}`` of the keys this workspace already stored."""
+    if not keys:
+        return {}
+    if dialect_name(session) != "sqlite":
+        return _pg_stored_ids(session, table, key, workspace_id, keys)
+    stored: dict[Any, int] = {}
+    cursor = _raw(session).cursor()
+    try:
+        for chunk in chunked(keys):
+            marks = ", ".join("?" for _ in chunk)
+            cursor.execute(
+                f'SELECT "{key}", id FROM "{table.name}" WHERE workspace_id = ? AND "{key}" IN ({marks})',
+                (workspace_id, *chunk),
+            )
+            stored.update(cursor.fetchall())
+    finally:
+        cursor.close()
+    return stored
