@@ -159,6 +159,23 @@ class TransformersBackend(Backend):
             self._table = TokenTable(self.tokenizer, vocab)
         return self._table
 
+    def _shared_prefill(self, input_ids: Any, attention_mask: Any, rows_index: Any) -> Any:
+        """The KV cache of each distinct prompt but its last token, computed once, copied to its rows.
+
+        Every candidate of a request, and every request with the same prompt, shares that prompt: as
+        in vLLM's prefix caching, the prompt is run through the model once however many candidates
+        follow, and `generate` starts from the copies. Positions follow the left padding exactly as
+        `generate` computes them, so the candidates are the same as with a prefill per row.
+        """
+        from transformers import DynamicCache
+
+        cache = DynamicCache(config=self.model.config)
+        ids, mask = input_ids[:, :-1], attention_mask[:, :-1]
+        positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
+        self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
+        cache.reorder_cache(rows_index)
+        return cache
+
     def _generate_group(self, requests: list[GenerationRequest]) -> list[GenerationResult]:
         torch = self._torch
         from transformers import (
@@ -175,10 +192,15 @@ class TransformersBackend(Backend):
             self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
             for r in requests
         ]
-        rows = [p for p, r in zip(prompts, requests, strict=True) for _ in range(r.n)]
-        enc = self.tokenizer(rows, return_tensors="pt", padding=True, add_special_tokens=False)
+        distinct = list(dict.fromkeys(prompts))
+        # each candidate's row: the index of its prompt among the distinct ones
+        row_prompt = [distinct.index(p) for p, r in zip(prompts, requests, strict=True) for _ in range(r.n)]
+        enc = self.tokenizer(distinct, return_tensors="pt", padding=True, add_special_tokens=False)
         enc = {k: v.to(self.device) for k, v in enc.items()}
-        prompt_len = int(enc["input_ids"].shape[1])
+        rows_index = torch.tensor(row_prompt, device=self.device)
+        input_ids = enc["input_ids"].index_select(0, rows_index)
+        attention_mask = enc["attention_mask"].index_select(0, rows_index)
+        prompt_len = int(input_ids.shape[1])
         max_new = max(r.sampling.max_tokens for r in requests)
         processors = LogitsProcessorList()
         schema = requests[0].json_schema
@@ -189,7 +211,9 @@ class TransformersBackend(Backend):
             # room for the whole object even at one character a token; a shorter budget cuts the JSON
             max_new = max(max_new, plan.max_tokens)
             processors.append(
-                SchemaLogitsProcessor(self._table_for(), [plan] * len(rows), prompt_len, self._stop_ids[0])
+                SchemaLogitsProcessor(
+                    self._table_for(), [plan] * len(row_prompt), prompt_len, self._stop_ids[0]
+                )
             )
 
         if sampling.temperature > 0:
@@ -210,8 +234,13 @@ class TransformersBackend(Backend):
         start = time.perf_counter()
         with self._lock, torch.inference_mode():
             torch.manual_seed(seed)
+            cache = None
+            if len(row_prompt) > len(distinct) and prompt_len > 1:
+                cache = self._shared_prefill(enc["input_ids"], enc["attention_mask"], rows_index)
             out = self.model.generate(
-                **enc,
+                input_ids=input_ids,
+                attention_mask=attention_mask,
+                cache=cache,
                 do_sample=sampling.temperature > 0,
                 temperature=1.0,
                 top_p=1.0,
@@ -226,7 +255,7 @@ class TransformersBackend(Backend):
         total = time.perf_counter() - start
         ttft = (first_token[0] - start) if first_token else None
         new = out[:, prompt_len:].tolist()
-        lengths = enc["attention_mask"].sum(dim=1).tolist()
+        lengths = attention_mask.sum(dim=1).tolist()
         results, row = [], 0
         for r in requests:
             cands = []

@@ -221,3 +221,32 @@ def test_bf16_keeps_the_plain_linear_layers(tiny_model: Path) -> None:
         assert any(type(m) is torch.nn.Linear for m in half.model.modules())
     finally:
         half.close()
+
+
+def test_candidates_of_one_prompt_share_its_prefill_and_decode_as_if_alone(
+    backend: TransformersBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def greedy(text: str, n: int) -> GenerationRequest:
+        messages = [{"role": "user", "content": text}]
+        return GenerationRequest(messages, n=n, sampling=SamplingParams(temperature=0.0, max_tokens=6))
+
+    prefills: list[tuple[int, ...]] = []
+    real = backend._shared_prefill
+
+    def spy(input_ids: Any, attention_mask: Any, rows_index: Any) -> Any:
+        prefills.append(tuple(input_ids.shape))
+        return real(input_ids, attention_mask, rows_index)
+
+    monkeypatch.setattr(backend, "_shared_prefill", spy)
+    short, long = greedy("Candles", 3), greedy("Warm candles for the long cold winter nights", 2)
+    together = backend._run_batch([short, long, greedy("Candles", 1)])
+    assert len(prefills) == 1 and prefills[0][0] == 2  # two distinct prompts, six candidates
+    alone = [
+        backend._run_batch([greedy(text, 1)])[0].candidates[0].text
+        for text in ("Candles", long.messages[0]["content"])
+    ]
+    assert [c.text for c in together[0].candidates] == [alone[0]] * 3
+    assert [c.text for c in together[1].candidates] == [alone[1]] * 2
+    assert together[2].candidates[0].text == alone[0]
+    assert len(prefills) == 1, "a single candidate needs no shared prefill"
+    assert together[1].tokens_in > together[0].tokens_in == together[2].tokens_in
