@@ -181,19 +181,21 @@ def ingest_outcomes(
     """Store a batch of outcome events; contacts are created from the HMAC of their external ids."""
     now = utcnow()
     valid, rejected = validate_outcomes(events, now)
+    # Hashed before the write transaction, so that concurrent writers overlap this work.
+    secret = _run(target, lambda session: get_workspace(session, workspace_id).contact_secret)
+    hashes: dict[str, str] = {}
+    for _, row in valid:
+        if row["contact"] not in hashes:
+            hashes[row["contact"]] = contact_hash(secret, row["contact"])
 
     def work(session: Session) -> BatchResult:
-        secret = get_workspace(session, workspace_id).contact_secret
+        get_workspace(session, workspace_id)
         contacts_lock(session, workspace_id, exclusive=False)
         result = BatchResult(rejected=list(rejected))
         known, unknown = _known_variants(session, workspace_id, valid)
         result.rejected.extend(unknown)
         kept = [(index, row) for index, row in valid if row["variant_id"] in known]
-        hashes: dict[str, str] = {}
-        for _, row in kept:
-            if row["contact"] not in hashes:
-                hashes[row["contact"]] = contact_hash(secret, row["contact"])
-        contact_ids = contact_ids_by_hash(session, workspace_id, hashes.values())
+        contact_ids = contact_ids_by_hash(session, workspace_id, {hashes[row["contact"]] for _, row in kept})
         rows = [
             (
                 index,
