@@ -2,12 +2,14 @@
 
 SQLite runs in WAL mode with foreign keys on and a busy timeout, and every transaction starts with
 ``BEGIN IMMEDIATE``: writers queue up on the busy timeout instead of failing when two of them try to
-upgrade a read lock at once. Readers in WAL mode are never blocked by that.
+upgrade a read lock at once. Readers in WAL mode are never blocked by that. A file database's WAL is
+checkpointed on a background thread (`feedback.walcheckpoint`).
 """
 
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.errors import DatabaseError, InvalidInputError
+from feedback.walcheckpoint import WalCheckpointer
 from genai.paths import data_dir
 
 __all__ = [
@@ -33,10 +36,12 @@ __all__ = [
     "session_factory",
     "session_scope",
     "upgrade",
+    "wal_checkpointer",
 ]
 
 DATABASE_URL_ENV = "COPYLOOP_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WAL_CHECKPOINT_BYTES = 64 * 2**20
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 # Any constant works; it only has to be the same for every process that migrates this database.
 _MIGRATION_LOCK_ID = 0x636F70796C6F6F70
@@ -70,16 +75,25 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         # 64 MiB of page cache (the default is 2 MiB): bulk inserts touch indexes far larger than that.
         cursor.execute("PRAGMA cache_size=-65536")
-        # Checkpoint every 64 MiB of WAL instead of every 4 MiB: an index page that several batches
-        # change is copied into the database once, not once per batch. The file is cut back after.
-        cursor.execute("PRAGMA wal_autocheckpoint=16384")
-        cursor.execute(f"PRAGMA journal_size_limit={64 * 2**20}")
+        # Checkpoints run on a background thread once the WAL passes 64 MiB (see walcheckpoint.py):
+        # an index page that several batches change is copied into the database once, and not while
+        # a writer waits. The writers' own checkpoint stays as a safety net, much further out.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={4 * WAL_CHECKPOINT_BYTES // 4096}")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_CHECKPOINT_BYTES}")
     finally:
         cursor.close()
 
 
 def _begin_immediate(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_CHECKPOINTERS: weakref.WeakKeyDictionary[Engine, WalCheckpointer] = weakref.WeakKeyDictionary()
+
+
+def wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
+    """The background WAL checkpointer of an SQLite file engine made by `make_engine`."""
+    return _CHECKPOINTERS.get(engine)
 
 
 def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
@@ -97,6 +111,11 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         engine = create_engine(parsed, echo=echo)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            checkpointer = WalCheckpointer(str(Path(database).expanduser()), WAL_CHECKPOINT_BYTES)
+            event.listen(engine, "commit", lambda _conn: checkpointer.after_commit())
+            event.listen(engine, "engine_disposed", lambda _engine: checkpointer.close())
+            _CHECKPOINTERS[engine] = checkpointer
         return engine
     if backend == "postgresql":
         return create_engine(parsed, echo=echo, pool_pre_ping=True)

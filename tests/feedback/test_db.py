@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,19 @@ from sqlalchemy import Engine, inspect, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from feedback.db import database_url, downgrade, make_engine, normalise_url, upgrade
+from feedback.db import (
+    database_url,
+    downgrade,
+    make_engine,
+    normalise_url,
+    session_factory,
+    upgrade,
+    wal_checkpointer,
+)
 from feedback.errors import InvalidInputError
+from feedback.ingest import ingest_outcomes
 from feedback.models import Base, FeatureDefinition, FeedbackEvent, Workspace
+from tests.feedback.payloads import outcome_event
 from tests.feedback.support import seed_workspace
 
 TABLES = {
@@ -146,3 +157,29 @@ def test_feature_definitions_cannot_be_updated_or_deleted_in_the_database(
             session.rollback()
     with factory() as session:
         assert session.query(FeatureDefinition).one().description == ""
+
+
+def test_a_growing_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:
+    path = tmp_path / "store.db"
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        upgrade(engine)
+        checkpointer = wal_checkpointer(engine)
+        assert checkpointer is not None
+        checkpointer.threshold_bytes = 64 * 1024
+        size_before = path.stat().st_size
+        factory = session_factory(engine)
+        with factory() as session:
+            ws_id, variants = seed_workspace(session, "wal")
+        for batch in range(20):
+            events = [outcome_event(f"k{batch}-{i}", variants[0], f"u{i}@example.com") for i in range(200)]
+            ingest_outcomes(factory, ws_id, events)
+        deadline = time.monotonic() + 30
+        while checkpointer.checkpoints == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert checkpointer.checkpoints >= 1
+        # the pages went from the WAL into the database file while the writers' connections stayed open
+        assert path.stat().st_size > size_before
+    finally:
+        engine.dispose()
+    assert checkpointer._thread is None or not checkpointer._thread.is_alive()
