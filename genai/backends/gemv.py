@@ -1,15 +1,21 @@
-"""A memory-bound matrix-vector product for decoding on CPUs.
+"""Linear layers that decode at memory speed on CPUs.
 
 A decode step multiplies every weight matrix by one row per sequence, so its speed is how fast the
-weights stream from memory. PyTorch's `F.linear` hands such a product to a BLAS GEMM that reads an
-``[out, in]`` fp32 weight at about half the machine's read bandwidth (measured here: 10 GB/s for the
-262k x 640 output layer against 33 GB/s for a plain sum). Splitting the weight into row blocks and
-running one batched product over them (`torch.bmm`) spreads the rows over all cores and reaches the
-bandwidth. Prefill (many rows) keeps the GEMM, which is compute-bound there.
+weights stream from memory. PyTorch's `F.linear` falls short of that on CPUs in both dtypes:
 
-`use_decode_gemv(model)` swaps each `nn.Linear` of a model for a `DecodeLinear` that shares its
-parameters (tied embeddings stay tied, the state dict is unchanged). Only the backend imports this module,
-after it has imported torch.
+- fp32: it hands the product to a BLAS GEMM that reads an ``[out, in]`` weight at about a third of
+  the machine's read bandwidth (measured here: 10 GB/s for the 262k x 640 output layer against
+  33 GB/s for a plain sum). `DecodeLinear` splits the weight into row blocks and runs one batched
+  product over them (`torch.bmm`), which spreads the rows over all cores and reaches the bandwidth.
+  Prefill (many rows) keeps the GEMM, which is compute-bound there.
+- bf16: `PackedLinear` hands the product to oneDNN with the weight reordered once into its blocked
+  layout, the way PyTorch's own compiler does for CPU inference: about 1.5x faster than `F.linear`
+  at batch 1 and 8 on a CPU with AVX-512 bf16 instructions. It keeps the plain weight too (the
+  state dict and tied embeddings need it), so the layers take twice their memory.
+
+`use_cpu_decode_layers(model)` swaps each `nn.Linear` of a model for the right one of these, sharing
+its parameters (tied embeddings stay tied, the state dict is unchanged). Only the backend imports
+this module, after it has imported torch.
 """
 
 from __future__ import annotations
@@ -20,7 +26,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["MAX_DECODE_ROWS", "MIN_BLOCK_ROWS", "DecodeLinear", "row_blocks", "use_decode_gemv"]
+__all__ = [
+    "MAX_DECODE_ROWS",
+    "MIN_BLOCK_ROWS",
+    "DecodeLinear",
+    "PackedLinear",
+    "packed_bf16_supported",
+    "row_blocks",
+    "use_cpu_decode_layers",
+    "use_decode_gemv",
+]
 
 # Up to this many rows a product is treated as decode (memory-bound); more is prefill.
 MAX_DECODE_ROWS = 16
@@ -55,6 +70,63 @@ class DecodeLinear(nn.Linear):
         return y.reshape(*x.shape[:-1], out)
 
 
+class PackedLinear(nn.Linear):
+    """`nn.Linear` computed by oneDNN from a copy of the weight reordered into oneDNN's layout."""
+
+    packed: torch.Tensor
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        rows = x.reshape(-1, self.in_features)
+        y: torch.Tensor = torch.ops.mkldnn._linear_pointwise(rows, self.packed, self.bias, "none", [], "")
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+
+def packed_bf16_supported() -> bool:
+    """Whether this PyTorch build and CPU run oneDNN's bf16 linear layers."""
+    mkldnn = torch.ops.mkldnn
+    return (
+        torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
+        and hasattr(mkldnn, "_linear_pointwise")
+        and hasattr(mkldnn, "_reorder_linear_weight")
+        and bool(mkldnn._is_mkldnn_bf16_supported())
+    )
+
+
+def use_cpu_decode_layers(model: Any) -> int:
+    """Swap the linear layers of a CPU model for the decode-speed ones of its dtype; return how many."""
+    dtype = next(model.parameters()).dtype
+    if dtype == torch.float32:
+        return use_decode_gemv(model)
+    if dtype == torch.bfloat16 and packed_bf16_supported():
+        return use_packed_linear(model)
+    return 0
+
+
+def use_packed_linear(model: Any) -> int:
+    """Replace the model's bf16 `nn.Linear` layers with `PackedLinear` ones; return how many."""
+    swapped = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if type(child) is not nn.Linear or child.weight.dtype != torch.bfloat16:
+                continue
+            replacement = _shared(PackedLinear, child)
+            with torch.no_grad():
+                # batch-size hint 1: the layout for decode steps, where the time goes
+                replacement.packed = torch.ops.mkldnn._reorder_linear_weight(child.weight.detach(), 1)
+            setattr(parent, name, replacement)
+            swapped += 1
+    return swapped
+
+
+def _shared(kind: type[nn.Linear], child: nn.Linear) -> Any:
+    """A `kind` layer that holds `child`'s own parameters (no copy)."""
+    replacement = nn.Linear.__new__(kind)
+    nn.Module.__init__(replacement)
+    replacement.in_features, replacement.out_features = child.in_features, child.out_features
+    replacement.weight, replacement.bias = child.weight, child.bias
+    return replacement
+
+
 def use_decode_gemv(model: Any, cores: int | None = None, min_block_rows: int = MIN_BLOCK_ROWS) -> int:
     """Replace the model's `nn.Linear` layers with `DecodeLinear` ones; return how many were replaced."""
     cores = cores or torch.get_num_threads()
@@ -63,10 +135,7 @@ def use_decode_gemv(model: Any, cores: int | None = None, min_block_rows: int = 
         for name, child in list(parent.named_children()):
             if type(child) is not nn.Linear or not child.weight.is_contiguous():
                 continue
-            replacement = DecodeLinear.__new__(DecodeLinear)
-            nn.Module.__init__(replacement)
-            replacement.in_features, replacement.out_features = child.in_features, child.out_features
-            replacement.weight, replacement.bias = child.weight, child.bias
+            replacement = _shared(DecodeLinear, child)
             replacement.blocks = row_blocks(child.out_features, cores, min_block_rows)
             setattr(parent, name, replacement)
             swapped += 1

@@ -95,10 +95,10 @@ class TransformersBackend(Backend):
         except (OSError, ValueError) as exc:
             raise BackendUnavailableError(f"cannot load model from {path}: {exc}") from exc
         self.model.eval()
-        if self.device == "cpu" and self.dtype == torch.float32:
-            from genai.backends.gemv import use_decode_gemv
+        if self.device == "cpu":
+            from genai.backends.gemv import use_cpu_decode_layers
 
-            use_decode_gemv(self.model)
+            use_cpu_decode_layers(self.model)
         if self.tokenizer.chat_template is None:
             self.tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
         self.tokenizer.padding_side = "left"

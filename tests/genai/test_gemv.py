@@ -11,7 +11,15 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 from torch.nn import functional as F  # noqa: E402
 
-from genai.backends.gemv import MAX_DECODE_ROWS, DecodeLinear, row_blocks, use_decode_gemv  # noqa: E402
+from genai.backends.gemv import (  # noqa: E402
+    MAX_DECODE_ROWS,
+    DecodeLinear,
+    PackedLinear,
+    packed_bf16_supported,
+    row_blocks,
+    use_cpu_decode_layers,
+    use_decode_gemv,
+)
 from tests.genai.tiny_model import single_torch_thread, tiny_model_dir  # noqa: E402
 
 
@@ -82,3 +90,52 @@ def test_a_swapped_model_decodes_the_same_tokens(tiny_model: Path) -> None:
         assert blocked, "the tiny model's larger layers are split"
         got = swapped.generate(prompt, max_new_tokens=12, do_sample=False)
     assert got.tolist() == expected.tolist()
+
+
+needs_onednn_bf16 = pytest.mark.skipif(
+    not packed_bf16_supported(), reason="this CPU or PyTorch build has no oneDNN bf16 linear"
+)
+
+
+@needs_onednn_bf16
+@pytest.mark.parametrize("rows", [1, 3, 40])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_the_packed_bf16_product_equals_f_linear(rows: int, with_bias: bool) -> None:
+    torch.manual_seed(rows)
+    layer = nn.Linear(48, 96, bias=with_bias).to(torch.bfloat16)
+    holder = nn.Sequential(layer)
+    assert use_cpu_decode_layers(holder) == 1
+    packed = holder[0]
+    assert isinstance(packed, PackedLinear) and packed.weight is layer.weight
+    x = torch.randn(2, rows, 48).to(torch.bfloat16)
+    with torch.no_grad():
+        got = packed(x)
+        expected = F.linear(x, layer.weight, layer.bias)
+    assert got.shape == (2, rows, 96)
+    torch.testing.assert_close(got.float(), expected.float(), rtol=2e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize(
+    ("dtype", "kind"), [("float32", "DecodeLinear"), ("bfloat16", "PackedLinear"), ("float16", None)]
+)
+def test_each_dtype_gets_its_own_decode_layer(dtype: str, kind: str | None) -> None:
+    model = nn.Sequential(nn.Linear(32, 64)).to(getattr(torch, dtype))
+    swapped = use_cpu_decode_layers(model)
+    if kind == "PackedLinear" and not packed_bf16_supported():
+        kind = None
+    assert swapped == (0 if kind is None else 1)
+    assert type(model[0]).__name__ == (kind or "Linear")
+
+
+@needs_onednn_bf16
+def test_a_packed_bf16_model_gives_the_same_logits(tiny_model: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    prompt = torch.tensor([[2, 40, 41, 42, 43, 44]])
+    with single_torch_thread(), torch.inference_mode():
+        plain = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.bfloat16).eval()
+        packed = AutoModelForCausalLM.from_pretrained(str(tiny_model), dtype=torch.bfloat16).eval()
+        assert use_cpu_decode_layers(packed) > 0
+        expected = plain(prompt).logits.float()
+        got = packed(prompt).logits.float()
+    torch.testing.assert_close(got, expected, rtol=3e-2, atol=3e-2)

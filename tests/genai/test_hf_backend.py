@@ -210,15 +210,17 @@ def test_fp32_on_the_cpu_decodes_through_the_blocked_product(backend: Transforme
     assert linears and all(isinstance(m, DecodeLinear) for m in linears)
 
 
-def test_bf16_keeps_the_plain_linear_layers(tiny_model: Path) -> None:
+def test_bf16_on_the_cpu_uses_onednn_packed_layers_where_supported(tiny_model: Path) -> None:
     import torch
 
-    from genai.backends.gemv import DecodeLinear
+    from genai.backends.gemv import PackedLinear, packed_bf16_supported
 
     half = load(tiny_model, dtype="bfloat16")
     try:
-        assert not any(isinstance(m, DecodeLinear) for m in half.model.modules())
-        assert any(type(m) is torch.nn.Linear for m in half.model.modules())
+        linears = [m for m in half.model.modules() if isinstance(m, torch.nn.Linear)]
+        packed = [m for m in linears if isinstance(m, PackedLinear)]
+        assert len(packed) == (len(linears) if packed_bf16_supported() else 0)
+        assert half.generate_unbatched([ask("hello", max_tokens=3)])[0].candidates[0].tokens_out == 3
     finally:
         half.close()
 
