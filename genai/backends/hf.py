@@ -185,7 +185,7 @@ class TransformersBackend(Backend):
             TemperatureLogitsWarper,
         )
 
-        from genai.backends.nucleus import NucleusWarper
+        from genai.backends.nucleus import NucleusSampler
 
         sampling: SamplingParams = requests[0].sampling
         prompts = [
@@ -220,8 +220,8 @@ class TransformersBackend(Backend):
             # our own warpers, after the schema mask: a top-k taken before the mask could leave no
             # allowed token at all
             processors.append(TemperatureLogitsWarper(sampling.temperature))
-            if sampling.top_k or sampling.top_p < 1.0:
-                processors.append(NucleusWarper(sampling.top_k, sampling.top_p))
+            # draws the token itself (among the nucleus only) and leaves generate a greedy pick
+            processors.append(NucleusSampler(sampling.top_k, sampling.top_p))
         first_token: list[float] = []
 
         class _FirstToken(StoppingCriteria):
@@ -241,10 +241,7 @@ class TransformersBackend(Backend):
                 input_ids=input_ids,
                 attention_mask=attention_mask,
                 cache=cache,
-                do_sample=sampling.temperature > 0,
-                temperature=1.0,
-                top_p=1.0,
-                top_k=0,
+                do_sample=False,  # sampling, when asked for, is NucleusSampler's
                 repetition_penalty=sampling.repetition_penalty,
                 max_new_tokens=max_new,
                 eos_token_id=self._stop_ids,

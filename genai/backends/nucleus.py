@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["NucleusWarper"]
+__all__ = ["NucleusSampler", "NucleusWarper"]
 
 FIRST_K = 64
 
@@ -32,13 +32,18 @@ class NucleusWarper:
         self.top_p = top_p
 
     def __call__(self, input_ids: Any, scores: torch.Tensor) -> torch.Tensor:
+        found = self.candidates(scores)
+        return scores if found is None else _keep(scores, *found)
+
+    def candidates(self, scores: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """Each row's most likely tokens (values, indices) and which of them to keep; None: keep all."""
         vocab = scores.shape[-1]
         limit = min(self.top_k, vocab) if self.top_k else vocab
         if self.top_p >= 1.0:
             if limit == vocab:
-                return scores
+                return None
             values, indices = torch.topk(scores, limit, dim=-1)
-            return _keep(scores, values, indices, torch.ones_like(values, dtype=torch.bool))
+            return values, indices, torch.ones_like(values, dtype=torch.bool)
         if limit < vocab:
             # after a top-k cut the distribution is renormalised over those k tokens
             values, indices = torch.topk(scores, limit, dim=-1)
@@ -56,7 +61,29 @@ class NucleusWarper:
                 k = min(k * 4, vocab)
         keep = above < self.top_p
         keep[:, 0] = True
-        return _keep(scores, values, indices, keep)
+        return values, indices, keep
+
+
+class NucleusSampler(NucleusWarper):
+    """`NucleusWarper` that also draws the next token, among the kept ones only.
+
+    Transformers samples with `torch.multinomial` over the whole vocabulary, which draws one random
+    number per token: 262k per row and step, about 86 ms a step at 16 rows here. Drawing among the
+    few kept tokens gives the same distribution. The returned scores are 0 for the drawn token and
+    -inf elsewhere, so `generate` runs greedy (``do_sample=False``) and takes exactly that token.
+    The draw uses torch's global generator: `torch.manual_seed` makes it reproducible.
+    """
+
+    def __call__(self, input_ids: Any, scores: torch.Tensor) -> torch.Tensor:
+        found = self.candidates(scores)
+        if found is None:
+            token = torch.multinomial(torch.softmax(scores.float(), dim=-1), 1)
+        else:
+            values, indices, keep = found
+            probs = torch.softmax(values.float().masked_fill(~keep, float("-inf")), dim=-1)
+            token = indices.gather(-1, torch.multinomial(probs, 1))
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter(-1, token, 0.0)
 
 
 def _keep(

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from transformers import TopKLogitsWarper, TopPLogitsWarper  # noqa: E402
 
 from genai.backends import nucleus  # noqa: E402
-from genai.backends.nucleus import NucleusWarper  # noqa: E402
+from genai.backends.nucleus import NucleusSampler, NucleusWarper  # noqa: E402
 
 
 def reference(scores: torch.Tensor, top_k: int, top_p: float) -> torch.Tensor:
@@ -57,3 +57,33 @@ def test_a_flat_distribution_widens_the_search_until_the_nucleus_fits(
 def test_bad_settings_are_refused(top_k: int, top_p: float) -> None:
     with pytest.raises(ValueError):
         NucleusWarper(top_k, top_p)
+
+
+@pytest.mark.parametrize(("top_k", "top_p"), [(0, 0.8), (3, 1.0), (0, 1.0)])
+def test_the_sampler_draws_from_the_kept_tokens_in_proportion(top_k: int, top_p: float) -> None:
+    logits = torch.tensor([[2.0, 1.5, 1.0, 0.5, 0.0, -1.0, -3.0, float("-inf")]])
+    kept = torch.isfinite(reference(logits, top_k, top_p))[0]
+    expected = torch.softmax(logits[0].masked_fill(~kept, float("-inf")), dim=-1)
+    sampler = NucleusSampler(top_k, top_p)
+    torch.manual_seed(0)
+    draws = 20_000
+    counts = torch.zeros(8)
+    for _ in range(draws // 100):
+        out = sampler(None, logits.expand(100, 8).clone())
+        assert torch.equal((out == 0).sum(dim=-1), torch.ones(100, dtype=torch.long))  # one token a row
+        assert torch.isinf(out).sum() == 100 * 7
+        counts += (out == 0).sum(dim=0)
+    assert counts[~kept].sum() == 0
+    # within 4 standard errors of the expected share, token by token
+    share = counts / draws
+    tolerance = 4 * torch.sqrt(expected * (1 - expected) / draws) + 1e-9
+    assert torch.all((share - expected).abs() <= tolerance), (share, expected)
+
+
+def test_the_sampler_is_reproducible_under_a_seed() -> None:
+    scores = torch.randn(4, 3000, generator=torch.Generator().manual_seed(1))
+    torch.manual_seed(5)
+    first = NucleusSampler(0, 0.9)(None, scores).argmax(-1)
+    torch.manual_seed(5)
+    again = NucleusSampler(0, 0.9)(None, scores).argmax(-1)
+    assert torch.equal(first, again)
