@@ -9,6 +9,7 @@ downloaded from a hub.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -188,6 +189,7 @@ class TransformersBackend(Backend):
         from genai.backends.nucleus import NucleusSampler
 
         sampling: SamplingParams = requests[0].sampling
+        seeds = [r.sampling.seed if r.sampling.seed is not None else _fresh_seed() for r in requests]
         prompts = [
             self.tokenizer.apply_chat_template(r.messages, tokenize=False, add_generation_prompt=True)
             for r in requests
@@ -220,8 +222,14 @@ class TransformersBackend(Backend):
             # our own warpers, after the schema mask: a top-k taken before the mask could leave no
             # allowed token at all
             processors.append(TemperatureLogitsWarper(sampling.temperature))
-            # draws the token itself (among the nucleus only) and leaves generate a greedy pick
-            processors.append(NucleusSampler(sampling.top_k, sampling.top_p))
+            # draws the token itself (among the nucleus only) and leaves generate a greedy pick;
+            # candidate j of a request seeded s draws from its own generator, seeded (s, j)
+            generators = [
+                torch.Generator(device=self.device).manual_seed(_row_seed(seed, j))
+                for seed, r in zip(seeds, requests, strict=True)
+                for j in range(r.n)
+            ]
+            processors.append(NucleusSampler(sampling.top_k, sampling.top_p, generators))
         first_token: list[float] = []
 
         class _FirstToken(StoppingCriteria):
@@ -230,10 +238,9 @@ class TransformersBackend(Backend):
                     first_token.append(time.perf_counter())
                 return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
-        seed = sampling.seed if sampling.seed is not None else int(time.time_ns() % (2**31))
         start = time.perf_counter()
         with self._lock, torch.inference_mode():
-            torch.manual_seed(seed)
+            torch.manual_seed(seeds[0])
             cache = None
             if len(row_prompt) > len(distinct) and prompt_len > 1:
                 cache = self._shared_prefill(enc["input_ids"], enc["attention_mask"], rows_index)
@@ -274,6 +281,15 @@ class TransformersBackend(Backend):
                 GenerationResult(cands, tokens_in=int(lengths[row - 1]), ttft_s=ttft, total_s=total)
             )
         return results
+
+
+def _fresh_seed() -> int:
+    return secrets.randbits(31)
+
+
+def _row_seed(seed: int, candidate: int) -> int:
+    # distinct per candidate, and stable: candidate j of seed s always draws the same tokens
+    return (seed * 1_000_003 + candidate) % 2**63
 
 
 def _stop_ids(tokenizer: Any) -> list[int]:

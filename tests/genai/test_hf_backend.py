@@ -252,3 +252,20 @@ def test_candidates_of_one_prompt_share_its_prefill_and_decode_as_if_alone(
     assert together[2].candidates[0].text == alone[0]
     assert len(prefills) == 1, "a single candidate needs no shared prefill"
     assert together[1].tokens_in > together[0].tokens_in == together[2].tokens_in
+
+
+def test_a_seeded_request_draws_the_same_candidates_whatever_it_is_batched_with(
+    backend: TransformersBackend,
+) -> None:
+    def sampled(text: str, seed: int) -> GenerationRequest:
+        sampling = SamplingParams(temperature=1.0, top_p=0.95, max_tokens=6, seed=seed)
+        return GenerationRequest([{"role": "user", "content": text}], n=2, sampling=sampling)
+
+    alone = backend._run_batch([sampled("Candles for winter", 7)])[0]
+    crowded = backend._run_batch(
+        [sampled("Tea for spring", 9), sampled("Candles for winter", 7), sampled("Bikes", 3)]
+    )
+    assert [c.text for c in crowded[1].candidates] == [c.text for c in alone.candidates]
+    assert alone.candidates[0].text != alone.candidates[1].text  # each candidate has its own draws
+    other_seed = backend._run_batch([sampled("Candles for winter", 8)])[0]
+    assert [c.text for c in other_seed.candidates] != [c.text for c in alone.candidates]
