@@ -144,8 +144,7 @@ def _pg_copy_insert(
         f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{temp}" '
         f"ORDER BY {order} ON CONFLICT ({target}) DO NOTHING{tail}"
     )
-    raw = session.connection().connection.driver_connection
-    assert raw is not None, "a pooled connection always has a driver connection"
+    raw = _raw(session)
     try:
         with raw.cursor() as cursor:
             cursor.execute(

@@ -20,7 +20,8 @@ this module, after it has imported torch.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -36,6 +37,8 @@ __all__ = [
     "use_cpu_decode_layers",
     "use_decode_gemv",
 ]
+
+LinearT = TypeVar("LinearT", bound=nn.Linear)
 
 # Up to this many rows a product is treated as decode (memory-bound); more is prefill.
 MAX_DECODE_ROWS = 16
@@ -104,39 +107,51 @@ def use_cpu_decode_layers(model: Any) -> int:
 
 def use_packed_linear(model: Any) -> int:
     """Replace the model's bf16 `nn.Linear` layers with `PackedLinear` ones; return how many."""
+
+    def packed(child: nn.Linear) -> nn.Linear | None:
+        if child.weight.dtype != torch.bfloat16:
+            return None
+        replacement = _shared(PackedLinear, child)
+        with torch.no_grad():
+            # batch-size hint 1: the layout for decode steps, where the time goes
+            replacement.packed = torch.ops.mkldnn._reorder_linear_weight(child.weight.detach(), 1)
+        return replacement
+
+    return _swap_linear_layers(model, packed)
+
+
+def use_decode_gemv(model: Any, cores: int | None = None, min_block_rows: int = MIN_BLOCK_ROWS) -> int:
+    """Replace the model's `nn.Linear` layers with `DecodeLinear` ones; return how many were replaced."""
+    threads = cores or torch.get_num_threads()
+
+    def blocked(child: nn.Linear) -> nn.Linear | None:
+        if not child.weight.is_contiguous():
+            return None
+        replacement = _shared(DecodeLinear, child)
+        replacement.blocks = row_blocks(child.out_features, threads, min_block_rows)
+        return replacement
+
+    return _swap_linear_layers(model, blocked)
+
+
+def _swap_linear_layers(model: Any, make: Callable[[nn.Linear], nn.Linear | None]) -> int:
+    """Put `make(layer)` in place of each plain `nn.Linear` it returns a layer for; return how many."""
     swapped = 0
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
-            if type(child) is not nn.Linear or child.weight.dtype != torch.bfloat16:
+            if type(child) is not nn.Linear:
                 continue
-            replacement = _shared(PackedLinear, child)
-            with torch.no_grad():
-                # batch-size hint 1: the layout for decode steps, where the time goes
-                replacement.packed = torch.ops.mkldnn._reorder_linear_weight(child.weight.detach(), 1)
-            setattr(parent, name, replacement)
-            swapped += 1
+            replacement = make(child)
+            if replacement is not None:
+                setattr(parent, name, replacement)
+                swapped += 1
     return swapped
 
 
-def _shared(kind: type[nn.Linear], child: nn.Linear) -> Any:
+def _shared(kind: type[LinearT], child: nn.Linear) -> LinearT:
     """A `kind` layer that holds `child`'s own parameters (no copy)."""
     replacement = nn.Linear.__new__(kind)
     nn.Module.__init__(replacement)
     replacement.in_features, replacement.out_features = child.in_features, child.out_features
     replacement.weight, replacement.bias = child.weight, child.bias
     return replacement
-
-
-def use_decode_gemv(model: Any, cores: int | None = None, min_block_rows: int = MIN_BLOCK_ROWS) -> int:
-    """Replace the model's `nn.Linear` layers with `DecodeLinear` ones; return how many were replaced."""
-    cores = cores or torch.get_num_threads()
-    swapped = 0
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if type(child) is not nn.Linear or not child.weight.is_contiguous():
-                continue
-            replacement = _shared(DecodeLinear, child)
-            replacement.blocks = row_blocks(child.out_features, cores, min_block_rows)
-            setattr(parent, name, replacement)
-            swapped += 1
-    return swapped
