@@ -3,9 +3,10 @@
 Writes bench/results/generation.json. Every ratio is against a baseline measured in the
 same run on the same machine:
 - batch-1 decode speed against the memory-bandwidth ceiling (weight bytes read per
-  decode step over the measured copy bandwidth), for the backend's default dtype and, when
-  that is not fp32, for fp32 too (on CPUs without bf16 matrix units bf16 products are
-  bound by the conversion work, fp32 ones by memory);
+  decode step over the measured copy bandwidth), for the backend's default dtype (the
+  target) and, on a CPU, for the other of fp32 and bf16 too (bf16 products are bound by
+  the bf16 conversion work, fp32 ones by memory: the figures show why the default is
+  what it is on this machine);
 - 8 concurrent campaign requests through the micro-batcher against the naive path
   (one unbatched `generate` per variant, one request after another).
 
@@ -209,15 +210,15 @@ def main() -> None:
         conc = concurrency(backend, msgs, requests=8, n=2, tokens=args.tokens)
     finally:
         backend.close()
-    if default_dtype != "float32":
-        # fp32 too: on CPUs without bf16 matrix units its decode is bandwidth-bound, bf16's is not
-        other = TransformersBackend(device=args.device, dtype="float32", max_batch=64)
+    if args.device == "cpu":
+        other_dtype = "float32" if default_dtype == "bfloat16" else "bfloat16"
+        other = TransformersBackend(device=args.device, dtype=other_dtype, max_batch=64)
         try:
             decode_speed(other, msgs, 1, 4)
-            by_dtype["float32"] = decode_report(other, msgs, args.tokens, bandwidth)
+            by_dtype[other_dtype] = decode_report(other, msgs, args.tokens, bandwidth)
         finally:
             other.close()
-    shares = {name: report["bandwidth"]["batch1_share_of_ceiling"] for name, report in by_dtype.items()}
+    share = by_dtype[default_dtype]["bandwidth"]["batch1_share_of_ceiling"]
     report = {
         "machine": {
             "platform": platform.platform(),
@@ -234,14 +235,14 @@ def main() -> None:
             "warm_s": round(warm_load_s, 2),
         },
         "ttft_s": by_dtype[default_dtype]["decode"][0]["ttft_s"],
+        "batch1_share_of_ceiling": {"dtype": default_dtype, "share": share},
         "decode_by_dtype": by_dtype,
         "concurrency": conc,
         "targets": TARGETS,
         "met": {
             "warm_load": warm_load_s <= TARGETS["warm_load_s_max"],
-            "batch1_vs_ceiling": {
-                name: share >= TARGETS["batch1_share_of_ceiling_min"] for name, share in shares.items()
-            },
+            # the default dtype's: what a user of this machine gets
+            "batch1_vs_ceiling": share >= TARGETS["batch1_share_of_ceiling_min"],
             "concurrency_speedup": conc["speedup"] >= TARGETS["concurrency_speedup_min"],
         },
     }

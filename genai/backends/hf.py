@@ -173,7 +173,15 @@ class TransformersBackend(Backend):
         cache = DynamicCache(config=self.model.config)
         ids, mask = input_ids[:, :-1], attention_mask[:, :-1]
         positions = (mask.long().cumsum(-1) - 1).masked_fill(mask == 0, 1)
-        self.model(input_ids=ids, attention_mask=mask, position_ids=positions, cache=cache, use_cache=True)
+        # logits for the last position only: the full [rows, prompt, vocab] product is wasted work
+        self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            cache=cache,
+            use_cache=True,
+            logits_to_keep=1,
+        )
         cache.reorder_cache(rows_index)
         return cache
 

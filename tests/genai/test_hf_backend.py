@@ -254,6 +254,21 @@ def test_candidates_of_one_prompt_share_its_prefill_and_decode_as_if_alone(
     assert together[1].tokens_in > together[0].tokens_in == together[2].tokens_in
 
 
+def test_the_shared_prefill_computes_logits_for_the_last_position_only(backend: TransformersBackend) -> None:
+    head_rows: list[tuple[int, ...]] = []
+    head = backend.model.get_output_embeddings()
+    hook = head.register_forward_hook(lambda _m, args, _out: head_rows.append(tuple(args[0].shape[:-1])))
+    try:
+        messages = [{"role": "user", "content": "Warm candles for the long cold winter nights"}]
+        prompt = backend.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        enc = backend.tokenizer([prompt], return_tensors="pt", add_special_tokens=False)
+        backend._shared_prefill(enc["input_ids"], enc["attention_mask"], backend._torch.tensor([0, 0, 0]))
+        assert enc["input_ids"].shape[1] > 2
+        assert head_rows == [(1, 1)], "the prompt's other positions need no output-layer product"
+    finally:
+        hook.remove()
+
+
 def test_a_seeded_request_draws_the_same_candidates_whatever_it_is_batched_with(
     backend: TransformersBackend,
 ) -> None:
