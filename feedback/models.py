@@ -45,6 +45,7 @@ __all__ = [
     "FEEDBACK_KINDS",
     "GENERATION_STATUSES",
     "OUTCOME_KINDS",
+    "ApiKey",
     "Assignment",
     "Base",
     "Brand",
@@ -162,6 +163,20 @@ class Workspace(Base):
         return f"Workspace(id={self.id!r}, name={self.name!r})"
 
 
+class ApiKey(Base):
+    """One API key of a workspace: its public prefix (the id), role, label and the hash of its secret."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    workspace_id: Mapped[str] = _workspace_fk()
+    role: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+
 class Brand(Base):
     """A brand and its kit (colours, fonts, voice) as JSON."""
 
@@ -258,6 +273,7 @@ class GenerationRequest(Base):
         ForeignKeyConstraint(["workspace_id", "brand_id"], ["brands.workspace_id", "brands.id"]),
         ForeignKeyConstraint(["workspace_id", "campaign_id"], ["campaigns.workspace_id", "campaigns.id"]),
         CheckConstraint(_in("status", GENERATION_STATUSES), name="status"),
+        Index(None, "workspace_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -282,6 +298,8 @@ class Variant(Base):
             ["generation_requests.workspace_id", "generation_requests.id"],
         ),
         Index(None, "generation_request_id"),
+        # the monitoring job reads a workspace's variants of a time window
+        Index(None, "workspace_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -325,6 +343,7 @@ class FeedbackEvent(Base):
         CheckConstraint(_in("kind", FEEDBACK_KINDS), name="kind"),
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating"),
         Index(None, "workspace_id", "variant_id", "event_time"),
+        Index(None, "workspace_id", "event_time"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)

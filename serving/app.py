@@ -23,7 +23,6 @@ from genai.backends import Backend, get_backend
 from genai.embed import Embedder
 from serving.auth import KeyCache
 from serving.errors import install_error_handlers
-from serving.keys import ensure_key_table
 from serving.limits import BodySizeLimitMiddleware, RateLimiter
 from serving.metrics import ApiMetrics, MetricsMiddleware
 from serving.routes import (
@@ -92,7 +91,6 @@ def create_app(
         engine = make_engine(settings.resolved_database_url())
         if settings.run_migrations_on_start:
             await anyio.to_thread.run_sync(upgrade, engine)
-        await anyio.to_thread.run_sync(ensure_key_table, engine)
         runtime = Runtime(
             settings=settings,
             engine=engine,

@@ -148,14 +148,12 @@ def keys() -> None:
 
 
 def _key_database(database: str | None) -> Any:
-    """An engine on the migrated database, with the key table in place."""
+    """An engine on the migrated database (the key table is part of it)."""
     from feedback.db import make_engine, upgrade
-    from serving.keys import ensure_key_table
 
     settings = _settings(database_url=database)
     engine = make_engine(settings.resolved_database_url())
     upgrade(engine)
-    ensure_key_table(engine)
     return engine
 
 

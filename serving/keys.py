@@ -5,8 +5,7 @@ shown, logged and used to revoke the key; the secret (32 random bytes) is printe
 key is created and never stored. Secrets have 256 bits of entropy, so a plain SHA-256 is as good
 as a slow password hash here and costs microseconds per request.
 
-The table lives in its own metadata, created with ``create_all`` when the API starts, beside the
-feedback store's migrated tables.
+The table (`feedback.models.ApiKey`) is created by the feedback store's migrations.
 """
 
 from __future__ import annotations
@@ -18,11 +17,11 @@ import secrets
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-from sqlalchemy import Engine, ForeignKey, MetaData, String, select
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from feedback.errors import InvalidInputError, NotFoundError
-from feedback.models import UTCDateTime, Workspace, utcnow
+from feedback.models import ApiKey, utcnow
 from feedback.tenancy import get_workspace
 
 __all__ = [
@@ -33,7 +32,6 @@ __all__ = [
     "Role",
     "authenticate",
     "create_key",
-    "ensure_key_table",
     "list_keys",
     "parse_token",
     "revoke_key",
@@ -43,32 +41,6 @@ Role = Literal["marketer", "analyst", "admin"]
 ROLES: tuple[str, ...] = get_args(Role)
 KEY_PREFIX = "cl"
 _PREFIX_HEX = 12
-
-
-class _KeyBase(DeclarativeBase):
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_N_name)s",
-            "pk": "pk_%(table_name)s",
-        }
-    )
-
-
-class ApiKey(_KeyBase):
-    """One API key of a workspace: its public prefix, role, label and the hash of its secret."""
-
-    __tablename__ = "api_keys"
-
-    id: Mapped[str] = mapped_column(String(16), primary_key=True)
-    workspace_id: Mapped[str] = mapped_column(
-        String(32), ForeignKey(Workspace.__table__.c.id), index=True, nullable=False
-    )
-    role: Mapped[str] = mapped_column(String(20))
-    name: Mapped[str] = mapped_column(String(200), default="")
-    secret_sha256: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), default=None, nullable=True)
 
 
 @dataclass(frozen=True)
@@ -81,11 +53,6 @@ class IssuedKey:
     role: str
     name: str
     created_at: dt.datetime
-
-
-def ensure_key_table(engine: Engine) -> None:
-    """Create the API key table when it does not exist (the feedback tables must exist already)."""
-    _KeyBase.metadata.create_all(engine)
 
 
 def _digest(secret: str) -> str:

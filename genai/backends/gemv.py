@@ -26,6 +26,7 @@ this module, after it has imported torch.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import torch
@@ -136,13 +137,12 @@ def use_packed_linear(model: Any) -> int:
     def packed(child: nn.Linear) -> nn.Linear | None:
         if child.weight.dtype != torch.bfloat16:
             return None
-        replacement = _shared(PackedLinear, child)
-        with torch.no_grad():
-            # batch-size hint 1: the layout for decode steps, where the time goes
-            replacement.packed = torch.ops.mkldnn._reorder_linear_weight(child.weight.detach(), 1)
-        return replacement
+        return _shared(PackedLinear, child)
 
-    return _swap_linear_layers(model, packed)
+    swapped = _swap_linear_layers(model, packed)
+    # batch-size hint 1: the layout for decode steps, where the time goes
+    _reorder(swapped, 1)
+    return len(swapped)
 
 
 def use_decode_gemv(
@@ -153,26 +153,38 @@ def use_decode_gemv(
     `packed` (default: where oneDNN is available) also keeps the reordered copy for 2 to 16 rows.
     """
     threads = cores or torch.get_num_threads()
-    reorder = packed_fp32_supported() if packed is None else packed
 
     def blocked(child: nn.Linear) -> nn.Linear | None:
         if not child.weight.is_contiguous() or child.weight.dtype != torch.float32:
             return None
         replacement = _shared(DecodeLinear, child)
         replacement.blocks = row_blocks(child.out_features, threads, min_block_rows)
-        if reorder:
-            with torch.no_grad():
-                replacement.packed = torch.ops.mkldnn._reorder_linear_weight(
-                    child.weight.detach(), PACKED_BATCH_HINT
-                )
         return replacement
 
-    return _swap_linear_layers(model, blocked)
+    swapped = _swap_linear_layers(model, blocked)
+    if packed_fp32_supported() if packed is None else packed:
+        _reorder(swapped, PACKED_BATCH_HINT)
+    return len(swapped)
 
 
-def _swap_linear_layers(model: Any, make: Callable[[nn.Linear], nn.Linear | None]) -> int:
-    """Put `make(layer)` in place of each plain `nn.Linear` it returns a layer for; return how many."""
-    swapped = 0
+def _reorder(layers: list[nn.Linear], batch_hint: int) -> None:
+    """Give each layer a copy of its weight in oneDNN's layout for that batch size, on every core.
+
+    A reorder is mostly page faults of the new copy on one core; several at once take half the time.
+    """
+
+    def one(layer: nn.Linear) -> None:
+        with torch.no_grad():
+            packed = torch.ops.mkldnn._reorder_linear_weight(layer.weight.detach(), batch_hint)
+        layer.packed = packed
+
+    with ThreadPoolExecutor(max_workers=max(1, torch.get_num_threads())) as pool:
+        list(pool.map(one, layers))
+
+
+def _swap_linear_layers(model: Any, make: Callable[[nn.Linear], nn.Linear | None]) -> list[nn.Linear]:
+    """Put `make(layer)` in place of each plain `nn.Linear` it returns a layer for; return those."""
+    swapped: list[nn.Linear] = []
     for parent in list(model.modules()):
         for name, child in list(parent.named_children()):
             if type(child) is not nn.Linear:
@@ -180,7 +192,7 @@ def _swap_linear_layers(model: Any, make: Callable[[nn.Linear], nn.Linear | None
             replacement = make(child)
             if replacement is not None:
                 setattr(parent, name, replacement)
-                swapped += 1
+                swapped.append(replacement)
     return swapped
 
 

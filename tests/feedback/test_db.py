@@ -9,7 +9,18 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text, update
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    ForeignKey,
+    MetaData,
+    String,
+    Table,
+    inspect,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,6 +55,7 @@ TABLES = {
     "assignments",
     "feature_definitions",
     "dataset_manifests",
+    "api_keys",
 }
 
 
@@ -90,6 +102,52 @@ def test_upgrade_is_idempotent_and_survives_a_downgrade_round_trip(engine: Engin
     assert "variants" not in inspect(engine).get_table_names()
     upgrade(db_url)  # a URL works as well as an engine
     assert set(inspect(engine).get_table_names()) >= TABLES
+
+
+def test_an_api_key_table_the_api_created_before_the_migrations_had_it_keeps_its_keys(
+    engine: Engine,
+) -> None:
+    downgrade(engine, "0002")
+    assert "api_keys" not in inspect(engine).get_table_names()
+    # as the API created it on start (create_all) before the migrations had it
+    legacy = MetaData(naming_convention=dict(Base.metadata.naming_convention))
+    Table("workspaces", legacy, Column("id", String(32), primary_key=True))
+    Table(
+        "api_keys",
+        legacy,
+        Column("id", String(16), primary_key=True),
+        Column("workspace_id", String(32), ForeignKey("workspaces.id"), index=True, nullable=False),
+        Column("role", String(20), nullable=False),
+        Column("name", String(200), nullable=False),
+        Column("secret_sha256", String(64), nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("revoked_at", DateTime(timezone=True), nullable=True),
+    )
+    with engine.begin() as conn:
+        legacy.tables["api_keys"].create(conn)
+        conn.execute(
+            text("INSERT INTO workspaces (id, name, contact_secret, created_at) VALUES ('w1', 'w', 's', :t)"),
+            {"t": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
+        )
+        conn.execute(
+            text("INSERT INTO api_keys VALUES ('0123456789ab', 'w1', 'admin', 'ops', :h, :t, NULL)"),
+            {"h": "0" * 64, "t": dt.datetime(2026, 1, 1, tzinfo=dt.UTC)},
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT id, role FROM api_keys")).all() == [("0123456789ab", "admin")]
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_the_monitoring_windows_have_workspace_and_time_indexes(engine: Engine) -> None:
+    for table, column in (
+        ("variants", "created_at"),
+        ("generation_requests", "created_at"),
+        ("feedback_events", "event_time"),
+    ):
+        indexed = [ix["column_names"] for ix in inspect(engine).get_indexes(table)]
+        assert ["workspace_id", column] in indexed, table
 
 
 def test_timestamps_come_back_timezone_aware_in_utc(factory: sessionmaker[Session]) -> None:
