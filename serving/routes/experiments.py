@@ -9,12 +9,12 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from feedback.errors import StateError
+from feedback.experiment_store import arm_stats, arms_of, assign_contact, create_experiment, set_status
 from feedback.experiments import DecisionRule, decide, thompson_weights
 from feedback.models import Experiment, ExperimentArm
 from feedback.stats import ArmStats, BayesianResult, FrequentistResult
 from feedback.tenancy import get_in_workspace, in_workspace
 from serving.deps import Marketer, Reader, SessionDep
-from serving.experiment_store import arm_stats, arms_of, assign_contact, create_experiment, set_status
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.schemas import (
     ArmOut,
