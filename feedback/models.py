@@ -330,6 +330,7 @@ class Variant(Base):
     latency_s: Mapped[float] = mapped_column(Float)
     finish_reason: Mapped[str | None] = mapped_column(String(50))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
+    candidate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -44,6 +44,9 @@ class Lineage:
     latency_s: float
     finish_reason: str | None
     attempts: int = 1
+    # which of the request's candidates this was: with `seed`, names its draws (candidate j of a
+    # request seeded s samples from (s, j) in the transformers backend)
+    candidate: int = 0
 
 
 @dataclass

@@ -208,6 +208,7 @@ def _lineage(backend: Backend, attempt: _Attempt, result: GenerationResult, inde
         latency_s=result.total_s,
         finish_reason=cand.finish_reason,
         attempts=attempt.round,
+        candidate=index,
     )
 
 

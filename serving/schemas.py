@@ -245,6 +245,7 @@ class LineageOut(BaseModel):
     latency_s: float
     finish_reason: str | None
     attempts: int
+    candidate: int = Field(description="Which of its request's candidates it was: with the seed, its draws")
 
 
 class DraftOut(BaseModel):

@@ -98,8 +98,10 @@ class TransformersBackend(Backend):
         self.model.eval()
         if self.device == "cpu":
             from genai.backends.gemv import use_cpu_decode_layers
+            from genai.backends.norms import use_fused_rms_norm
 
             use_cpu_decode_layers(self.model)
+            use_fused_rms_norm(self.model)
         if self.tokenizer.chat_template is None:
             self.tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
         self.tokenizer.padding_side = "left"

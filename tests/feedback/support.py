@@ -51,6 +51,7 @@ def make_campaign(segments: dict[str, int], *, model_id: str = "fake/model") -> 
                     latency_s=1.5,
                     finish_reason="stop",
                     attempts=2,
+                    candidate=rank + 1,
                 ),
                 html="<p>hi</p>",
                 text="hi",

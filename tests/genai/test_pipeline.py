@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -169,7 +170,9 @@ def brief() -> Brief:
     )
 
 
-def run(brand: BrandKit, brief: Brief, script: Script, **options: Any) -> tuple[CampaignDraft, FakeBackend]:
+def run(
+    brand: BrandKit, brief: Brief, script: Callable[[GenerationRequest, int], str], **options: Any
+) -> tuple[CampaignDraft, FakeBackend]:
     backend = FakeBackend(responder=script)
     options.setdefault("seed", 5)
     campaign = generate_campaign(
@@ -230,6 +233,22 @@ def test_variants_carry_full_lineage_and_rendered_html_and_text(brand: BrandKit,
         assert variant.draft.headline in variant.html and CTA in variant.html
         assert variant.draft.body[0] in " ".join(variant.text.split())
         assert all(g.passed or g.severity == "warn" for g in variant.gates)
+
+
+def test_each_variant_names_the_candidate_of_its_request_it_came_from(brand: BrandKit, brief: Brief) -> None:
+    script = Script(loyal=["bad", "good", "good"])  # the first candidate of the first round fails
+    made_by: dict[str, int] = {}
+
+    def responder(request: GenerationRequest, index: int) -> str:
+        text = script(request, index)
+        if text.startswith("{") and text.endswith("}"):
+            made_by[json.loads(text)["subject"]] = index
+        return text
+
+    campaign, _ = run(brand, brief, responder)
+    loyal = campaign.variants["loyal"]
+    assert [v.lineage.candidate for v in loyal] == [made_by[v.draft.subject] for v in loyal]
+    assert 0 not in {v.lineage.candidate for v in loyal}  # candidate 0 was the malformed one
 
 
 def test_malformed_output_is_retried_in_a_later_round_with_a_new_seed(brand: BrandKit, brief: Brief) -> None:
