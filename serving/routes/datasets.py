@@ -8,12 +8,12 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
 from sqlalchemy.orm import Session
 
+from feedback.dataset_store import SpineDefinition, build_and_store, dataset_path, register_builtins
 from feedback.errors import NotFoundError
 from feedback.features import definition_to_dict
 from feedback.manifest import read_parquet
 from feedback.models import DatasetManifest as ManifestRow
 from feedback.tenancy import get_in_workspace, in_workspace
-from serving.dataset_store import SpineDefinition, build_and_store, dataset_path, register_builtins
 from serving.deps import Analyst, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset
 from serving.schemas import DatasetCreate, DatasetOut, FeatureOut

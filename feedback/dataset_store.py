@@ -1,4 +1,4 @@
-"""Datasets for the API: spines from a definition, the build through the store, and the Parquet file.
+"""Stored datasets: spines from a definition, the build through the store, and the Parquet file.
 
 The store (`feedback.datasets`) reads the source frames, resolves features in the workspace's
 registry and joins them point in time; this module turns the API's spine definition into a spine
