@@ -126,24 +126,23 @@ def decode_report(
     measurement of each would make the share a draw.
     """
     wbytes = weight_bytes(backend)
-    pairs = []
+    runs, pairs = [], []
     for _ in range(5):
         copy_bytes_per_s = bandwidth()
         run = decode_speed(backend, msgs, 1, tokens)
         ceiling = copy_bytes_per_s / wbytes
+        runs.append(run)
         pairs.append(
             {
                 "copy_bytes_per_s": round(copy_bytes_per_s),
                 "ceiling_tokens_per_s": round(ceiling, 3),
                 "decode_tokens_per_s": run["decode_tokens_per_s"],
                 "share": round(run["decode_tokens_per_s"] / ceiling, 3),
-                "run": run,
             }
         )
-    median = sorted(pairs, key=lambda pair: pair["share"])[len(pairs) // 2]
-    decode = [median.pop("run")] + [decode_speed(backend, msgs, b, tokens, repeats=3) for b in (4, 8)]
-    for pair in pairs:
-        pair.pop("run", None)
+    middle = sorted(range(len(pairs)), key=lambda i: pairs[i]["share"])[len(pairs) // 2]
+    median = pairs[middle]
+    decode = [runs[middle]] + [decode_speed(backend, msgs, b, tokens, repeats=3) for b in (4, 8)]
     return {
         "decode": decode,
         "bandwidth": {
