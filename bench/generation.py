@@ -8,7 +8,9 @@ same run on the same machine:
   the bf16 conversion work, fp32 ones by memory: the figures show why the default is
   what it is on this machine);
 - 8 concurrent campaign requests through the micro-batcher against the naive path
-  (one unbatched `generate` per variant, one request after another).
+  (one unbatched `generate` per variant, one request after another);
+- on a CPU, the lean Gemma decoder (the default there) against transformers' own `generate`
+  on the same weights, at batch 1.
 
     python bench/generation.py [--device cuda] [--tokens 32] [--out bench/results/generation.json]
 """
@@ -155,6 +157,25 @@ def decode_report(
     }
 
 
+def lean_vs_generate(
+    lean: TransformersBackend, generic: TransformersBackend, msgs: list[dict[str, str]], tokens: int
+) -> dict[str, Any]:
+    """Batch-1 decode of the lean Gemma decoder against transformers' `generate` on the same weights.
+
+    The two run in turns, three times each, and the median of the three ratios is reported: a
+    neighbour's burst slows one pair, not the figure.
+    """
+    pairs = []
+    for _ in range(3):
+        fast = decode_speed(lean, msgs, 1, tokens)["decode_tokens_per_s"]
+        slow = decode_speed(generic, msgs, 1, tokens)["decode_tokens_per_s"]
+        pairs.append(
+            {"lean_tokens_per_s": fast, "generate_tokens_per_s": slow, "speedup": round(fast / slow, 3)}
+        )
+    median = sorted(pairs, key=lambda p: p["speedup"])[1]
+    return {**median, "pairs": pairs}
+
+
 def cpu_flags() -> list[str]:
     """The CPU's vector and matrix extensions that decide the kernels (AVX-512, bf16, AMX)."""
     try:
@@ -237,6 +258,14 @@ def main() -> None:
         decode_speed(backend, msgs, 1, 4)  # warm-up
         by_dtype = {default_dtype: decode_report(backend, msgs, args.tokens, bandwidth)}
         conc = concurrency(backend, msgs, requests=8, n=2, tokens=args.tokens)
+        lean = None
+        if backend.decoder is not None:
+            generic = TransformersBackend(device=args.device, lean_decode=False)
+            try:
+                decode_speed(generic, msgs, 1, 4)
+                lean = lean_vs_generate(backend, generic, msgs, args.tokens)
+            finally:
+                generic.close()
     finally:
         backend.close()
     if args.device == "cpu":
@@ -266,6 +295,7 @@ def main() -> None:
         "ttft_s": by_dtype[default_dtype]["decode"][0]["ttft_s"],
         "batch1_share_of_ceiling": {"dtype": default_dtype, "share": share},
         "decode_by_dtype": by_dtype,
+        "lean_decoder_vs_transformers_generate": lean,
         "concurrency": conc,
         "targets": TARGETS,
         "met": {

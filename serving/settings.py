@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     )
     device: str = Field(default="auto", description="auto, cpu or cuda[:N] for the transformers backend.")
     dtype: str = Field(default="auto", description="auto, bfloat16, float16 or float32.")
+    lean_decode: bool | None = Field(
+        default=None,
+        description="Gemma 3 on a CPU through the lean decoder; unset: wherever it applies, false: never.",
+    )
     vllm_url: str = Field(default="http://127.0.0.1:8000/v1", description="Base URL of a vLLM server.")
     vllm_api_key: str | None = Field(default=None, description="API key the vLLM server expects, if any.")
     max_batch: int = Field(default=32, ge=1, description="Most candidates in one generate call.")
@@ -64,6 +68,7 @@ class Settings(BaseSettings):
                 "model": self.model,
                 "device": self.device,
                 "dtype": self.dtype,
+                "lean_decode": self.lean_decode,
                 "max_batch": self.max_batch,
                 "max_queue": self.max_queue,
                 "timeout_s": self.generation_timeout_s,

@@ -67,6 +67,7 @@ class TransformersBackend(Backend):
         batch_wait_s: float = 0.01,
         cache_dir: Path | None = None,
         progress: Callable[[str], None] | None = None,
+        lean_decode: bool | None = None,
     ) -> None:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -87,6 +88,8 @@ class TransformersBackend(Backend):
             self.checkpoint_sha256 = _folder_fingerprint(path)
         self.path = path
         self.device, self.dtype = pick_device(device, dtype)
+        if lean_decode and self.device != "cpu":
+            raise InvalidInputError("the lean decoder runs on the CPU only", field="lean_decode")
         if progress:
             progress(f"loading {self.model_id} on {self.device} ({str(self.dtype).removeprefix('torch.')})")
         try:
@@ -96,12 +99,18 @@ class TransformersBackend(Backend):
         except (OSError, ValueError) as exc:
             raise BackendUnavailableError(f"cannot load model from {path}: {exc}") from exc
         self.model.eval()
+        self.decoder: Any = None
         if self.device == "cpu":
-            from genai.backends.gemv import use_cpu_decode_layers
-            from genai.backends.norms import use_fused_rms_norm
+            from genai.backends import gemma_decoder
 
-            use_cpu_decode_layers(self.model)
-            use_fused_rms_norm(self.model)
+            if lean_decode is not False and gemma_decoder.supports(self.model):
+                self.decoder = gemma_decoder.GemmaDecoder(self.model)
+            else:
+                from genai.backends.gemv import use_cpu_decode_layers
+                from genai.backends.norms import use_fused_rms_norm
+
+                use_cpu_decode_layers(self.model)
+                use_fused_rms_norm(self.model)
         if self.tokenizer.chat_template is None:
             self.tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
         self.tokenizer.padding_side = "left"
@@ -241,6 +250,32 @@ class TransformersBackend(Backend):
             ]
             processors.append(NucleusSampler(sampling.top_k, sampling.top_p, generators))
         first_token: list[float] = []
+        start = time.perf_counter()
+        if self.decoder is not None:
+            if sampling.repetition_penalty != 1.0:
+                # what generate adds first for `repetition_penalty`, the prompt's padding left out
+                from transformers import RepetitionPenaltyLogitsProcessor
+
+                padding = (attention_mask != 0).int().argmax(dim=1)
+                processors.insert(
+                    0,
+                    RepetitionPenaltyLogitsProcessor(
+                        sampling.repetition_penalty, prompt_ignore_length=padding
+                    ),
+                )
+            with self._lock, torch.inference_mode():
+                torch.manual_seed(seeds[0])
+                out = self.decoder.generate(
+                    enc["input_ids"],
+                    enc["attention_mask"],
+                    rows_index,
+                    max_new_tokens=max_new,
+                    eos_token_id=self._stop_ids,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    logits_processor=processors,
+                    on_first_token=lambda: first_token.append(time.perf_counter()),
+                )
+            return self._results(requests, out, attention_mask, prompt_len, schema, start, first_token)
 
         class _FirstToken(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
@@ -248,7 +283,6 @@ class TransformersBackend(Backend):
                     first_token.append(time.perf_counter())
                 return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
 
-        start = time.perf_counter()
         with self._lock, torch.inference_mode():
             torch.manual_seed(seeds[0])
             cache = None
@@ -266,6 +300,18 @@ class TransformersBackend(Backend):
                 logits_processor=processors,
                 stopping_criteria=StoppingCriteriaList([_FirstToken()]),
             )
+        return self._results(requests, out, attention_mask, prompt_len, schema, start, first_token)
+
+    def _results(
+        self,
+        requests: list[GenerationRequest],
+        out: Any,
+        attention_mask: Any,
+        prompt_len: int,
+        schema: Any,
+        start: float,
+        first_token: list[float],
+    ) -> list[GenerationResult]:
         total = time.perf_counter() - start
         ttft = (first_token[0] - start) if first_token else None
         new = out[:, prompt_len:].tolist()

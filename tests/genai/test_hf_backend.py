@@ -43,23 +43,26 @@ def load(path: Path, **options: Any) -> TransformersBackend:
         return TransformersBackend(model=path, device="cpu", timeout_s=60, **options)
 
 
-@pytest.fixture(scope="module")
-def backend(tiny_model: Path) -> Iterator[TransformersBackend]:
-    b = load(tiny_model)
+@pytest.fixture(scope="module", params=[True, False], ids=["lean-decoder", "transformers-generate"])
+def backend(tiny_model: Path, request: pytest.FixtureRequest) -> Iterator[TransformersBackend]:
+    """The backend with each of its decode paths: the lean Gemma decoder and transformers' generate."""
+    b = load(tiny_model, lean_decode=request.param)
+    assert (b.decoder is not None) is request.param
     yield b
     b.close()
 
 
 class GenerateSpy:
-    """Wraps model.generate to count its calls and keep the token ids it returned."""
+    """Wraps the decode path's generate (the lean decoder's or the model's); keeps the ids of each call."""
 
     def __init__(self, backend: TransformersBackend) -> None:
-        self.real = backend.model.generate
+        self.owner = backend.decoder if backend.decoder is not None else backend.model
+        self.real = self.owner.generate
         self.calls: list[list[list[int]]] = []
 
-    def __call__(self, **kwargs: Any) -> Any:
-        out = self.real(**kwargs)
-        prompt_len = kwargs["input_ids"].shape[1]
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        out = self.real(*args, **kwargs)
+        prompt_len = (args[0] if args else kwargs["input_ids"]).shape[1]
         self.calls.append(out[:, prompt_len:].tolist())
         return out
 
@@ -67,7 +70,7 @@ class GenerateSpy:
 @pytest.fixture
 def spy(backend: TransformersBackend, monkeypatch: pytest.MonkeyPatch) -> GenerateSpy:
     s = GenerateSpy(backend)
-    monkeypatch.setattr(backend.model, "generate", s)
+    monkeypatch.setattr(s.owner, "generate", s)
     return s
 
 
@@ -161,7 +164,7 @@ def test_concurrent_callers_share_one_model_generate(
     b = load(tiny_model, max_batch=8, batch_wait_s=10)
     try:
         spy = GenerateSpy(b)
-        monkeypatch.setattr(b.model, "generate", spy)
+        monkeypatch.setattr(spy.owner, "generate", spy)
         barrier = threading.Barrier(4)
         counts: dict[int, list[int]] = {}
 
@@ -201,25 +204,40 @@ def test_generate_unbatched_returns_the_same_shapes(backend: TransformersBackend
     assert all(r.ttft_s is not None and r.ttft_s <= r.total_s for r in results)
 
 
-def test_fp32_on_the_cpu_decodes_through_the_blocked_product(backend: TransformersBackend) -> None:
+def decode_linears(backend: TransformersBackend) -> list[Any]:
+    """The linear layers a decode step runs: the lean decoder's fused ones, or the model's own."""
     import torch
 
+    if backend.decoder is None:
+        return [m for m in backend.model.modules() if isinstance(m, torch.nn.Linear)]
+    d = backend.decoder
+    return [layer for each in d.layers for layer in (each.qkv, each.o, each.gate_up, each.down)] + [d.lm_head]
+
+
+def test_a_gemma_model_on_the_cpu_decodes_with_the_lean_decoder_by_default(tiny_model: Path) -> None:
+    b = load(tiny_model)
+    try:
+        assert b.decoder is not None
+    finally:
+        b.close()
+
+
+def test_fp32_on_the_cpu_decodes_through_the_blocked_product(backend: TransformersBackend) -> None:
     from genai.backends.gemv import DecodeLinear
 
-    linears = [m for m in backend.model.modules() if isinstance(m, torch.nn.Linear)]
+    linears = decode_linears(backend)
     assert linears and all(isinstance(m, DecodeLinear) for m in linears)
 
 
-def test_bf16_on_the_cpu_uses_onednn_packed_layers_where_supported(tiny_model: Path) -> None:
-    import torch
-
+@pytest.mark.parametrize("lean", [True, False], ids=["lean-decoder", "transformers-generate"])
+def test_bf16_on_the_cpu_uses_onednn_packed_layers_where_supported(tiny_model: Path, lean: bool) -> None:
     from genai.backends.gemv import PackedLinear, packed_bf16_supported
 
-    half = load(tiny_model, dtype="bfloat16")
+    half = load(tiny_model, dtype="bfloat16", lean_decode=lean)
     try:
-        linears = [m for m in half.model.modules() if isinstance(m, torch.nn.Linear)]
+        linears = decode_linears(half)
         packed = [m for m in linears if isinstance(m, PackedLinear)]
-        assert len(packed) == (len(linears) if packed_bf16_supported() else 0)
+        assert linears and len(packed) == (len(linears) if packed_bf16_supported() else 0)
         assert half.generate_unbatched([ask("hello", max_tokens=3)])[0].candidates[0].tokens_out == 3
     finally:
         half.close()
@@ -233,13 +251,24 @@ def test_candidates_of_one_prompt_share_its_prefill_and_decode_as_if_alone(
         return GenerationRequest(messages, n=n, sampling=SamplingParams(temperature=0.0, max_tokens=6))
 
     prefills: list[tuple[int, ...]] = []
-    real = backend._shared_prefill
+    if backend.decoder is not None:
+        # the lean decoder's prefill is its forward pass over more than one position
+        real_forward = backend.decoder.forward
 
-    def spy(input_ids: Any, attention_mask: Any, rows_index: Any) -> Any:
-        prefills.append(tuple(input_ids.shape))
-        return real(input_ids, attention_mask, rows_index)
+        def forward(ids: Any, positions: Any, cache: Any, start: int) -> Any:
+            if ids.shape[1] > 1:
+                prefills.append(tuple(ids.shape))
+            return real_forward(ids, positions, cache, start)
 
-    monkeypatch.setattr(backend, "_shared_prefill", spy)
+        monkeypatch.setattr(backend.decoder, "forward", forward)
+    else:
+        real = backend._shared_prefill
+
+        def spy(input_ids: Any, attention_mask: Any, rows_index: Any) -> Any:
+            prefills.append(tuple(input_ids.shape))
+            return real(input_ids, attention_mask, rows_index)
+
+        monkeypatch.setattr(backend, "_shared_prefill", spy)
     short, long = greedy("Candles", 3), greedy("Warm candles for the long cold winter nights", 2)
     together = backend._run_batch([short, long, greedy("Candles", 1)])
     assert len(prefills) == 1 and prefills[0][0] == 2  # two distinct prompts, six candidates
@@ -250,12 +279,24 @@ def test_candidates_of_one_prompt_share_its_prefill_and_decode_as_if_alone(
     assert [c.text for c in together[0].candidates] == [alone[0]] * 3
     assert [c.text for c in together[1].candidates] == [alone[1]] * 2
     assert together[2].candidates[0].text == alone[0]
-    assert len(prefills) == 1, "a single candidate needs no shared prefill"
+    # transformers' generate runs a lone candidate's prompt itself; the lean decoder always prefills
+    assert len(prefills) == (3 if backend.decoder is not None else 1)
     assert together[1].tokens_in > together[0].tokens_in == together[2].tokens_in
 
 
 def test_the_shared_prefill_computes_logits_for_the_last_position_only(backend: TransformersBackend) -> None:
     head_rows: list[tuple[int, ...]] = []
+    if backend.decoder is not None:
+        head = backend.decoder.lm_head
+        hook = head.register_forward_hook(lambda _m, args, _out: head_rows.append(tuple(args[0].shape[:-1])))
+        try:
+            text = "Warm candles for the long cold winter nights"
+            backend._run_batch([GenerationRequest([{"role": "user", "content": text}], n=3)])
+        finally:
+            hook.remove()
+        assert head_rows[0] == (1, 1), "the prompt's other positions need no output-layer product"
+        assert head_rows[1] == (3, 1), "then one row per candidate"
+        return
     head = backend.model.get_output_embeddings()
     hook = head.register_forward_hook(lambda _m, args, _out: head_rows.append(tuple(args[0].shape[:-1])))
     try:

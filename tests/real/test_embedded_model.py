@@ -76,3 +76,28 @@ def test_embedded_model_writes_gated_variants_with_full_lineage(model_cache: Pat
         assert lin.tokens_in > 100 and lin.tokens_out > 20
         assert lin.ttft_s is not None and 0 < lin.ttft_s <= lin.latency_s
         assert "<html" in v.html and "*|UNSUB|*" in v.text
+
+
+@pytest.mark.timeout(900)
+def test_the_lean_decoder_writes_what_transformers_generate_writes(model_cache: Path) -> None:
+    from genai.backends.base import GenerationRequest, SamplingParams
+    from genai.backends.hf import TransformersBackend
+    from genai.prompts import load_prompt
+
+    brand = load_brand(REPO / "genai" / "samples" / "wick-and-willow.html", "https://wickandwillow.example/")
+    brief = load_brief(REPO / "genai" / "samples" / "holiday-brief.yaml")
+    messages = load_prompt().render(brand, brief, brief.segments[0]).messages
+    request = GenerationRequest(messages, n=2, sampling=SamplingParams(temperature=0.0, max_tokens=24))
+    texts = []
+    # fp32: the two paths then differ by float rounding only, far below any gap between tokens
+    for lean in (True, False):
+        backend = TransformersBackend(device="cpu", dtype="float32", cache_dir=model_cache, lean_decode=lean)
+        try:
+            assert (backend.decoder is not None) is lean
+            [result] = backend.generate_unbatched([request])
+        finally:
+            backend.close()
+        texts.append([c.text for c in result.candidates])
+        assert all(c.tokens_out == 24 or c.finish_reason == "stop" for c in result.candidates)
+    assert texts[0] == texts[1]
+    assert texts[0][0].strip(), "the model wrote something"
