@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from genai.errors import BackendUnavailableError
+from genai.torch_thread import on_torch_thread
 
 __all__ = ["Embedder", "HashingEmbedder", "MiniLMEmbedder", "cosine_matrix", "default_embedder"]
 
@@ -42,13 +43,16 @@ class MiniLMEmbedder:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:  # pragma: no cover - install problem
             raise BackendUnavailableError("the embedding model package is not installed") from exc
-        self._model: Any = SentenceTransformer(
-            str(pkg.get_model_path()), device=device, local_files_only=True
+        # loaded and run on the tensor thread, beside the generator: see genai.torch_thread
+        self._model: Any = on_torch_thread(
+            SentenceTransformer, str(pkg.get_model_path()), device=device, local_files_only=True
         )
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed and normalise."""
-        vectors = self._model.encode(list(texts), normalize_embeddings=True, convert_to_numpy=True)
+        vectors = on_torch_thread(
+            self._model.encode, list(texts), normalize_embeddings=True, convert_to_numpy=True
+        )
         return np.asarray(vectors, dtype=np.float32)
 
 

@@ -20,6 +20,7 @@ from genai.backends.base import Backend, Candidate, GenerationRequest, Generatio
 from genai.backends.batcher import MicroBatcher
 from genai.backends.checkpoint import GEMMA_CHAT_TEMPLATE
 from genai.errors import BackendUnavailableError, InvalidInputError
+from genai.torch_thread import on_torch_thread
 
 __all__ = ["GEMMA_CHAT_TEMPLATE", "TransformersBackend", "pick_device"]
 
@@ -69,12 +70,37 @@ class TransformersBackend(Backend):
         progress: Callable[[str], None] | None = None,
         lean_decode: bool | None = None,
     ) -> None:
+        started = time.perf_counter()
+        # converting, loading and generating all on the process's one tensor thread: see torch_thread
+        on_torch_thread(self._load, model, device, dtype, cache_dir, progress, lean_decode)
+        self._stop_ids = _stop_ids(self.tokenizer)
+        self._table: Any = None
+        self._lock = threading.Lock()
+        self.load_s = time.perf_counter() - started
+        self.batcher = MicroBatcher(
+            lambda requests: on_torch_thread(self._run_batch, requests),
+            max_batch=max_batch,
+            max_queue=max_queue,
+            timeout_s=timeout_s,
+            wait_s=batch_wait_s,
+        )
+
+    def _load(
+        self,
+        model: str | Path | None,
+        device: str,
+        dtype: str,
+        cache_dir: Path | None,
+        progress: Callable[[str], None] | None,
+        lean_decode: bool | None,
+    ) -> None:
+        """Find or convert the checkpoint and load the tokenizer, the model and its CPU decode path."""
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         from genai.backends.checkpoint import EMBEDDED_MODEL_ID, ensure_checkpoint
 
-        started = time.perf_counter()
+        self._torch = torch
         if model is None:
             path = ensure_checkpoint(root=cache_dir, progress=progress)
             meta = json.loads((path / "copyloop-checkpoint.json").read_text())
@@ -116,18 +142,6 @@ class TransformersBackend(Backend):
         self.tokenizer.padding_side = "left"
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self._stop_ids = _stop_ids(self.tokenizer)
-        self._table: Any = None
-        self._lock = threading.Lock()
-        self._torch = torch
-        self.load_s = time.perf_counter() - started
-        self.batcher = MicroBatcher(
-            self._run_batch,
-            max_batch=max_batch,
-            max_queue=max_queue,
-            timeout_s=timeout_s,
-            wait_s=batch_wait_s,
-        )
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Queue the requests on the micro-batcher and wait for their results."""
@@ -135,7 +149,7 @@ class TransformersBackend(Backend):
 
     def generate_unbatched(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Run the requests directly, one `generate` per request (the naive path, for benchmarks)."""
-        return [self._run_batch([r])[0] for r in requests]
+        return on_torch_thread(lambda: [self._run_batch([r])[0] for r in requests])
 
     def close(self) -> None:
         """Stop the batcher thread."""

@@ -109,6 +109,7 @@ def make_variant(segment: str, rank: int, subject: str) -> Variant:
             prompt_version="3",
             prompt_sha256="ab" * 32,
             seed=1234,
+            candidate=3,
             sampling={"temperature": 0.7},
             tokens_in=512,
             tokens_out=180,
@@ -463,7 +464,7 @@ def test_index_shows_score_reasons_gate_warnings_and_lineage() -> None:
     assert "score 0.70" in text
     assert "strong fit for loyal" in text
     assert "warn · spam_words: uses the phrase 'act now'" in text
-    assert "gemma-3-270m · email@3 · seed 1234 · 512→180 tokens · 1.23 s" in text
+    assert "gemma-3-270m · email@3 · seed 1234 #3 · 512→180 tokens · 1.23 s" in text
 
 
 def test_index_links_each_variant_file_only_when_href_given() -> None:
