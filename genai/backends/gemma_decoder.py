@@ -190,10 +190,7 @@ class GemmaDecoder:
             kind: (cos[positions].unsqueeze(2), sin[positions].unsqueeze(2))
             for kind, (cos, sin) in self._rope.items()
         }
-        # one query attends over the whole cache, later slots masked: the products keep one shape
-        # for a whole generation, so oneDNN builds their kernels once instead of at every step
-        span = cache.length if steps == 1 else end
-        masks = self._masks(cache, start, steps, span)
+        masks = self._masks(cache, start, steps)
         for i, layer in enumerate(self.layers):
             x = layer.input_norm(h)
             qkv = layer.qkv(x).view(rows, steps, heads + 2 * kv, d)
@@ -203,7 +200,7 @@ class GemmaDecoder:
             keys, values = cache.keys[i], cache.values[i]
             keys[:, :, start:end] = k.transpose(1, 2)
             values[:, :, start:end] = qkv[:, :, heads + kv :].transpose(1, 2)
-            attended = self._attend(q, keys[:, :, :span], values[:, :, :span], masks[layer.kind])
+            attended = self._attend(q, keys[:, :, :end], values[:, :, :end], masks[layer.kind])
             h = h + layer.post_attention_norm(layer.o(attended))
             x = layer.pre_feedforward_norm(h)
             gate, up = layer.gate_up(x).chunk(2, dim=-1)
@@ -232,18 +229,19 @@ class GemmaDecoder:
         )
         return out.transpose(1, 2).reshape(rows, steps, self.heads * self.head_dim)
 
-    def _masks(self, cache: KVCache, start: int, steps: int, span: int) -> dict[str, torch.Tensor]:
+    def _masks(self, cache: KVCache, start: int, steps: int) -> dict[str, torch.Tensor]:
         """Which cache slots each query may see, per layer kind: additive for one query, boolean for more.
 
         A slot is seen when it holds a real token, is not after the query, and (sliding layers) lies
         within the window counted in slots, as transformers counts it. A padding query sees itself, so
         that no row of the attention is empty (its output is never used).
         """
-        slots = torch.arange(span, device=self.device)
-        query = torch.arange(start, start + steps, device=self.device)[:, None]
+        end = start + steps
+        slots = torch.arange(end, device=self.device)
+        query = torch.arange(start, end, device=self.device)[:, None]
         causal = slots[None, :] <= query
         own = slots[None, :] == query
-        real = cache.valid[:, None, None, :span]
+        real = cache.valid[:, None, None, :end]
         masks: dict[str, torch.Tensor] = {}
         for kind in self.kinds:
             allowed = causal
