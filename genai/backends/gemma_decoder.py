@@ -29,6 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from genai.backends.gemv import shared_linear, use_cpu_decode_layers
+from genai.backends.norms import FusedRMSNorm
+
 __all__ = ["GemmaDecoder", "KVCache", "supports"]
 
 
@@ -58,18 +61,6 @@ class _Layer:
     gate_up: nn.Linear
     down: nn.Linear
     kind: str  # "sliding_attention" or "full_attention"
-
-
-class _RMSNorm:
-    """Gemma's RMS norm, ``x / rms(x) * (1 + w)`` in fp32 and cast back, with a constant folded in."""
-
-    def __init__(self, norm: nn.Module, factor: float = 1.0) -> None:
-        weight: torch.Tensor = norm.weight  # type: ignore[assignment]
-        self.scale = ((1.0 + weight.detach().float()) * factor).contiguous()
-        self.eps = float(norm.eps)  # type: ignore[arg-type]
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return F.rms_norm(x.float(), (x.shape[-1],), self.scale, self.eps).type_as(x)
 
 
 class _HeadNorms:
@@ -126,33 +117,31 @@ class GemmaDecoder:
         self.window = int(cfg.sliding_window or 0)
         self.embed = inner.embed_tokens
         self.rotary = inner.rotary_emb
-        self.final_norm = _RMSNorm(inner.norm)
+        self.final_norm = FusedRMSNorm(inner.norm).forward
         scaling = float(cfg.query_pre_attn_scalar) ** -0.5
         self.layers: list[_Layer] = []
         for i, layer in enumerate(inner.layers):
             attn, mlp = layer.self_attn, layer.mlp
             self.layers.append(
                 _Layer(
-                    input_norm=_RMSNorm(layer.input_layernorm),
-                    post_attention_norm=_RMSNorm(layer.post_attention_layernorm),
-                    pre_feedforward_norm=_RMSNorm(layer.pre_feedforward_layernorm),
-                    post_feedforward_norm=_RMSNorm(layer.post_feedforward_layernorm),
+                    input_norm=FusedRMSNorm(layer.input_layernorm).forward,
+                    post_attention_norm=FusedRMSNorm(layer.post_attention_layernorm).forward,
+                    pre_feedforward_norm=FusedRMSNorm(layer.pre_feedforward_layernorm).forward,
+                    post_feedforward_norm=FusedRMSNorm(layer.post_feedforward_layernorm).forward,
                     # the attention scale rides on the query norm's weight: one product less a layer
                     qk_norm=_HeadNorms(attn.q_norm, attn.k_norm, self.heads, self.kv_heads, scaling),
                     qkv=_fuse([attn.q_proj, attn.k_proj, attn.v_proj]),
-                    o=_plain(attn.o_proj),
+                    o=shared_linear(nn.Linear, attn.o_proj),
                     gate_up=_fuse([mlp.gate_proj, mlp.up_proj]),
-                    down=_plain(mlp.down_proj),
+                    down=shared_linear(nn.Linear, mlp.down_proj),
                     kind=str(cfg.layer_types[i]),
                 )
             )
-        self.lm_head = _plain(model.lm_head)
+        self.lm_head = shared_linear(nn.Linear, model.lm_head)
         self.kinds = sorted({layer.kind for layer in self.layers})
         self.device = model.lm_head.weight.device
         self.dtype = model.lm_head.weight.dtype
         if self.device.type == "cpu":
-            from genai.backends.gemv import use_cpu_decode_layers
-
             holder = nn.ModuleList()
             for layer in self.layers:
                 holder.extend([layer.qkv, layer.o, layer.gate_up, layer.down])
@@ -312,15 +301,6 @@ class GemmaDecoder:
 
 def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     return x * cos + x.roll(x.shape[-1] // 2, dims=-1) * sin
-
-
-def _plain(layer: nn.Linear) -> nn.Linear:
-    """A plain `nn.Linear` holding `layer`'s parameters (the decode kernels swap plain ones only)."""
-    out = nn.Linear.__new__(nn.Linear)
-    nn.Module.__init__(out)
-    out.in_features, out.out_features = layer.in_features, layer.out_features
-    out.weight, out.bias = layer.weight, layer.bias
-    return out
 
 
 def _fuse(layers: list[nn.Linear]) -> nn.Linear:

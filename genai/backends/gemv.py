@@ -42,6 +42,7 @@ __all__ = [
     "packed_bf16_supported",
     "packed_fp32_supported",
     "row_blocks",
+    "shared_linear",
     "use_cpu_decode_layers",
     "use_decode_gemv",
 ]
@@ -137,7 +138,7 @@ def use_packed_linear(model: Any) -> int:
     def packed(child: nn.Linear) -> nn.Linear | None:
         if child.weight.dtype != torch.bfloat16:
             return None
-        return _shared(PackedLinear, child)
+        return shared_linear(PackedLinear, child)
 
     swapped = _swap_linear_layers(model, packed)
     # batch-size hint 1: the layout for decode steps, where the time goes
@@ -157,7 +158,7 @@ def use_decode_gemv(
     def blocked(child: nn.Linear) -> nn.Linear | None:
         if not child.weight.is_contiguous() or child.weight.dtype != torch.float32:
             return None
-        replacement = _shared(DecodeLinear, child)
+        replacement = shared_linear(DecodeLinear, child)
         replacement.blocks = row_blocks(child.out_features, threads, min_block_rows)
         return replacement
 
@@ -196,7 +197,7 @@ def _swap_linear_layers(model: Any, make: Callable[[nn.Linear], nn.Linear | None
     return swapped
 
 
-def _shared(kind: type[LinearT], child: nn.Linear) -> LinearT:
+def shared_linear(kind: type[LinearT], child: nn.Linear) -> LinearT:
     """A `kind` layer that holds `child`'s own parameters (no copy)."""
     replacement = nn.Linear.__new__(kind)
     nn.Module.__init__(replacement)

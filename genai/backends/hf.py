@@ -264,21 +264,26 @@ class TransformersBackend(Backend):
             ]
             processors.append(NucleusSampler(sampling.top_k, sampling.top_p, generators))
         first_token: list[float] = []
-        start = time.perf_counter()
-        if self.decoder is not None:
-            if sampling.repetition_penalty != 1.0:
-                # what generate adds first for `repetition_penalty`, the prompt's padding left out
-                from transformers import RepetitionPenaltyLogitsProcessor
+        if self.decoder is not None and sampling.repetition_penalty != 1.0:
+            # what generate adds first for `repetition_penalty`, the prompt's padding left out
+            from transformers import RepetitionPenaltyLogitsProcessor
 
-                padding = (attention_mask != 0).int().argmax(dim=1)
-                processors.insert(
-                    0,
-                    RepetitionPenaltyLogitsProcessor(
-                        sampling.repetition_penalty, prompt_ignore_length=padding
-                    ),
-                )
-            with self._lock, torch.inference_mode():
-                torch.manual_seed(seeds[0])
+            padding = (attention_mask != 0).int().argmax(dim=1)
+            penalty = RepetitionPenaltyLogitsProcessor(
+                sampling.repetition_penalty, prompt_ignore_length=padding
+            )
+            processors.insert(0, penalty)
+
+        class _FirstToken(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                if not first_token:
+                    first_token.append(time.perf_counter())
+                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+        start = time.perf_counter()
+        with self._lock, torch.inference_mode():
+            torch.manual_seed(seeds[0])
+            if self.decoder is not None:
                 out = self.decoder.generate(
                     enc["input_ids"],
                     enc["attention_mask"],
@@ -289,43 +294,22 @@ class TransformersBackend(Backend):
                     logits_processor=processors,
                     on_first_token=lambda: first_token.append(time.perf_counter()),
                 )
-            return self._results(requests, out, attention_mask, prompt_len, schema, start, first_token)
-
-        class _FirstToken(StoppingCriteria):
-            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
-                if not first_token:
-                    first_token.append(time.perf_counter())
-                return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-
-        with self._lock, torch.inference_mode():
-            torch.manual_seed(seeds[0])
-            cache = None
-            if len(row_prompt) > len(distinct) and prompt_len > 1:
-                cache = self._shared_prefill(enc["input_ids"], enc["attention_mask"], rows_index)
-            out = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=attention_mask,
-                cache=cache,
-                do_sample=False,  # sampling, when asked for, is NucleusSampler's
-                repetition_penalty=sampling.repetition_penalty,
-                max_new_tokens=max_new,
-                eos_token_id=self._stop_ids,
-                pad_token_id=self.tokenizer.pad_token_id,
-                logits_processor=processors,
-                stopping_criteria=StoppingCriteriaList([_FirstToken()]),
-            )
-        return self._results(requests, out, attention_mask, prompt_len, schema, start, first_token)
-
-    def _results(
-        self,
-        requests: list[GenerationRequest],
-        out: Any,
-        attention_mask: Any,
-        prompt_len: int,
-        schema: Any,
-        start: float,
-        first_token: list[float],
-    ) -> list[GenerationResult]:
+            else:
+                cache = None
+                if len(row_prompt) > len(distinct) and prompt_len > 1:
+                    cache = self._shared_prefill(enc["input_ids"], enc["attention_mask"], rows_index)
+                out = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    cache=cache,
+                    do_sample=False,  # sampling, when asked for, is NucleusSampler's
+                    repetition_penalty=sampling.repetition_penalty,
+                    max_new_tokens=max_new,
+                    eos_token_id=self._stop_ids,
+                    pad_token_id=self.tokenizer.pad_token_id,
+                    logits_processor=processors,
+                    stopping_criteria=StoppingCriteriaList([_FirstToken()]),
+                )
         total = time.perf_counter() - start
         ttft = (first_token[0] - start) if first_token else None
         new = out[:, prompt_len:].tolist()
