@@ -4,13 +4,13 @@ Writes bench/results/generation.json. Every ratio is against a baseline measured
 same run on the same machine:
 - batch-1 decode speed against the memory-bandwidth ceiling (weight bytes read per
   decode step over the measured copy bandwidth), for the backend's default dtype (the
-  target) and, on a CPU, for the other of fp32 and bf16 too (bf16 products are bound by
-  the bf16 conversion work, fp32 ones by memory: the figures show why the default is
-  what it is on this machine);
+  target) and, on a CPU, for the other of fp32 and bf16 too (each reads its own bytes);
 - 8 concurrent campaign requests through the micro-batcher against the naive path
   (one unbatched `generate` per variant, one request after another);
 - on a CPU, the lean Gemma decoder (the default there) against transformers' own `generate`
-  on the same weights, at batch 1.
+  on the same weights, at batch 1;
+- on a CPU in bf16, the lean decoder with its C kernels against the same decoder running
+  PyTorch's operations between the matrix products, at batch 1.
 
     python bench/generation.py [--device cuda] [--tokens 32] [--out bench/results/generation.json]
 """
@@ -159,23 +159,51 @@ def decode_report(
     }
 
 
-def lean_vs_generate(
-    lean: TransformersBackend, generic: TransformersBackend, msgs: list[dict[str, str]], tokens: int
+def interleaved(
+    fast: Callable[[], float], slow: Callable[[], float], names: tuple[str, str]
 ) -> dict[str, Any]:
-    """Batch-1 decode of the lean Gemma decoder against transformers' `generate` on the same weights.
+    """Two batch-1 decode speeds measured in turns, three times each, and the median of the ratios.
 
-    The two run in turns, three times each, and the median of the three ratios is reported: a
-    neighbour's burst slows one pair, not the figure.
+    A neighbour's burst on a shared machine slows one pair, not the figure.
     """
     pairs = []
     for _ in range(3):
-        fast = decode_speed(lean, msgs, 1, tokens)["decode_tokens_per_s"]
-        slow = decode_speed(generic, msgs, 1, tokens)["decode_tokens_per_s"]
-        pairs.append(
-            {"lean_tokens_per_s": fast, "generate_tokens_per_s": slow, "speedup": round(fast / slow, 3)}
-        )
+        a, b = fast(), slow()
+        pairs.append({names[0]: a, names[1]: b, "speedup": round(a / b, 3)})
     median = sorted(pairs, key=lambda p: p["speedup"])[1]
     return {**median, "pairs": pairs}
+
+
+def lean_vs_generate(
+    lean: TransformersBackend, generic: TransformersBackend, msgs: list[dict[str, str]], tokens: int
+) -> dict[str, Any]:
+    """Batch-1 decode of the lean Gemma decoder against transformers' `generate` on the same weights."""
+    return interleaved(
+        lambda: decode_speed(lean, msgs, 1, tokens)["decode_tokens_per_s"],
+        lambda: decode_speed(generic, msgs, 1, tokens)["decode_tokens_per_s"],
+        ("lean_tokens_per_s", "generate_tokens_per_s"),
+    )
+
+
+def kernels_vs_pytorch_ops(
+    backend: TransformersBackend, msgs: list[dict[str, str]], tokens: int
+) -> dict[str, Any]:
+    """Batch-1 decode of the lean decoder with its C kernels against the same decoder without them."""
+    decoder = backend.decoder
+    kernels = decoder.kernels
+
+    def without() -> float:
+        decoder.kernels = None
+        try:
+            return float(decode_speed(backend, msgs, 1, tokens)["decode_tokens_per_s"])
+        finally:
+            decoder.kernels = kernels
+
+    return interleaved(
+        lambda: decode_speed(backend, msgs, 1, tokens)["decode_tokens_per_s"],
+        without,
+        ("kernels_tokens_per_s", "pytorch_ops_tokens_per_s"),
+    )
 
 
 def cpu_flags() -> list[str]:
@@ -260,7 +288,9 @@ def main() -> None:
         decode_speed(backend, msgs, 1, 4)  # warm-up
         by_dtype = {default_dtype: decode_report(backend, msgs, args.tokens, bandwidth)}
         conc = concurrency(backend, msgs, requests=8, n=2, tokens=args.tokens)
-        lean = None
+        lean = native = None
+        if backend.decoder is not None and backend.decoder.kernels is not None:
+            native = kernels_vs_pytorch_ops(backend, msgs, args.tokens)
         if backend.decoder is not None:
             generic = TransformersBackend(device=args.device, lean_decode=False)
             try:
@@ -298,6 +328,7 @@ def main() -> None:
         "batch1_share_of_ceiling": {"dtype": default_dtype, "share": share},
         "decode_by_dtype": by_dtype,
         "lean_decoder_vs_transformers_generate": lean,
+        "decode_kernels_vs_pytorch_ops": native,
         "concurrency": conc,
         "targets": TARGETS,
         "met": {

@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         default=None,
         description="Gemma 3 on a CPU through the lean decoder; unset: wherever it applies, false: never.",
     )
+    native_kernels: bool | None = Field(
+        default=None,
+        description="The lean decoder's C kernels for bf16 steps; unset: where a C compiler builds them, "
+        "false: never.",
+    )
     vllm_url: str = Field(default="http://127.0.0.1:8000/v1", description="Base URL of a vLLM server.")
     vllm_api_key: str | None = Field(default=None, description="API key the vLLM server expects, if any.")
     max_batch: int = Field(default=32, ge=1, description="Most candidates in one generate call.")
@@ -69,6 +74,7 @@ class Settings(BaseSettings):
                 "device": self.device,
                 "dtype": self.dtype,
                 "lean_decode": self.lean_decode,
+                "native_kernels": self.native_kernels,
                 "max_batch": self.max_batch,
                 "max_queue": self.max_queue,
                 "timeout_s": self.generation_timeout_s,

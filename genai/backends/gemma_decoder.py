@@ -13,17 +13,18 @@ as the weights take. `GemmaDecoder` runs the same arithmetic over the model's ow
 - a KV cache of fixed size per batch, written in place, and per-step masks shared by all layers;
 - one-token attention as two small matrix products (the query scaled in its norm's weight).
 
-Linear layers get the CPU decode kernels of `genai.backends.gemv`. `generate` mirrors what
-`transformers`' greedy `generate` does with logits processors (the backend's sampler draws the
-token inside a processor), stop tokens and padding, so the backend can use either. Only the
-backend imports this module, after it has imported torch.
+Linear layers get the CPU decode kernels of `genai.backends.gemv`; in bf16, a step of one sequence
+runs the work between them in the C kernels of `genai.backends.native` when it is given them.
+`generate` mirrors what `transformers`' greedy `generate` does with logits processors (the
+backend's sampler draws the token inside a processor), stop tokens and padding, so the backend can
+use either. Only the backend imports this module, after it has imported torch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +32,9 @@ from torch import nn
 
 from genai.backends.gemv import shared_linear, use_cpu_decode_layers
 from genai.backends.norms import FusedRMSNorm
+
+if TYPE_CHECKING:
+    from genai.backends.native import DecodeStepKernels
 
 __all__ = ["GemmaDecoder", "KVCache", "supports"]
 
@@ -51,11 +55,11 @@ def supports(model: Any) -> bool:
 
 @dataclass
 class _Layer:
-    input_norm: Callable[[torch.Tensor], torch.Tensor]
-    post_attention_norm: Callable[[torch.Tensor], torch.Tensor]
-    pre_feedforward_norm: Callable[[torch.Tensor], torch.Tensor]
-    post_feedforward_norm: Callable[[torch.Tensor], torch.Tensor]
-    qk_norm: Callable[[torch.Tensor], torch.Tensor]
+    input_norm: FusedRMSNorm
+    post_attention_norm: FusedRMSNorm
+    pre_feedforward_norm: FusedRMSNorm
+    post_feedforward_norm: FusedRMSNorm
+    qk_norm: _HeadNorms
     qkv: nn.Linear
     o: nn.Linear
     gate_up: nn.Linear
@@ -105,7 +109,7 @@ class KVCache:
 class GemmaDecoder:
     """The forward pass and greedy-with-processors generation of a `Gemma3ForCausalLM`, lean."""
 
-    def __init__(self, model: Any) -> None:
+    def __init__(self, model: Any, kernels: DecodeStepKernels | None = None) -> None:
         if not supports(model):
             raise ValueError(f"{type(model).__name__} is not a Gemma 3 text model this decoder runs")
         cfg = model.config
@@ -117,17 +121,17 @@ class GemmaDecoder:
         self.window = int(cfg.sliding_window or 0)
         self.embed = inner.embed_tokens
         self.rotary = inner.rotary_emb
-        self.final_norm = FusedRMSNorm(inner.norm).forward
+        self.final_norm = FusedRMSNorm(inner.norm)
         scaling = float(cfg.query_pre_attn_scalar) ** -0.5
         self.layers: list[_Layer] = []
         for i, layer in enumerate(inner.layers):
             attn, mlp = layer.self_attn, layer.mlp
             self.layers.append(
                 _Layer(
-                    input_norm=FusedRMSNorm(layer.input_layernorm).forward,
-                    post_attention_norm=FusedRMSNorm(layer.post_attention_layernorm).forward,
-                    pre_feedforward_norm=FusedRMSNorm(layer.pre_feedforward_layernorm).forward,
-                    post_feedforward_norm=FusedRMSNorm(layer.post_feedforward_layernorm).forward,
+                    input_norm=FusedRMSNorm(layer.input_layernorm),
+                    post_attention_norm=FusedRMSNorm(layer.post_attention_layernorm),
+                    pre_feedforward_norm=FusedRMSNorm(layer.pre_feedforward_layernorm),
+                    post_feedforward_norm=FusedRMSNorm(layer.post_feedforward_layernorm),
                     # the attention scale rides on the query norm's weight: one product less a layer
                     qk_norm=_HeadNorms(attn.q_norm, attn.k_norm, self.heads, self.kv_heads, scaling),
                     qkv=_fuse([attn.q_proj, attn.k_proj, attn.v_proj]),
@@ -152,6 +156,10 @@ class GemmaDecoder:
                 layer.qkv, layer.o, layer.gate_up, layer.down = (next(swapped) for _ in range(4))  # type: ignore[assignment]
             self.lm_head = next(swapped)  # type: ignore[assignment]
         self._rope: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        # the C kernels do bf16 one-token steps on a CPU; other steps keep PyTorch's operations
+        usable = self.device.type == "cpu" and self.dtype == torch.bfloat16
+        self.kernels = kernels if usable else None
+        self.threads = torch.get_num_threads()
 
     # -- the forward pass --------------------------------------------------------------
 
@@ -172,6 +180,8 @@ class GemmaDecoder:
     def forward(self, ids: torch.Tensor, positions: torch.Tensor, cache: KVCache, start: int) -> torch.Tensor:
         """Logits `[rows, vocab]` after the last of `ids` (`[rows, steps]`, written from slot `start`)."""
         rows, steps = ids.shape
+        if self.kernels is not None and rows == 1 and steps == 1:
+            return self._step_native(self.kernels, ids, positions, cache, start)
         end = start + steps
         heads, kv, d = self.heads, self.kv_heads, self.head_dim
         h = self.embed(ids)
@@ -181,7 +191,7 @@ class GemmaDecoder:
         }
         masks = self._masks(cache, start, steps)
         for i, layer in enumerate(self.layers):
-            x = layer.input_norm(h)
+            x = layer.input_norm.forward(h)
             qkv = layer.qkv(x).view(rows, steps, heads + 2 * kv, d)
             cos, sin = rope[layer.kind]
             qk = _rotate(layer.qk_norm(qkv[:, :, : heads + kv]), cos, sin)
@@ -190,13 +200,47 @@ class GemmaDecoder:
             keys[:, :, start:end] = k.transpose(1, 2)
             values[:, :, start:end] = qkv[:, :, heads + kv :].transpose(1, 2)
             attended = self._attend(q, keys[:, :, :end], values[:, :, :end], masks[layer.kind])
-            h = h + layer.post_attention_norm(layer.o(attended))
-            x = layer.pre_feedforward_norm(h)
+            h = h + layer.post_attention_norm.forward(layer.o(attended))
+            x = layer.pre_feedforward_norm.forward(h)
             gate, up = layer.gate_up(x).chunk(2, dim=-1)
-            h = h + layer.post_feedforward_norm(layer.down(F.gelu(gate, approximate="tanh") * up))
-        last = self.final_norm(h[:, -1:])
+            h = h + layer.post_feedforward_norm.forward(layer.down(F.gelu(gate, approximate="tanh") * up))
+        last = self.final_norm.forward(h[:, -1:])
         logits: torch.Tensor = self.lm_head(last)
         return logits[:, -1]
+
+    def _step_native(
+        self,
+        kernels: DecodeStepKernels,
+        ids: torch.Tensor,
+        positions: torch.Tensor,
+        cache: KVCache,
+        start: int,
+    ) -> torch.Tensor:
+        """`forward` for one token of one sequence, the work between matrix products in C kernels."""
+        h = self.embed(ids).contiguous()
+        x = torch.empty_like(h)
+        attended = torch.empty(self.heads * self.head_dim, dtype=h.dtype)
+        position = int(positions.reshape(-1)[0])
+        masks = self._masks(cache, start, 1)
+        rope = {kind: (cos[position], sin[position]) for kind, (cos, sin) in self._rope.items()}
+        first = self.layers[0].input_norm
+        kernels.rms_norm(h, first.scale, x, first.eps)
+        for i, layer in enumerate(self.layers):
+            cos, sin = rope[layer.kind]
+            qkv = layer.qkv(x)
+            kernels.attention_step(
+                qkv, layer.qk_norm.scale, layer.qk_norm.eps, cos, sin, cache.keys[i], cache.values[i],
+                start, masks[layer.kind], attended, self.heads, self.threads,
+            )  # fmt: skip
+            post, pre = layer.post_attention_norm, layer.pre_feedforward_norm
+            kernels.residual_norms(h, layer.o(attended), post.scale, post.eps, pre.scale, pre.eps, x)
+            gate, up = layer.gate_up(x).chunk(2, dim=-1)
+            down = layer.down(F.gelu(gate, approximate="tanh") * up)
+            post = layer.post_feedforward_norm
+            following = self.layers[i + 1].input_norm if i + 1 < len(self.layers) else self.final_norm
+            kernels.residual_norms(h, down, post.scale, post.eps, following.scale, following.eps, x)
+        logits: torch.Tensor = self.lm_head(x)
+        return logits.view(1, -1)
 
     def _attend(
         self, q: torch.Tensor, keys: torch.Tensor, values: torch.Tensor, mask: torch.Tensor

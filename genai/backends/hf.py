@@ -69,10 +69,11 @@ class TransformersBackend(Backend):
         cache_dir: Path | None = None,
         progress: Callable[[str], None] | None = None,
         lean_decode: bool | None = None,
+        native_kernels: bool | None = None,
     ) -> None:
         started = time.perf_counter()
         # converting, loading and generating all on the process's one tensor thread: see torch_thread
-        on_torch_thread(self._load, model, device, dtype, cache_dir, progress, lean_decode)
+        on_torch_thread(self._load, model, device, dtype, cache_dir, progress, lean_decode, native_kernels)
         self._stop_ids = _stop_ids(self.tokenizer)
         self._table: Any = None
         self._lock = threading.Lock()
@@ -93,6 +94,7 @@ class TransformersBackend(Backend):
         cache_dir: Path | None,
         progress: Callable[[str], None] | None,
         lean_decode: bool | None,
+        native_kernels: bool | None = None,
     ) -> None:
         """Find or convert the checkpoint and load the tokenizer, the model and its CPU decode path."""
         import torch
@@ -116,6 +118,10 @@ class TransformersBackend(Backend):
         self.device, self.dtype = pick_device(device, dtype)
         if lean_decode and self.device != "cpu":
             raise InvalidInputError("the lean decoder runs on the CPU only", field="lean_decode")
+        if native_kernels and (self.device != "cpu" or self.dtype != torch.bfloat16 or lean_decode is False):
+            raise InvalidInputError(
+                "the C kernels serve the lean decoder in bfloat16 on the CPU only", field="native_kernels"
+            )
         if progress:
             progress(f"loading {self.model_id} on {self.device} ({str(self.dtype).removeprefix('torch.')})")
         try:
@@ -130,7 +136,14 @@ class TransformersBackend(Backend):
             from genai.backends import gemma_decoder
 
             if lean_decode is not False and gemma_decoder.supports(self.model):
-                self.decoder = gemma_decoder.GemmaDecoder(self.model)
+                kernels = None
+                if native_kernels is not False and self.dtype == torch.bfloat16:
+                    from genai.backends.native import load_decode_step
+
+                    kernels = load_decode_step(cache_dir)
+                    if kernels is None and native_kernels:
+                        raise BackendUnavailableError("the lean decoder's C kernels could not be built")
+                self.decoder = gemma_decoder.GemmaDecoder(self.model, kernels)
             else:
                 from genai.backends.gemv import use_cpu_decode_layers
                 from genai.backends.norms import use_fused_rms_norm
