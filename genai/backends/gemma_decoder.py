@@ -34,7 +34,7 @@ from genai.backends.gemv import shared_linear, use_cpu_decode_layers
 from genai.backends.norms import FusedRMSNorm
 
 if TYPE_CHECKING:
-    from genai.backends.native import DecodeStepKernels
+    from genai.backends.native import DecodeStepKernels, NativeLayer
 
 __all__ = ["GemmaDecoder", "KVCache", "supports"]
 
@@ -160,6 +160,29 @@ class GemmaDecoder:
         usable = self.device.type == "cpu" and self.dtype == torch.bfloat16
         self.kernels = kernels if usable else None
         self.threads = torch.get_num_threads()
+        self._native_layers = [self._native_layer(layer) for layer in self.layers] if self.kernels else []
+
+    def _native_layer(self, layer: _Layer) -> NativeLayer:
+        from genai.backends.native import DecodeStepKernels
+
+        norms = {
+            "input": layer.input_norm,
+            "post_attention": layer.post_attention_norm,
+            "pre_feedforward": layer.pre_feedforward_norm,
+            "post_feedforward": layer.post_feedforward_norm,
+        }
+        return DecodeStepKernels.layer(
+            {
+                "qkv": layer.qkv.weight,
+                "o": layer.o.weight,
+                "gate_up": layer.gate_up.weight,
+                "down": layer.down.weight,
+            },
+            {name: (norm.scale, norm.eps) for name, norm in norms.items()},
+            (layer.qk_norm.scale, layer.qk_norm.eps),
+            self.heads,
+            self.kv_heads,
+        )
 
     # -- the forward pass --------------------------------------------------------------
 
@@ -216,30 +239,19 @@ class GemmaDecoder:
         cache: KVCache,
         start: int,
     ) -> torch.Tensor:
-        """`forward` for one token of one sequence, the work between matrix products in C kernels."""
-        h = self.embed(ids).contiguous()
-        x = torch.empty_like(h)
-        attended = torch.empty(self.heads * self.head_dim, dtype=h.dtype)
+        """`forward` for one token of one sequence, each layer one C call."""
+        h = self.embed(ids).reshape(-1).clone()
         position = int(positions.reshape(-1)[0])
         masks = self._masks(cache, start, 1)
         rope = {kind: (cos[position], sin[position]) for kind, (cos, sin) in self._rope.items()}
-        first = self.layers[0].input_norm
-        kernels.rms_norm(h, first.scale, x, first.eps)
-        for i, layer in enumerate(self.layers):
+        for i, (layer, native) in enumerate(zip(self.layers, self._native_layers, strict=True)):
             cos, sin = rope[layer.kind]
-            qkv = layer.qkv(x)
-            kernels.attention_step(
-                qkv, layer.qk_norm.scale, layer.qk_norm.eps, cos, sin, cache.keys[i], cache.values[i],
-                start, masks[layer.kind], attended, self.heads, self.threads,
-            )  # fmt: skip
-            post, pre = layer.post_attention_norm, layer.pre_feedforward_norm
-            kernels.residual_norms(h, layer.o(attended), post.scale, post.eps, pre.scale, pre.eps, x)
-            gate, up = layer.gate_up(x).chunk(2, dim=-1)
-            down = layer.down(F.gelu(gate, approximate="tanh") * up)
-            post = layer.post_feedforward_norm
-            following = self.layers[i + 1].input_norm if i + 1 < len(self.layers) else self.final_norm
-            kernels.residual_norms(h, down, post.scale, post.eps, following.scale, following.eps, x)
-        logits: torch.Tensor = self.lm_head(x)
+            kernels.layer_step(
+                native, h, cos, sin, cache.keys[i], cache.values[i], start, masks[layer.kind], self.threads
+            )
+        x = torch.empty_like(h)
+        kernels.rms_norm(h, self.final_norm.scale, x, self.final_norm.eps)
+        logits: torch.Tensor = self.lm_head(x.view(1, -1))
         return logits.view(1, -1)
 
     def _attend(

@@ -1,9 +1,9 @@
 """The lean decoder's C kernels for one-token bf16 steps: built once per machine, loaded with ctypes.
 
-`kernels/decode_step.c` does the small operations between a Gemma 3 layer's matrix products in a
-few calls (see its header). It is compiled on first use with the system's C compiler (``CC``, else
-``cc``), optimised for this CPU, into the cache directory under a name that hashes the source, the
-compiler's version, the flags and the CPU's features, so a changed machine or compiler rebuilds it.
+`kernels/decode_step.c` runs a Gemma 3 layer's one-token step in one call (see its header). It is
+compiled on first use with the system's C compiler (``CC``, else ``cc``), optimised for this CPU,
+into the cache directory under a name that hashes the source, the compiler's version, the flags
+and the CPU's features, so a changed machine or compiler rebuilds it.
 Where no compiler can build it (no compiler, no OpenMP) `load_decode_step` returns None and the
 decoder keeps PyTorch's operations: the kernels are a speed-up, never a requirement.
 
@@ -23,22 +23,56 @@ import shutil
 import subprocess
 import tempfile
 from ctypes import c_float, c_int, c_int64, c_void_p
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from genai.paths import cache_dir
 
-__all__ = ["SOURCE", "DecodeStepKernels", "KernelBuildError", "build", "build_key", "load_decode_step"]
+__all__ = [
+    "NORMS",
+    "SOURCE",
+    "DecodeStepKernels",
+    "KernelBuildError",
+    "LayerWeights",
+    "NativeLayer",
+    "build",
+    "build_key",
+    "load_decode_step",
+]
 
 log = logging.getLogger(__name__)
 
 SOURCE = Path(__file__).with_name("kernels") / "decode_step.c"
+# a layer's four RMS norms, in the order of ``copyloop_layer``
+NORMS = ("input", "post_attention", "pre_feedforward", "post_feedforward")
 FLAGS = ("-O3", "-march=native", "-fPIC", "-shared", "-fopenmp", "-std=c11")
 
 
 class KernelBuildError(RuntimeError):
     """The C kernels could not be compiled or loaded."""
+
+
+class LayerWeights(ctypes.Structure):
+    """One layer's weights and norms as the C side reads them (``copyloop_layer``)."""
+
+    _fields_ = [
+        *((name, c_void_p) for name in ("qkv", "o", "gate_up", "down")),
+        *((f"{name}_scale", c_void_p) for name in NORMS),
+        ("head_scale", c_void_p),
+        *((f"{name}_eps", c_float) for name in NORMS),
+        ("head_eps", c_float),
+        *((name, c_int64) for name in ("hidden", "heads", "kv_heads", "head_dim", "intermediate")),
+    ]
+
+
+@dataclass
+class NativeLayer:
+    """A layer's `LayerWeights` and the tensors it points into (kept alive with it)."""
+
+    weights: LayerWeights
+    tensors: list[torch.Tensor]
 
 
 class DecodeStepKernels:
@@ -48,62 +82,72 @@ class DecodeStepKernels:
         self.path = path
         self._rms_norm = lib.copyloop_rms_norm
         self._rms_norm.argtypes = [c_void_p, c_void_p, c_void_p, c_int64, c_float]
-        self._residual_norms = lib.copyloop_residual_norms
-        self._residual_norms.argtypes = [
-            c_void_p, c_void_p, c_void_p, c_float, c_void_p, c_float, c_void_p, c_int64,
-        ]  # fmt: skip
-        self._attention_step = lib.copyloop_attention_step
-        self._attention_step.argtypes = [
-            c_void_p, c_void_p, c_float, c_void_p, c_void_p, c_void_p, c_void_p, c_int64, c_int64,
-            c_int64, c_void_p, c_void_p, c_int64, c_int64, c_int64, c_int,
-        ]  # fmt: skip
-        for fn in (self._rms_norm, self._residual_norms, self._attention_step):
+        self._layer_step = lib.copyloop_layer_step
+        self._layer_step.argtypes = [ctypes.POINTER(LayerWeights)] + [c_void_p] * 5 + [c_int64] * 3
+        self._layer_step.argtypes += [c_void_p, c_int]
+        for fn in (self._rms_norm, self._layer_step):
             fn.restype = c_int
 
     def rms_norm(self, x: torch.Tensor, scale: torch.Tensor, out: torch.Tensor, eps: float) -> None:
         """``out = bf16(rms_norm(x) * scale)`` for one vector."""
         _check("rms_norm", self._rms_norm(x.data_ptr(), scale.data_ptr(), out.data_ptr(), x.numel(), eps))
 
-    def residual_norms(
-        self,
-        h: torch.Tensor,
-        y: torch.Tensor,
-        post_scale: torch.Tensor,
-        post_eps: float,
-        next_scale: torch.Tensor,
-        next_eps: float,
-        x_next: torch.Tensor,
-    ) -> None:
-        """``h += bf16(rms_norm(y) * post_scale)`` in place; ``x_next = bf16(rms_norm(h) * next_scale)``."""
-        rc = self._residual_norms(
-            h.data_ptr(), y.data_ptr(), post_scale.data_ptr(), post_eps,
-            next_scale.data_ptr(), next_eps, x_next.data_ptr(), h.numel(),
-        )  # fmt: skip
-        _check("residual_norms", rc)
+    @staticmethod
+    def layer(
+        products: dict[str, torch.Tensor],
+        norms: dict[str, tuple[torch.Tensor, float]],
+        head_norm: tuple[torch.Tensor, float],
+        heads: int,
+        kv_heads: int,
+    ) -> NativeLayer:
+        """A layer from its product weights (`qkv`, `o`, `gate_up`, `down`: ``[out, in]`` bf16), its
+        four norms (`NORMS`: fp32 ``1 + weight`` and eps) and its head norms (``[heads + kv_heads, d]``).
+        """
+        head_scale, head_eps = head_norm
+        hidden = products["qkv"].shape[1]
+        head_dim = head_scale.shape[-1]
+        for name, weight in products.items():
+            if weight.dtype != torch.bfloat16 or not weight.is_contiguous():
+                raise ValueError(f"{name} weight must be contiguous bf16, not {weight.dtype}")
+        scales = [norms[name][0] for name in NORMS] + [head_scale]
+        if any(t.dtype != torch.float32 or not t.is_contiguous() for t in scales):
+            raise ValueError("norm scales must be contiguous fp32")
+        if tuple(products["qkv"].shape) != ((heads + 2 * kv_heads) * head_dim, hidden):
+            raise ValueError(
+                f"qkv weight of shape {tuple(products['qkv'].shape)} for {heads}/{kv_heads} heads"
+            )
+        weights = LayerWeights(
+            *(products[name].data_ptr() for name in ("qkv", "o", "gate_up", "down")),
+            *(t.data_ptr() for t in scales),
+            *(norms[name][1] for name in NORMS),
+            head_eps,
+            hidden,
+            heads,
+            kv_heads,
+            head_dim,
+            products["gate_up"].shape[0] // 2,
+        )
+        return NativeLayer(weights, [*products.values(), *scales])
 
-    def attention_step(
+    def layer_step(
         self,
-        qkv: torch.Tensor,
-        head_scale: torch.Tensor,
-        eps: float,
+        layer: NativeLayer,
+        h: torch.Tensor,
         cos: torch.Tensor,
         sin: torch.Tensor,
         keys: torch.Tensor,
         values: torch.Tensor,
         slot: int,
         mask: torch.Tensor,
-        out: torch.Tensor,
-        heads: int,
         threads: int,
     ) -> None:
-        """One query token over a ``[kv_heads, total, d]`` cache; its key and value go to `slot`."""
-        kv_heads, total, d = keys.shape[-3:]
-        rc = self._attention_step(
-            qkv.data_ptr(), head_scale.data_ptr(), eps, cos.data_ptr(), sin.data_ptr(),
-            keys.data_ptr(), values.data_ptr(), slot, mask.numel(), total, mask.data_ptr(),
-            out.data_ptr(), heads, kv_heads, d, threads,
+        """The residual stream `h` of one token through `layer`, in place, over its ``[kv_heads, total, d]``
+        cache (its key and value go to `slot`; `mask`: additive, over slots ``0 .. end - 1``)."""
+        rc = self._layer_step(
+            ctypes.byref(layer.weights), h.data_ptr(), cos.data_ptr(), sin.data_ptr(), keys.data_ptr(),
+            values.data_ptr(), slot, mask.numel(), keys.shape[-2], mask.data_ptr(), threads,
         )  # fmt: skip
-        _check("attention_step", rc)
+        _check("layer_step", rc)
 
 
 def _check(name: str, rc: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import platform
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,18 @@ BF16_ULP = 2.0**-7  # relative spacing of bf16 values
 def kernels(tmp_path_factory: pytest.TempPathFactory) -> native.DecodeStepKernels:
     built = native.load_decode_step(tmp_path_factory.mktemp("kernels"))
     assert built is not None, "the kernels did not build with this machine's C compiler"
+    return built
+
+
+@pytest.fixture(scope="module")
+def portable_kernels(tmp_path_factory: pytest.TempPathFactory) -> native.DecodeStepKernels:
+    """The kernels built without AVX512-BF16 instructions: the products' portable C path."""
+    if platform.machine() not in ("x86_64", "AMD64"):
+        pytest.skip("the portable path is what this CPU builds anyway")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(native, "FLAGS", (*native.FLAGS, "-mno-avx512bf16"))
+        built = native.load_decode_step.__wrapped__(tmp_path_factory.mktemp("portable"))  # type: ignore[attr-defined]
+    assert built is not None
     return built
 
 
@@ -67,18 +80,6 @@ def test_rms_norm_matches_the_fused_norm(kernels: native.DecodeStepKernels, size
     assert_bf16_close(out, norm.forward(x))
 
 
-def test_residual_norms_match_an_add_between_two_norms(kernels: native.DecodeStepKernels) -> None:
-    post, following = gemma_norm(640, 1), gemma_norm(640, 2)
-    h = (torch.randn(640) * 4).to(torch.bfloat16)
-    y = torch.randn(640).to(torch.bfloat16)
-    expected_h = h + post.forward(y)
-    expected_x = following.forward(expected_h)
-    x = torch.empty_like(h)
-    kernels.residual_norms(h, y, post.scale, post.eps, following.scale, following.eps, x)
-    assert_bf16_close(h, expected_h)
-    assert_bf16_close(x, expected_x, exact_share=0.9)
-
-
 def teacher_forced(decoder: GemmaDecoder, prompt: Any, steps: Any) -> tuple[list[Any], KVCache]:
     """Logits of each one-token step after `prompt`, fed `steps` whatever the model predicts."""
     length = prompt.shape[1] + steps.shape[1]
@@ -97,29 +98,34 @@ def teacher_forced(decoder: GemmaDecoder, prompt: Any, steps: Any) -> tuple[list
 
 
 class Counting:
-    """The kernels, counting the attention steps they run."""
+    """The kernels, counting the layer steps they run."""
 
     def __init__(self, inner: native.DecodeStepKernels) -> None:
         self.inner = inner
-        self.attention_steps = 0
+        self.layer_steps = 0
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def attention_step(self, *args: Any, **kwargs: Any) -> None:
-        self.attention_steps += 1
-        self.inner.attention_step(*args, **kwargs)
+    def layer_step(self, *args: Any, **kwargs: Any) -> None:
+        self.layer_steps += 1
+        self.inner.layer_step(*args, **kwargs)
 
 
-@pytest.mark.parametrize("head_dim, heads, kv_heads", [(8, 4, 2), (48, 4, 1), (40, 2, 2)])
+@pytest.mark.parametrize(
+    "head_dim, heads, kv_heads, threads, build",
+    [(8, 4, 2, 1, "native"), (48, 4, 1, 3, "native"), (40, 2, 2, 2, "native"), (40, 4, 2, 2, "portable")],
+)
 def test_a_bf16_decode_step_through_the_kernels_matches_pytorch(
-    kernels: native.DecodeStepKernels, head_dim: int, heads: int, kv_heads: int
+    request: pytest.FixtureRequest, head_dim: int, heads: int, kv_heads: int, threads: int, build: str
 ) -> None:
+    kernels = request.getfixturevalue("kernels" if build == "native" else "portable_kernels")
     # sliding window 4 and 9 prompt tokens: the masks cut the sliding layers' view
     model = gemma(head_dim=head_dim, num_attention_heads=heads, num_key_value_heads=kv_heads)
     model = model.to(torch.bfloat16)
     decoder = GemmaDecoder(model, kernels)
     assert decoder.kernels is kernels
+    decoder.threads = threads  # the products and the attention split over this many
     gen = torch.Generator().manual_seed(3)
     prompt, steps = torch.randint(3, 96, (1, 9), generator=gen), torch.randint(3, 96, (1, 6), generator=gen)
 
@@ -129,7 +135,7 @@ def test_a_bf16_decode_step_through_the_kernels_matches_pytorch(
     decoder.kernels = None
     expected, expected_cache = teacher_forced(decoder, prompt, steps)
 
-    assert counting.attention_steps == 6 * len(decoder.layers)
+    assert counting.layer_steps == 6 * len(decoder.layers)
     for a, b in zip(got, expected, strict=True):
         assert torch.allclose(a, b, atol=0.05, rtol=0), (a - b).abs().max()
         assert int(a.argmax()) == int(b.argmax())
