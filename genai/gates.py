@@ -17,7 +17,9 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
   3 or more "!"/"?" in a row.
 - spam_phrases: warn on one or two distinct trigger phrases, block on 3 or more.
 - repetition: block on a word repeated 4 times in a row, a 2- to 5-word phrase 3 times in a
-  row, a sentence of 4+ words repeated in the body, or under 30% distinct words in 40+ words.
+  row, a sentence of 4+ words repeated in the body, or under 30% distinct words in 40+ words;
+  warn when a body paragraph repeats the subject or the preheader (8 words in a row, or all of
+  one of 5 words or more): the reader has just seen those words in the inbox.
 - offer_consistency: percentages count as offers only next to discount words ("off", "save",
   "up to"...), so "100% soy wax" is not an offer; currency amounts compare by value, not symbol.
   Discounts must come from the brief (offer, goal or constraints); plain prices may also be the
@@ -410,6 +412,8 @@ _REPEAT_PHRASE_RUN = 3
 _DISTINCT_MIN_TOKENS = 40
 _DISTINCT_MIN_RATIO = 0.3
 _SENTENCE_MIN_TOKENS = 4
+_ECHO_RUN_TOKENS = 8
+_ECHO_WHOLE_MIN_TOKENS = 5
 
 
 def _tokens(text: str) -> list[str]:
@@ -434,8 +438,35 @@ def _runs(tokens: list[str]) -> Iterator[tuple[str, int]]:
                 i += 1
 
 
+def _longest_shared_run(a: list[str], b: list[str]) -> tuple[int, int]:
+    """Length and start in `a` of the longest run of tokens that `a` and `b` share."""
+    best, start = 0, 0
+    previous = [0] * (len(b) + 1)
+    for i, token in enumerate(a, 1):
+        current = [0] * (len(b) + 1)
+        for j, other in enumerate(b, 1):
+            if token == other:
+                current[j] = previous[j - 1] + 1
+                if current[j] > best:
+                    best, start = current[j], i - current[j]
+        previous = current
+    return best, start
+
+
+def _echoes(draft: EmailDraft) -> Iterator[Finding]:
+    """A warning for each body paragraph that repeats the subject or the preheader."""
+    for source_name, source in (("subject", draft.subject), ("preheader", draft.preheader)):
+        source_tokens = _tokens(source)
+        for i, para in enumerate(draft.body):
+            length, start = _longest_shared_run(source_tokens, _tokens(para))
+            whole = length == len(source_tokens) >= _ECHO_WHOLE_MIN_TOKENS
+            if length >= _ECHO_RUN_TOKENS or whole:
+                run = " ".join(source_tokens[start : start + length])
+                yield Finding("warn", f"the body repeats the {source_name}", [f"body[{i}]: {run}"])
+
+
 def _check_repetition(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:
-    findings: list[Finding] = []
+    findings: list[Finding] = list(_echoes(draft))
     seen_runs: set[str] = set()
     for name, text in _copy_fields(draft):
         for phrase, times in _runs(_tokens(text)):
@@ -588,7 +619,13 @@ GATES: tuple[Gate, ...] = (
         "e-mail addresses and phone numbers only from the brand kit",
         _check_contact_details,
     ),
-    Gate("repetition", "block", "no degenerate repetition of words, phrases or sentences", _check_repetition),
+    Gate(
+        "repetition",
+        "block",
+        "no degenerate repetition of words, phrases or sentences; a body that repeats the subject or "
+        "preheader warns",
+        _check_repetition,
+    ),
     Gate("empty_fields", "block", "every required field filled in", _check_empty_fields),
     Gate(
         "offer_consistency",

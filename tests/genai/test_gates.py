@@ -215,6 +215,18 @@ BAD_DRAFTS: dict[str, tuple[dict[str, Any], str, str, str]] = {
         "block",
         BODY[0],
     ),
+    "body_repeating_the_preheader_warns": (
+        {"body": ["Warm up the season with hand-poured candles, now 20% off until Sunday!", *BODY]},
+        "repetition",
+        "warn",
+        "body[0]: warm up the season with hand poured candles now 20 off until sunday",
+    ),
+    "body_repeating_the_subject_warns": (
+        {"body": [*BODY, "Your holiday glow: 20% off every candle."]},
+        "repetition",
+        "warn",
+        "body[2]: your holiday glow 20 off every candle",
+    ),
     "low_variety_text_blocks": (
         {"body": ["candles and more candles and " * 8, "the candles and the wax and the candles " * 3]},
         "repetition",
@@ -393,3 +405,20 @@ def test_blocking_and_warnings_split_failures(draft: EmailDraft, brief: Brief, b
     assert [r.gate_id for r in blocking(results)] == ["subject_length"]
     assert [r.gate_id for r in warnings(results)] == ["spam_phrases"]
     assert all(r.blocks for r in blocking(results)) and not any(r.blocks for r in warnings(results))
+
+
+@pytest.mark.parametrize(
+    ("paragraph", "warns"),
+    [
+        ("Warm up the season with hand-poured wax.", False),  # 7 words of the preheader's 13
+        ("Warm up the season with hand-poured candles today.", True),  # 8 words
+        ("Your holiday glow lasts all winter.", False),  # 3 of the subject's 7 words
+    ],
+)
+def test_a_body_echoing_the_inbox_lines_warns_from_eight_words(
+    draft: EmailDraft, brief: Brief, brand: BrandKit, paragraph: str, warns: bool
+) -> None:
+    found = result(run_gates(replace(draft, body=[*BODY, paragraph]), brief, brand), "repetition")
+    assert found.passed is not warns
+    if warns:
+        assert found.severity == "warn" and "repeats the preheader" in found.message
