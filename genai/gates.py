@@ -20,6 +20,9 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
   row, a sentence of 4+ words repeated in the body, or under 30% distinct words in 40+ words;
   warn when a body paragraph repeats the subject or the preheader (8 words in a row, or all of
   one of 5 words or more): the reader has just seen those words in the inbox.
+- empty_fields: block on an empty required field; for English briefs, warn when a field's last
+  word is one no sentence ends on (an article, a preposition, a conjunction, a possessive), as
+  when the model's text was cut at a length limit.
 - offer_consistency: percentages count as offers only next to discount words ("off", "save",
   "up to"...), so "100% soy wax" is not an offer; currency amounts compare by value, not symbol.
   Discounts must come from the brief (offer, goal or constraints); plain prices may also be the
@@ -492,6 +495,22 @@ def _check_repetition(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[
     return findings
 
 
+# Words an English sentence does not end on: a field whose last word is one was cut off.
+_UNFINISHED_ENDINGS = frozenset({
+    "a", "an", "the", "of", "to", "for", "with", "and", "or", "but", "in", "on", "at", "by", "from",
+    "into", "your", "our", "my", "their", "his", "her", "its", "this", "these", "that", "those",
+    "you've", "we're", "you're", "it's", "is", "are", "was", "be",
+})  # fmt: skip
+
+
+def _unfinished(draft: EmailDraft) -> Iterator[str]:
+    """Fields (by name) that stop on a word no sentence ends on, with that ending."""
+    for name, text in _copy_fields(draft):
+        words = _TOKEN_RE.findall(text)  # links and tags included: a text may end on one
+        if words and words[-1].lower() in _UNFINISHED_ENDINGS and not text.rstrip().endswith(("?", ":")):
+            yield f"{name}: ...{text.rstrip()[-30:]}"
+
+
 def _check_empty_fields(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:
     required = {
         "subject": draft.subject,
@@ -504,9 +523,12 @@ def _check_empty_fields(draft: EmailDraft, brief: Brief, brand: BrandKit) -> lis
     empty += [f"body[{i}]" for i, para in enumerate(draft.body) if not para.strip()]
     if not draft.body:
         empty.append("body")
-    if not empty:
-        return []
-    return [Finding("block", f"empty field(s): {', '.join(empty)}", empty)]
+    findings = [Finding("block", f"empty field(s): {', '.join(empty)}", empty)] if empty else []
+    if brief.language.split("-")[0] == "en":
+        cut = list(_unfinished(draft))
+        if cut:
+            findings.append(Finding("warn", "text stops mid-sentence", cut))
+    return findings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -626,7 +648,12 @@ GATES: tuple[Gate, ...] = (
         "preheader warns",
         _check_repetition,
     ),
-    Gate("empty_fields", "block", "every required field filled in", _check_empty_fields),
+    Gate(
+        "empty_fields",
+        "block",
+        "every required field filled in; none stops mid-sentence",
+        _check_empty_fields,
+    ),
     Gate(
         "offer_consistency",
         "block",

@@ -236,6 +236,18 @@ BAD_DRAFTS: dict[str, tuple[dict[str, Any], str, str, str]] = {
     "blank_subject_blocks": ({"subject": "   "}, "empty_fields", "block", "subject"),
     "empty_paragraph_blocks": ({"body": [*BODY, ""]}, "empty_fields", "block", "body[2]"),
     "no_body_blocks": ({"body": []}, "empty_fields", "block", "body"),
+    "preheader_cut_off_warns": (
+        {"preheader": "Warm up the season with hand-poured candles. Hurry up and get a"},
+        "empty_fields",
+        "warn",
+        "preheader: ...",
+    ),
+    "paragraph_cut_off_warns": (
+        {"body": [*BODY, "Order now and get 20% off all of our"]},
+        "empty_fields",
+        "warn",
+        "body[2]: ...",
+    ),
     "invented_discount_blocks": (
         {"headline": "Now 50% off every candle"},
         "offer_consistency",
@@ -422,3 +434,13 @@ def test_a_body_echoing_the_inbox_lines_warns_from_eight_words(
     assert found.passed is not warns
     if warns:
         assert found.severity == "warn" and "repeats the preheader" in found.message
+
+
+def test_a_cut_off_field_is_judged_in_english_only(draft: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    cut = replace(draft, body=[*BODY, "Order now and get 20% off all of our"])
+    english = brief.model_copy(update={"language": "en-GB"})
+    german = brief.model_copy(update={"language": "de"})
+    assert not result(run_gates(cut, english, brand), "empty_fields").passed
+    assert result(run_gates(cut, german, brand), "empty_fields").passed
+    asked = replace(draft, headline="Which scent are you?", body=[*BODY, "Three scents to choose from:"])
+    assert result(run_gates(asked, brief, brand), "empty_fields").passed
