@@ -23,6 +23,10 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
 - empty_fields: block on an empty required field; for English briefs, warn when a field's last
   word is one no sentence ends on (an article, a preposition, a conjunction, a possessive), as
   when the model's text was cut at a length limit.
+- exemplar_echo: warn when a field shares 3 or more words in a row with a few-shot example
+  email and those words include one that is neither generic marketing language nor in the
+  brand kit or the brief ("Book a tune-up" in a candle shop's email comes from the bike shop
+  example, "Spring is here" in a holiday sale from the tea one).
 - offer_consistency: percentages count as offers only next to discount words ("off", "save",
   "up to"...), so "100% soy wax" is not an offer; currency amounts compare by value, not symbol.
   Discounts must come from the brief (offer, goal or constraints); plain prices may also be the
@@ -44,6 +48,7 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.campaign import GateResult
 from genai.draft import KNOWN_MERGE_TAGS, MERGE_TAG_RE, EmailDraft
+from genai.prompts import exemplar_outputs
 
 __all__ = ["GATES", "SPAM_PHRASES", "Finding", "Gate", "Severity", "blocking", "run_gates", "warnings"]
 
@@ -532,6 +537,61 @@ def _check_empty_fields(draft: EmailDraft, brief: Brief, brand: BrandKit) -> lis
 
 
 # ---------------------------------------------------------------------------------------------
+# Few-shot examples: the model must not carry another business's words into this one's email.
+
+_ECHO_MIN_RUN = 3
+# Words any email may share with an example: function words and everyday marketing language.
+_GENERIC_WORDS = frozenset({
+    "a", "an", "the", "of", "to", "for", "with", "and", "or", "but", "in", "on", "at", "by", "from",
+    "into", "as", "is", "are", "was", "be", "it", "its", "it's", "this", "that", "these", "those",
+    "you", "your", "you're", "you've", "we", "our", "we're", "us", "my", "me", "so", "now", "new",
+    "here", "there", "all", "any", "every", "each", "one", "more", "most", "just", "only", "get",
+    "take", "save", "off", "shop", "buy", "order", "orders", "find", "first", "week", "month",
+    "today", "day", "time", "thank", "thanks", "thank-you", "welcome", "ready", "keep", "keeps",
+    "made", "make", "small", "little", "quick", "free", "best", "good", "great", "season", "favourite",
+    "favorite", "discover", "explore", "try", "gift", "gifts", "home", "up", "out", "back", "book",
+    "join", "learn", "see", "view", "visit", "browse", "claim", "start", "read", "call", "reserve",
+})  # fmt: skip
+
+
+def _vocabulary(brief: Brief, brand: BrandKit) -> set[str]:
+    """Every word the brand kit and the brief give the model to write about."""
+    texts = [brand.name, brand.tagline, brand.description, *brand.voice, *(p.name for p in brand.products)]
+    texts += [brief.goal, brief.offer, *brief.constraints]
+    texts += [f"{s.name} {s.description}" for s in brief.segments]
+    return {t for text in texts for t in _tokens(text)}
+
+
+def _shared_runs(a: list[str], b: list[str], least: int) -> Iterator[list[str]]:
+    """Each maximal run of `least` or more tokens that `a` and `b` share."""
+    previous = [0] * (len(b) + 1)
+    for i in range(1, len(a) + 1):
+        current = [0] * (len(b) + 1)
+        for j in range(1, len(b) + 1):
+            if a[i - 1] != b[j - 1]:
+                continue
+            current[j] = length = previous[j - 1] + 1
+            extends = i < len(a) and j < len(b) and a[i] == b[j]
+            if length >= least and not extends:
+                yield a[i - length : i]
+        previous = current
+
+
+def _check_exemplar_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:
+    known = _vocabulary(brief, brand) | _GENERIC_WORDS
+    evidence: list[str] = []
+    for example_brand, example in exemplar_outputs():
+        example_tokens = _tokens(example)
+        for name, text in _copy_fields(draft):
+            for run in _shared_runs(_tokens(text), example_tokens, _ECHO_MIN_RUN):
+                if any(t not in known and not t.isdigit() for t in run):
+                    evidence.append(f"{name}: {' '.join(run)} (from the {example_brand} example)")
+    if not evidence:
+        return []
+    return [Finding("warn", "words copied from a few-shot example about another business", evidence)]
+
+
+# ---------------------------------------------------------------------------------------------
 # Offers: discounts, prices and promises must come from the brief or the brand's prices.
 
 _AMOUNT_RE = re.compile(
@@ -653,6 +713,12 @@ GATES: tuple[Gate, ...] = (
         "block",
         "every required field filled in; none stops mid-sentence",
         _check_empty_fields,
+    ),
+    Gate(
+        "exemplar_echo",
+        "warn",
+        "no words carried over from the prompt's example emails about other businesses",
+        _check_exemplar_echo,
     ),
     Gate(
         "offer_consistency",

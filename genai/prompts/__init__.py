@@ -8,6 +8,7 @@ variant's lineage.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ from genai.brand import BrandKit
 from genai.brief import Brief, Segment
 from genai.errors import InvalidInputError
 
-__all__ = ["PromptTemplate", "RenderedPrompt", "list_prompts", "load_prompt"]
+__all__ = ["PromptTemplate", "RenderedPrompt", "exemplar_outputs", "list_prompts", "load_prompt"]
 
 PROMPTS_DIR = Path(__file__).parent
 DEFAULT_PROMPT = "email_variant"
@@ -100,6 +101,17 @@ def load_prompt(name: str = DEFAULT_PROMPT, version: str | None = None) -> Promp
     )
 
 
+def exemplar_outputs() -> list[tuple[str, str]]:
+    """Each few-shot exemplar's brand and the text of its example email (every field, joined)."""
+    out = []
+    for ex in _exemplars():
+        email = ex["output"]
+        fields = [email["subject"], email["preheader"], email["headline"], *email["body"], email["cta_label"]]
+        out.append((str(ex["brand"]), "\n".join(str(f) for f in fields)))
+    return out
+
+
+@functools.cache
 def _exemplars() -> list[dict[str, Any]]:
     data: list[dict[str, Any]] = yaml.safe_load((PROMPTS_DIR / "exemplars.yaml").read_text(encoding="utf-8"))
     return data

@@ -87,6 +87,7 @@ def test_registry_lists_every_gate_once_with_severity_and_description() -> None:
         "contact_details",
         "repetition",
         "empty_fields",
+        "exemplar_echo",
         "offer_consistency",
     ]
     assert all(g.severity in ("block", "warn") and g.description for g in GATES)
@@ -247,6 +248,18 @@ BAD_DRAFTS: dict[str, tuple[dict[str, Any], str, str, str]] = {
         "empty_fields",
         "warn",
         "body[2]: ...",
+    ),
+    "bike_shop_example_cta_warns": (
+        {"cta_label": "Book a tune-up"},
+        "exemplar_echo",
+        "warn",
+        "cta_label: book a tune up (from the Riverbend Cycles example)",
+    ),
+    "tea_example_subject_warns": (
+        {"subject": "Spring is here: 20% off every candle"},
+        "exemplar_echo",
+        "warn",
+        "subject: spring is here",
     ),
     "invented_discount_blocks": (
         {"headline": "Now 50% off every candle"},
@@ -444,3 +457,14 @@ def test_a_cut_off_field_is_judged_in_english_only(draft: EmailDraft, brief: Bri
     assert result(run_gates(cut, german, brand), "empty_fields").passed
     asked = replace(draft, headline="Which scent are you?", body=[*BODY, "Three scents to choose from:"])
     assert result(run_gates(asked, brief, brand), "empty_fields").passed
+
+
+def test_an_examples_words_are_fine_where_the_brief_is_about_them(draft: EmailDraft, brand: BrandKit) -> None:
+    bikes = Brief(
+        goal="Autumn tune-up reminder", offer="20% off all candles", cta_url=CTA, segments=[{"name": "all"}]
+    )
+    echo = replace(draft, cta_label="Book a tune-up")
+    assert result(run_gates(echo, bikes, brand), "exemplar_echo").passed
+    # shared everyday words are no echo: "your first order this week" is in the tea example too
+    plain = replace(draft, body=[*BODY, "Take 20% off your first order this week."])
+    assert result(run_gates(plain, bikes, brand), "exemplar_echo").passed
