@@ -446,31 +446,15 @@ def _runs(tokens: list[str]) -> Iterator[tuple[str, int]]:
                 i += 1
 
 
-def _longest_shared_run(a: list[str], b: list[str]) -> tuple[int, int]:
-    """Length and start in `a` of the longest run of tokens that `a` and `b` share."""
-    best, start = 0, 0
-    previous = [0] * (len(b) + 1)
-    for i, token in enumerate(a, 1):
-        current = [0] * (len(b) + 1)
-        for j, other in enumerate(b, 1):
-            if token == other:
-                current[j] = previous[j - 1] + 1
-                if current[j] > best:
-                    best, start = current[j], i - current[j]
-        previous = current
-    return best, start
-
-
 def _echoes(draft: EmailDraft) -> Iterator[Finding]:
     """A warning for each body paragraph that repeats the subject or the preheader."""
     for source_name, source in (("subject", draft.subject), ("preheader", draft.preheader)):
         source_tokens = _tokens(source)
         for i, para in enumerate(draft.body):
-            length, start = _longest_shared_run(source_tokens, _tokens(para))
-            whole = length == len(source_tokens) >= _ECHO_WHOLE_MIN_TOKENS
-            if length >= _ECHO_RUN_TOKENS or whole:
-                run = " ".join(source_tokens[start : start + length])
-                yield Finding("warn", f"the body repeats the {source_name}", [f"body[{i}]: {run}"])
+            run = max(_shared_runs(source_tokens, _tokens(para), 1), key=len, default=[])
+            whole = len(run) == len(source_tokens) >= _ECHO_WHOLE_MIN_TOKENS
+            if len(run) >= _ECHO_RUN_TOKENS or whole:
+                yield Finding("warn", f"the body repeats the {source_name}", [f"body[{i}]: {' '.join(run)}"])
 
 
 def _check_repetition(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:
