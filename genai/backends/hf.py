@@ -94,7 +94,7 @@ class TransformersBackend(Backend):
         cache_dir: Path | None,
         progress: Callable[[str], None] | None,
         lean_decode: bool | None,
-        native_kernels: bool | None = None,
+        native_kernels: bool | None,
     ) -> None:
         """Find or convert the checkpoint and load the tokenizer, the model and its CPU decode path."""
         import torch

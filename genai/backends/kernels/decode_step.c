@@ -185,7 +185,7 @@ int copyloop_layer_step(const copyloop_layer *L, bf16 *h, const bf16 *cos, const
     const int64_t group = heads / kv, qkv_rows = (heads + 2 * kv) * d;
     int64_t widest = hidden > d ? hidden : d;
 
-    size_t halfs = (size_t)(2 * hidden + qkv_rows + heads * d + 2 * hidden + 3 * inter);
+    size_t halfs = (size_t)(3 * hidden + qkv_rows + heads * d + 3 * inter);
     int team = threads > 0 ? threads : 1;
     /* each thread's attention sums apart from the others' by a cache line: no false sharing */
     int64_t own = group * d + 16;
