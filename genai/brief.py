@@ -10,6 +10,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from genai.draft import CTA_LABELS
 from genai.errors import InvalidInputError
 
 __all__ = ["Brief", "Segment", "SegmentTraits", "load_brief", "validation_to_error"]
@@ -59,6 +60,30 @@ class Brief(BaseModel):
     segments: list[Segment] = Field(min_length=1, max_length=20)
     variants_per_segment: int = Field(default=3, ge=1, le=MAX_VARIANTS)
     constraints: list[str] = Field(default_factory=list, max_length=20)
+    facts: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Other facts the copy may state, e.g. an event's date, time and place.",
+    )
+    cta_label: str | None = Field(
+        default=None,
+        description="The call to action's label; one fitting the goal is chosen when not given.",
+    )
+
+    @field_validator("cta_label")
+    @classmethod
+    def _known_label(cls, value: str | None) -> str | None:
+        if value is not None and value not in CTA_LABELS:
+            raise ValueError(f"must be one of: {', '.join(CTA_LABELS)}")
+        return value
+
+    @field_validator("constraints", "facts")
+    @classmethod
+    def _short_items(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not item.strip() or len(item) > 300:
+                raise ValueError("each item must be 1 to 300 characters")
+        return [item.strip() for item in value]
 
     @field_validator("cta_url")
     @classmethod
@@ -79,7 +104,7 @@ class Brief(BaseModel):
     @property
     def discount(self) -> str | None:
         """The discount the offer promises (e.g. '20%' or '$10'), if any."""
-        match = re.search(r"(\d{1,3}\s?%|[$€£]\s?\d+(?:\.\d\d)?)", self.offer)
+        match = re.search(r"(\d{1,3}\s?%|[$€£]\s?\d{1,3}(?:,\d{3})*(?:\.\d\d)?)", self.offer)
         return match.group(1).replace(" ", "") if match else None
 
 

@@ -47,6 +47,8 @@ class Lineage:
     # which of the request's candidates this was: with `seed`, names its draws (candidate j of a
     # request seeded s samples from (s, j) in the transformers backend)
     candidate: int = 0
+    adapter: str | None = None  # the LoRA adapter the model wrote with, if any
+    adapter_sha256: str | None = None
 
 
 @dataclass

@@ -5,24 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from genai.backends.base import Backend, GenerationRequest, GenerationResult, SamplingParams
 from genai.brand import BrandKit
 from genai.brief import Brief, Segment
 from genai.campaign import CampaignDraft, Lineage, Variant
-from genai.draft import DRAFT_SCHEMA
+from genai.draft import draft_schema
 from genai.embed import Embedder, default_embedder
 from genai.errors import ParseError
 from genai.gates import run_gates
 from genai.parse import parse_draft
-from genai.prompts import PromptTemplate, RenderedPrompt, load_prompt
+from genai.prompts import PromptTemplate, RenderedPrompt, cta_labels_for, load_prompt
 from genai.render import render_html, render_text
 from genai.select import Scored, select_drafts
 
-__all__ = ["GenerationOptions", "generate_campaign"]
+__all__ = ["GenerationOptions", "Listener", "SegmentDone", "SegmentProgress", "generate_campaign"]
 
 Progress = Callable[[str, int], None]  # (message, candidates finished so far)
 
@@ -53,6 +55,40 @@ class _Attempt:
     round: int
 
 
+@dataclass(frozen=True)
+class SegmentProgress:
+    """A segment's run finished a round: candidates parsed so far for that segment."""
+
+    segment: str
+    message: str
+    candidates: int
+
+
+@dataclass(frozen=True)
+class SegmentDone:
+    """A segment's variants, ready."""
+
+    segment: str
+    variants: list[Variant]
+
+
+Listener = Callable[[SegmentProgress | SegmentDone], None]
+
+
+@dataclass
+class _SegmentRun:
+    variants: list[Variant]
+    rejected: list[dict[str, object]]
+    candidates: int
+    blocked: int
+    blocked_by: dict[str, int]
+    queue_s: float
+    parse_failures: int
+    seconds: float
+    shortfall: int
+    shortfall_reason: str | None
+
+
 def generate_campaign(
     brand: BrandKit,
     brief: Brief,
@@ -62,107 +98,180 @@ def generate_campaign(
     embedder: Embedder | None = None,
     options: GenerationOptions | None = None,
     progress: Progress | None = None,
+    listener: Listener | None = None,
 ) -> CampaignDraft:
-    """Generate, gate, de-duplicate and rank variants for each segment of the brief."""
+    """Generate, gate, de-duplicate and rank variants for each segment of the brief.
+
+    Every segment runs on its own worker thread with its own seed (the run's seed plus the
+    segment's index) and its own few-shot offset, so a segment's variants are known as soon as
+    it is done; the backend merges the concurrent requests into shared batches. `listener` hears
+    each round and each finished segment; `progress` hears each round, with the candidates
+    parsed so far over all segments.
+    """
     options = options or GenerationOptions()
     prompt = prompt or load_prompt()
     embedder = embedder or default_embedder()
-    rng = random.Random(options.seed)
-    want = brief.variants_per_segment
-    pools: dict[str, list[tuple[Scored, Lineage]]] = {s.name: [] for s in brief.segments}
-    failures: dict[str, list[dict[str, object]]] = {s.name: [] for s in brief.segments}
-    rendered = {s.name: prompt.render(brand, brief, s, offset=i) for i, s in enumerate(brief.segments)}
+    base_seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
     started = time.perf_counter()
-    queue_s = 0.0
-    finished = 0
-    selected: dict[str, list[Scored]] = {}
-    dropped: dict[str, list[Scored]] = {}
-    for round_no in range(1, options.max_rounds + 1):
-        attempts = []
-        for segment in brief.segments:
-            have = len(selected.get(segment.name, []))
-            if have >= want:
-                continue
-            missing = want - have
-            n = max(missing, round(missing * options.oversample)) if round_no == 1 else missing + 1
-            attempts.append(_attempt(segment, rendered[segment.name], n, round_no, options, rng))
-        if not attempts:
-            break
-        results = backend.generate([a.request for a in attempts])
-        queue_s = max([queue_s, *(r.queue_s for r in results)])
-        for attempt, result in zip(attempts, results, strict=True):
-            pool = pools[attempt.segment.name]
-            for cand_index, cand in enumerate(result.candidates):
-                lineage = _lineage(backend, attempt, result, cand_index)
-                try:
-                    draft = parse_draft(cand.text, brief.cta_url)
-                except ParseError as exc:
-                    failures[attempt.segment.name].append(
-                        {"round": round_no, "error": str(exc), "output": cand.text[:500]}
-                    )
-                    continue
-                gates = run_gates(draft, brief, brand)
-                pool.append((Scored(index=len(pool), draft=draft, gates=gates), lineage))
-                finished += 1
+    lock = threading.Lock()
+    finished: dict[str, int] = {}
+
+    def one(index: int, segment: Segment) -> _SegmentRun:
+        def said(message: str, done: int) -> None:
+            with lock:
+                finished[segment.name] = done
+                total = sum(finished.values())
             if progress:
-                progress(f"segment {attempt.segment.name}: round {round_no}", finished)
-        for segment in brief.segments:
-            pool = pools[segment.name]
-            for scored, _ in pool:
-                scored.dropped = None
-            selected[segment.name], dropped[segment.name] = select_drafts(
-                [s for s, _ in pool], brand, embedder, want, options.dup_threshold
-            )
-    variants: dict[str, list[Variant]] = {}
-    rejected: dict[str, list[dict[str, object]]] = {}  # why each candidate was not selected
-    for segment in brief.segments:
-        lineages = {id(s): lin for s, lin in pools[segment.name]}
-        out = []
-        for rank, scored in enumerate(selected.get(segment.name, []), start=1):
-            draft = scored.draft
-            out.append(
-                Variant(
-                    id=_variant_id(segment.name, draft.to_dict()),
-                    segment=segment.name,
-                    rank=rank,
-                    draft=draft,
-                    score=scored.score,
-                    reasons=scored.reasons or [],
-                    gates=scored.gates,
-                    lineage=lineages[id(scored)],
-                    html=render_html(draft, brand, lang=brief.language),
-                    text=render_text(draft, brand),
-                )
-            )
-        variants[segment.name] = out
-        dropped_rows: list[dict[str, object]] = [
-            {
-                "reason": s.dropped,
-                "subject": s.draft.subject,
-                "gates": [g.gate_id for g in s.gates if not g.passed],
-            }
-            for s in dropped.get(segment.name, [])
-        ]
-        rejected[segment.name] = dropped_rows + failures[segment.name]
+                progress(message, total)
+            if listener:
+                listener(SegmentProgress(segment.name, message, done))
+
+        run = _run_segment(
+            brand, brief, segment, index, backend, prompt, embedder, options, base_seed + index, said
+        )
+        if listener:
+            listener(SegmentDone(segment.name, run.variants))
+        return run
+
+    segments = list(brief.segments)
+    if len(segments) == 1:
+        runs = [one(0, segments[0])]
+    else:
+        with ThreadPoolExecutor(max_workers=len(segments), thread_name_prefix="copyloop-segment") as pool:
+            futures = [pool.submit(one, i, seg) for i, seg in enumerate(segments)]
+            done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+            for future in pending:
+                future.cancel()
+            for future in futures:
+                error = future.exception() if future in done else None
+                if error is not None:
+                    raise error
+            runs = [f.result() for f in futures]
+    by_name = dict(zip((s.name for s in segments), runs, strict=True))
     blocked_by: dict[str, int] = {}
-    for pool in pools.values():
-        for scored, _ in pool:
-            for gate in scored.gates:
-                if gate.blocks:
-                    blocked_by[gate.gate_id] = blocked_by.get(gate.gate_id, 0) + 1
+    for run in runs:
+        for gate_id, count in run.blocked_by.items():
+            blocked_by[gate_id] = blocked_by.get(gate_id, 0) + count
     stats = {
-        "candidates": sum(len(p) for p in pools.values()) + sum(len(f) for f in failures.values()),
-        "blocked": sum(
-            1 for pool in pools.values() for scored, _ in pool if any(g.blocks for g in scored.gates)
-        ),
+        "candidates": sum(r.candidates for r in runs),
+        "blocked": sum(r.blocked for r in runs),
         "blocked_by": blocked_by,
-        "queue_s": round(queue_s, 4),
-        "parse_failures": sum(len(f) for f in failures.values()),
+        "queue_s": round(max((r.queue_s for r in runs), default=0.0), 4),
+        "parse_failures": sum(r.parse_failures for r in runs),
         "seconds": round(time.perf_counter() - started, 3),
-        "shortfall": {s: want - len(v) for s, v in variants.items() if len(v) < want},
+        "shortfall": {name: r.shortfall for name, r in by_name.items() if r.shortfall},
+        "shortfall_reasons": {name: r.shortfall_reason for name, r in by_name.items() if r.shortfall_reason},
         "embedder": embedder.name,
+        "seed": base_seed,
     }
-    return CampaignDraft(brand=brand.name, goal=brief.goal, variants=variants, rejected=rejected, stats=stats)
+    return CampaignDraft(
+        brand=brand.name,
+        goal=brief.goal,
+        variants={name: r.variants for name, r in by_name.items()},
+        rejected={name: r.rejected for name, r in by_name.items()},
+        stats=stats,
+    )
+
+
+def _run_segment(
+    brand: BrandKit,
+    brief: Brief,
+    segment: Segment,
+    index: int,
+    backend: Backend,
+    prompt: PromptTemplate,
+    embedder: Embedder,
+    options: GenerationOptions,
+    seed: int,
+    progress: Progress,
+) -> _SegmentRun:
+    """One segment's rounds: generate, parse, gate, select; retry what is missing with fresh seeds."""
+    rng = random.Random(seed)
+    want = brief.variants_per_segment
+    started = time.perf_counter()
+    pool: list[tuple[Scored, Lineage]] = []
+    failures: list[dict[str, object]] = []
+    labels = cta_labels_for(brief)
+    rendered = prompt.render(brand, brief, segment, offset=index, cta_labels=labels)
+    schema = draft_schema(labels) if options.structured else None
+    queue_s = 0.0
+    selected: list[Scored] = []
+    dropped: list[Scored] = []
+    for round_no in range(1, options.max_rounds + 1):
+        missing = want - len(selected)
+        if missing <= 0:
+            break
+        n = max(missing, round(missing * options.oversample)) if round_no == 1 else missing + 1
+        attempt = _attempt(segment, rendered, n, round_no, options, rng, schema)
+        [result] = backend.generate([attempt.request])
+        queue_s = max(queue_s, result.queue_s)
+        for cand_index, cand in enumerate(result.candidates):
+            lineage = _lineage(backend, attempt, result, cand_index)
+            try:
+                draft = parse_draft(cand.text, brief.cta_url)
+            except ParseError as exc:
+                failures.append({"round": round_no, "error": str(exc), "output": cand.text[:500]})
+                continue
+            gates = run_gates(draft, brief, brand)
+            pool.append(
+                (Scored(index=len(pool), draft=draft, gates=gates, fluency=cand.mean_logprob), lineage)
+            )
+        progress(f"segment {segment.name}: round {round_no}", len(pool))
+        for scored, _ in pool:
+            scored.dropped = None
+        selected, dropped = select_drafts(
+            [s for s, _ in pool], brand, embedder, want, options.dup_threshold, brief
+        )
+    lineages = {id(s): lin for s, lin in pool}
+    variants = [
+        Variant(
+            id=_variant_id(segment.name, scored.draft.to_dict()),
+            segment=segment.name,
+            rank=rank,
+            draft=scored.draft,
+            score=scored.score,
+            reasons=scored.reasons or [],
+            gates=scored.gates,
+            lineage=lineages[id(scored)],
+            html=render_html(scored.draft, brand, lang=brief.language),
+            text=render_text(scored.draft, brand),
+        )
+        for rank, scored in enumerate(selected, start=1)
+    ]
+    rejected: list[dict[str, object]] = [
+        {
+            "reason": s.dropped,
+            "subject": s.draft.subject,
+            "gates": [g.gate_id for g in s.gates if not g.passed],
+        }
+        for s in dropped
+    ]
+    blocked_by: dict[str, int] = {}
+    for scored, _ in pool:
+        for gate in scored.gates:
+            if gate.blocks:
+                blocked_by[gate.gate_id] = blocked_by.get(gate.gate_id, 0) + 1
+    shortfall = want - len(variants)
+    reason = None
+    if shortfall:
+        top = ", ".join(f"{g} ({n})" for g, n in sorted(blocked_by.items(), key=lambda kv: -kv[1])[:3])
+        reason = (
+            f"only {len(variants)} of {want} variants passed the gates after {options.max_rounds} rounds"
+            + (f"; most blocked by {top}" if top else "")
+            + (f"; {len(failures)} outputs could not be parsed" if failures else "")
+        )
+    return _SegmentRun(
+        variants=variants,
+        rejected=rejected + failures,
+        candidates=len(pool) + len(failures),
+        blocked=sum(1 for scored, _ in pool if any(g.blocks for g in scored.gates)),
+        blocked_by=blocked_by,
+        queue_s=queue_s,
+        parse_failures=len(failures),
+        seconds=round(time.perf_counter() - started, 3),
+        shortfall=shortfall,
+        shortfall_reason=reason,
+    )
 
 
 def _attempt(
@@ -172,6 +281,7 @@ def _attempt(
     round_no: int,
     options: GenerationOptions,
     rng: random.Random,
+    schema: dict[str, object] | None,
 ) -> _Attempt:
     sampling = SamplingParams(
         temperature=options.temperature,
@@ -185,7 +295,7 @@ def _attempt(
         messages=prompt.messages,
         n=n,
         sampling=sampling,
-        json_schema=DRAFT_SCHEMA if options.structured else None,
+        json_schema=schema,
         timeout_s=options.timeout_s,
     )
     return _Attempt(segment, prompt, request, round_no)
@@ -197,6 +307,8 @@ def _lineage(backend: Backend, attempt: _Attempt, result: GenerationResult, inde
         backend=backend.name,
         model_id=backend.model_id,
         checkpoint_sha256=backend.checkpoint_sha256,
+        adapter=backend.adapter_name,
+        adapter_sha256=backend.adapter_sha256,
         prompt_name=attempt.prompt.name,
         prompt_version=attempt.prompt.version,
         prompt_sha256=attempt.prompt.sha256,

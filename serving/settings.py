@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     model: str | None = Field(
         default=None, description="Local checkpoint folder; the embedded model if unset."
     )
+    adapter: str | None = Field(
+        default=None,
+        description="LoRA adapter: a shipped name or a folder; unset: the shipped task adapter on the "
+        "embedded model, none on another; 'none': never.",
+    )
     device: str = Field(default="auto", description="auto, cpu or cuda[:N] for the transformers backend.")
     dtype: str = Field(default="auto", description="auto, bfloat16, float16 or float32.")
     lean_decode: bool | None = Field(
@@ -67,10 +72,16 @@ class Settings(BaseSettings):
     def backend_options(self) -> dict[str, object]:
         """Keyword arguments for `genai.backends.get_backend(self.backend, ...)`."""
         if self.backend == "vllm":
-            return {"base_url": self.vllm_url, "api_key": self.vllm_api_key, "model": self.model}
+            return {
+                "base_url": self.vllm_url,
+                "api_key": self.vllm_api_key,
+                "model": self.model,
+                "adapter": self.adapter,
+            }
         if self.backend == "transformers":
             return {
                 "model": self.model,
+                "adapter": self.adapter,
                 "device": self.device,
                 "dtype": self.dtype,
                 "lean_decode": self.lean_decode,

@@ -57,6 +57,7 @@ class Candidate:
     text: str
     tokens_out: int
     finish_reason: str  # "stop" or "length"
+    mean_logprob: float | None = None  # the model's own per-token log-likelihood, when it reports it
 
 
 @dataclass
@@ -81,6 +82,8 @@ class Backend(ABC):
     name: str = "base"
     model_id: str = "unknown"
     checkpoint_sha256: str | None = None
+    adapter_name: str | None = None  # the LoRA adapter the backend writes with, if any
+    adapter_sha256: str | None = None
 
     @abstractmethod
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:

@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from genai.draft import ENDS_SENTENCE
 from genai.errors import InvalidInputError
 
 __all__ = ["SchemaLogitsProcessor", "SchemaPlan", "TokenTable", "plan_schema"]
@@ -30,9 +31,19 @@ class _Force:
 class _String:
     min_chars: int
     max_chars: int
+    ends_sentence: bool = False  # may close only after '.', '!' or '?'
 
 
-Step = _Force | _String
+@dataclass(frozen=True)
+class _Choice:
+    options: tuple[str, ...]  # the string is exactly one of these
+
+
+Step = _Force | _String | _Choice
+
+# A string that must end on a sentence may, in its last characters before `maxLength`, only
+# write a token that ends the sentence: it stops on a full stop instead of mid-word.
+SENTENCE_END_ROOM = 16
 
 
 @dataclass(frozen=True)
@@ -44,19 +55,32 @@ class SchemaPlan:
     @property
     def max_chars(self) -> int:
         """The most characters the free strings can hold."""
-        return sum(s.max_chars for s in self.steps if isinstance(s, _String))
+        return sum(_room(s) for s in self.steps if not isinstance(s, _Force))
 
     @property
     def max_tokens(self) -> int:
         """A token budget that always fits: every token writes at least one character, plus EOS."""
         forced = sum(len(s.text) for s in self.steps if isinstance(s, _Force))
-        return forced + sum(s.max_chars + 1 for s in self.steps if isinstance(s, _String)) + 1
+        return forced + sum(_room(s) + 1 for s in self.steps if not isinstance(s, _Force)) + 1
 
 
-def _string_bounds(spec: dict[str, Any], field: str) -> _String:
+def _room(step: _String | _Choice) -> int:
+    if isinstance(step, _Choice):
+        return max(len(o) for o in step.options)
+    return step.max_chars
+
+
+def _string_bounds(spec: dict[str, Any], field: str) -> _String | _Choice:
     if spec.get("type") != "string":
         raise InvalidInputError("guided decoding supports only strings and arrays of strings", field=field)
-    return _String(int(spec.get("minLength", 1)), int(spec.get("maxLength", 200)))
+    if "enum" in spec:
+        options = tuple(str(o) for o in spec["enum"])
+        if not options or any(not o or '"' in o or "\\" in o for o in options):
+            raise InvalidInputError("an enum needs non-empty options without quotes", field=field)
+        return _Choice(options)
+    return _String(
+        int(spec.get("minLength", 1)), int(spec.get("maxLength", 200)), bool(spec.get(ENDS_SENTENCE, False))
+    )
 
 
 def plan_schema(schema: dict[str, Any]) -> SchemaPlan:
@@ -110,6 +134,10 @@ class TokenTable:
             if text and not any(ch in '"\\' or ord(ch) < 32 or ch == "\u2028" for ch in text):
                 allowed[tid] = True
         self.string_mask = allowed
+        self.sentence_end_mask = allowed & torch.tensor(
+            [t.rstrip().endswith((".", "!", "?")) for t in self.text], dtype=torch.bool
+        )
+        self._option_ids: dict[str, list[int]] = {}
         self.lengths = torch.tensor([len(t) for t in self.text], dtype=torch.long)
         quote = tokenizer.convert_tokens_to_ids('"')
         if not isinstance(quote, int) or quote == tokenizer.unk_token_id:
@@ -133,6 +161,14 @@ class TokenTable:
             self._forced[text] = int(ids[0])
         return self._forced[text]
 
+    def option_ids(self, option: str) -> list[int]:
+        """The token ids that spell an enum option (cached)."""
+        if option not in self._option_ids:
+            self._option_ids[option] = [
+                int(i) for i in self.tokenizer.encode(option, add_special_tokens=False)
+            ]
+        return self._option_ids[option]
+
     def closers(self, following: str) -> list[int]:
         """Tokens that close a string when `following` is the forced text after it."""
         if following not in self._closers:
@@ -147,6 +183,8 @@ class _RowState:
         self.plan = plan
         self.step = 0
         self.chars = 0  # characters written into the current string
+        self.text = ""  # the current string's text so far
+        self.ids: list[int] = []  # the current string's tokens so far (for enum options)
         self.pending = ""  # forced text still to emit
         self.done = False
         self._enter()
@@ -157,6 +195,8 @@ class _RowState:
             return
         step = self.plan.steps[self.step]
         self.chars = 0
+        self.text = ""
+        self.ids = []
         self.pending = step.text if isinstance(step, _Force) else ""
 
     def advance(self) -> None:
@@ -201,6 +241,22 @@ class SchemaLogitsProcessor:
                     row.advance()
         else:
             row.chars += len(text)
+            row.text += text
+            row.ids.append(token)
+
+    def _choice_tokens(self, row: _RowState, step: _Choice) -> tuple[list[int], bool]:
+        """The next tokens that keep the string on one of the options, and whether it may close."""
+        n = len(row.ids)
+        nxt: list[int] = []
+        done = False
+        for option in step.options:
+            ids = self.table.option_ids(option)
+            if ids[:n] == row.ids:
+                if len(ids) > n:
+                    nxt.append(ids[n])
+                else:
+                    done = True
+        return list(dict.fromkeys(nxt)), done
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         """Mask the scores so that each row can only continue its plan."""
@@ -219,19 +275,37 @@ class SchemaLogitsProcessor:
                 forced_id = self.table.first_token(row.pending)
             else:
                 step = row.plan.steps[row.step]
-                assert isinstance(step, _String)
-                if row.chars >= step.max_chars:
-                    forced_id = self.table.quote_id
-                else:
-                    # a token longer than the room left would overshoot maxLength
-                    allow = self._string_mask & (self._lengths <= step.max_chars - row.chars)
-                    if row.chars >= step.min_chars:
-                        allow[self.table.closers(row.following)] = True
-                    if bool(allow.any()):
-                        scores[i] = scores[i].masked_fill(~allow[: scores.shape[1]], neg)
-                        continue
-                    forced_id = self.table.quote_id
+                assert not isinstance(step, _Force)
+                allow = self._allowed(row, step, scores.shape[1])
+                if allow is not None:
+                    scores[i] = scores[i].masked_fill(~allow[: scores.shape[1]], neg)
+                    continue
+                forced_id = self.table.quote_id
             keep = scores[i, forced_id].clone()
             scores[i] = neg
             scores[i, forced_id] = keep if torch.isfinite(keep) else 0.0
         return scores
+
+    def _allowed(self, row: _RowState, step: _String | _Choice, width: int) -> torch.Tensor | None:
+        """The tokens the row may write next inside a string; None: it must close now."""
+        assert self._string_mask is not None and self._lengths is not None
+        if isinstance(step, _Choice):
+            nxt, done = self._choice_tokens(row, step)
+            if not nxt and not done:
+                return None
+            allow = torch.zeros_like(self._string_mask)
+            allow[nxt] = True
+            if done:
+                allow[self.table.closers(row.following)] = True
+            return allow
+        limit = _room(step)
+        if row.chars >= limit:
+            return None
+        # a token longer than the room left would overshoot the limit
+        allow = self._string_mask & (self._lengths <= limit - row.chars)
+        if step.ends_sentence and limit - row.chars <= SENTENCE_END_ROOM:
+            allow = allow & self.table.sentence_end_mask.to(allow.device)
+        ended = row.text.rstrip().endswith((".", "!", "?")) if step.ends_sentence else True
+        if row.chars >= step.min_chars and ended:
+            allow[self.table.closers(row.following)] = True
+        return allow if bool(allow.any()) else None

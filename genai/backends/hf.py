@@ -60,6 +60,7 @@ class TransformersBackend(Backend):
         self,
         model: str | Path | None = None,
         *,
+        adapter: str | Path | None = None,
         device: str = "auto",
         dtype: str = "auto",
         max_batch: int = 32,
@@ -73,7 +74,9 @@ class TransformersBackend(Backend):
     ) -> None:
         started = time.perf_counter()
         # converting, loading and generating all on the process's one tensor thread: see torch_thread
-        on_torch_thread(self._load, model, device, dtype, cache_dir, progress, lean_decode, native_kernels)
+        on_torch_thread(
+            self._load, model, adapter, device, dtype, cache_dir, progress, lean_decode, native_kernels
+        )
         self._stop_ids = _stop_ids(self.tokenizer)
         self._table: Any = None
         self._lock = threading.Lock()
@@ -89,6 +92,7 @@ class TransformersBackend(Backend):
     def _load(
         self,
         model: str | Path | None,
+        adapter: str | Path | None,
         device: str,
         dtype: str,
         cache_dir: Path | None,
@@ -130,6 +134,16 @@ class TransformersBackend(Backend):
             self.model = model_obj.to(self.device)
         except (OSError, ValueError) as exc:
             raise BackendUnavailableError(f"cannot load model from {path}: {exc}") from exc
+        # the shipped task adapter is trained on the embedded model; another checkpoint gets one only
+        # when asked for
+        from genai.tuning.adapters import apply_adapter, resolve_adapter
+
+        chosen = resolve_adapter(adapter if adapter is not None else ("default" if model is None else "none"))
+        if chosen is not None:
+            if progress:
+                progress(f"applying the LoRA adapter {chosen.name}")
+            self.model = apply_adapter(self.model, chosen)
+            self.adapter_name, self.adapter_sha256 = chosen.name, chosen.sha256
         self.model.eval()
         self.decoder: Any = None
         if self.device == "cpu":

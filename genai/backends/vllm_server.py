@@ -34,6 +34,7 @@ class VLLMServerBackend(Backend):
         base_url: str = "http://127.0.0.1:8000/v1",
         model: str | None = None,
         *,
+        adapter: str | None = None,
         api_key: str | None = None,
         timeout_s: float = 300.0,
         retries: int = 3,
@@ -54,6 +55,14 @@ class VLLMServerBackend(Backend):
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="copyloop-vllm")
         self._model = model
         self.checkpoint_sha256 = None
+        # a LoRA adapter the server loaded with --lora-modules is asked for as the request's model
+        self._adapter = adapter if adapter not in (None, "none", "default") else None
+        if self._adapter is not None:
+            from genai.tuning.adapters import ADAPTERS_DIR, load_adapter
+
+            self.adapter_name = self._adapter
+            shipped = ADAPTERS_DIR / self._adapter
+            self.adapter_sha256 = load_adapter(shipped).sha256 if shipped.is_dir() else None
 
     @property
     def model_id(self) -> str:  # type: ignore[override]
@@ -75,7 +84,7 @@ class VLLMServerBackend(Backend):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Send every request concurrently and collect the results in order."""
-        model = self.model_id
+        model = self._adapter or self.model_id
         futures = [self._pool.submit(self._one, model, r) for r in requests]
         return [f.result() for f in futures]
 

@@ -21,9 +21,17 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from genai.brand import BrandKit
 from genai.brief import Brief, Segment
+from genai.draft import cta_choices
 from genai.errors import InvalidInputError
 
-__all__ = ["PromptTemplate", "RenderedPrompt", "exemplar_outputs", "list_prompts", "load_prompt"]
+__all__ = [
+    "PromptTemplate",
+    "RenderedPrompt",
+    "cta_labels_for",
+    "exemplar_outputs",
+    "list_prompts",
+    "load_prompt",
+]
 
 PROMPTS_DIR = Path(__file__).parent
 DEFAULT_PROMPT = "email_variant"
@@ -50,11 +58,20 @@ class PromptTemplate:
     system: str
     user: str
     exemplar_user: str
+    exemplars: int = 1  # few-shot examples before the request
 
     def render(
-        self, brand: BrandKit, brief: Brief, segment: Segment, *, exemplars: int = 1, offset: int = 0
+        self,
+        brand: BrandKit,
+        brief: Brief,
+        segment: Segment,
+        *,
+        exemplars: int | None = None,
+        offset: int = 0,
+        cta_labels: tuple[str, ...] | None = None,
     ) -> RenderedPrompt:
-        """Fill the template for one segment, with `exemplars` few-shot examples first."""
+        """Fill the template for one segment, with the template's few-shot examples first."""
+        exemplars = self.exemplars if exemplars is None else exemplars
         messages = [{"role": "system", "content": self.system.strip()}]
         pool = _exemplars()
         for i in range(min(exemplars, len(pool))):
@@ -63,7 +80,9 @@ class PromptTemplate:
                 {"role": "user", "content": _ENV.from_string(self.exemplar_user).render(ex=ex).strip()}
             )
             messages.append({"role": "assistant", "content": json.dumps(ex["output"], ensure_ascii=False)})
-        user = _ENV.from_string(self.user).render(brand=brand, brief=brief, segment=segment)
+        user = _ENV.from_string(self.user).render(
+            brand=brand, brief=brief, segment=segment, cta_labels=cta_labels or cta_labels_for(brief)
+        )
         messages.append({"role": "user", "content": user.strip()})
         return RenderedPrompt(messages, self.name, self.version, self.sha256)
 
@@ -98,7 +117,13 @@ def load_prompt(name: str = DEFAULT_PROMPT, version: str | None = None) -> Promp
         system=data["system"],
         user=data["user"],
         exemplar_user=data["exemplar_user"],
+        exemplars=int(data.get("exemplars", 1)),
     )
+
+
+def cta_labels_for(brief: Brief) -> tuple[str, ...]:
+    """The CTA labels a draft for `brief` may use: the brief's own, or those fitting its goal."""
+    return (brief.cta_label,) if brief.cta_label else cta_choices(brief.goal, brief.offer)
 
 
 def exemplar_outputs() -> list[tuple[str, str]]:

@@ -32,7 +32,7 @@ from genai.pipeline import GenerationOptions
 from genai.render import render_html, render_text
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import error_status
-from serving.generation import Listener, SegmentDone, SegmentProgress, blocked_gates, run_campaign
+from serving.generation import Listener, SegmentDone, SegmentProgress, run_campaign
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.runtime import Runtime
 from serving.schemas import (
@@ -164,8 +164,8 @@ async def _generate(
     except CopyloopError as exc:
         metrics.generations.labels(status="timeout" if error_status(exc) == 504 else "failed").inc()
         raise
-    for gate_id in blocked_gates(campaign):
-        metrics.gate_blocks.labels(gate_id=gate_id).inc()
+    for gate_id, count in dict(campaign.stats.get("blocked_by", {})).items():
+        metrics.gate_blocks.labels(gate_id=gate_id).inc(count)
     stored = await anyio.to_thread.run_sync(_save, runtime, workspace_id, body, campaign)
     metrics.generations.labels(status="completed").inc()
     return stored

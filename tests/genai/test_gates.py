@@ -28,6 +28,7 @@ def text_of(size: int) -> str:
 def brand() -> BrandKit:
     return BrandKit(
         name="Lumen Candles",
+        description="Candles of 100% soy wax, hand-poured in small batches.",
         website="https://www.lumencandles.com",
         allowed_domains=["lumencandles.com"],
         emails=["hello@lumencandles.com"],
@@ -38,7 +39,13 @@ def brand() -> BrandKit:
 
 @pytest.fixture
 def brief() -> Brief:
-    return Brief(goal="Holiday sale", offer="20% off all candles", cta_url=CTA, segments=[{"name": "all"}])
+    return Brief(
+        goal="Holiday sale",
+        offer="20% off all candles",
+        cta_url=CTA,
+        segments=[{"name": "all"}],
+        facts=["The sale runs until Sunday."],
+    )
 
 
 @pytest.fixture
@@ -81,14 +88,17 @@ def test_registry_lists_every_gate_once_with_severity_and_description() -> None:
         "preheader_length",
         "all_caps",
         "excess_punctuation",
+        "empty_fields",
         "spam_phrases",
         "merge_tags",
         "links",
         "contact_details",
         "repetition",
-        "empty_fields",
         "exemplar_echo",
         "offer_consistency",
+        "grounding",
+        "audience_label",
+        "brief_rules",
     ]
     assert all(g.severity in ("block", "warn") and g.description for g in GATES)
 
@@ -237,28 +247,28 @@ BAD_DRAFTS: dict[str, tuple[dict[str, Any], str, str, str]] = {
     "blank_subject_blocks": ({"subject": "   "}, "empty_fields", "block", "subject"),
     "empty_paragraph_blocks": ({"body": [*BODY, ""]}, "empty_fields", "block", "body[2]"),
     "no_body_blocks": ({"body": []}, "empty_fields", "block", "body"),
-    "preheader_cut_off_warns": (
+    "preheader_cut_off_blocks": (
         {"preheader": "Warm up the season with hand-poured candles. Hurry up and get a"},
         "empty_fields",
-        "warn",
+        "block",
         "preheader: ...",
     ),
-    "paragraph_cut_off_warns": (
+    "paragraph_cut_off_blocks": (
         {"body": [*BODY, "Order now and get 20% off all of our"]},
         "empty_fields",
-        "warn",
+        "block",
         "body[2]: ...",
     ),
-    "bike_shop_example_cta_warns": (
+    "bike_shop_example_cta_blocks": (
         {"cta_label": "Book a tune-up"},
         "exemplar_echo",
-        "warn",
+        "block",
         "cta_label: book a tune up (from the Riverbend Cycles example)",
     ),
-    "tea_example_subject_warns": (
+    "tea_example_subject_blocks": (
         {"subject": "Spring is here: 20% off every candle"},
         "exemplar_echo",
-        "warn",
+        "block",
         "subject: spring is here",
     ),
     "invented_discount_blocks": (
@@ -449,14 +459,28 @@ def test_a_body_echoing_the_inbox_lines_warns_from_eight_words(
         assert found.severity == "warn" and "repeats the preheader" in found.message
 
 
-def test_a_cut_off_field_is_judged_in_english_only(draft: EmailDraft, brief: Brief, brand: BrandKit) -> None:
-    cut = replace(draft, body=[*BODY, "Order now and get 20% off all of our"])
+def test_an_unfinished_last_word_is_judged_in_english_only(draft: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    cut = replace(draft, headline="Warm light for all of our")
     english = brief.model_copy(update={"language": "en-GB"})
     german = brief.model_copy(update={"language": "de"})
     assert not result(run_gates(cut, english, brand), "empty_fields").passed
     assert result(run_gates(cut, german, brand), "empty_fields").passed
-    asked = replace(draft, headline="Which scent are you?", body=[*BODY, "Three scents to choose from:"])
+    asked = replace(draft, headline="Which scent are you?", body=[*BODY, "Which of the three will you choose?"])
     assert result(run_gates(asked, brief, brand), "empty_fields").passed
+
+
+def test_a_paragraph_without_a_stop_blocks_in_any_language(draft: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    german = brief.model_copy(update={"language": "de"})
+    cut = replace(draft, body=[*BODY, "Jetzt bestellen und 20% auf alle unsere"])
+    found = result(run_gates(cut, german, brand), "empty_fields")
+    assert found.blocks and found.evidence == ["body[2]: ...tellen und 20% auf alle unsere"]
+
+
+def test_a_sentence_that_ends_on_a_preposition_and_a_stop_is_finished(
+    draft: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    done = replace(draft, body=[*BODY, "It is the scent our regulars keep asking for."])
+    assert result(run_gates(done, brief, brand), "empty_fields").passed
 
 
 def test_an_examples_words_are_fine_where_the_brief_is_about_them(draft: EmailDraft, brand: BrandKit) -> None:

@@ -12,7 +12,7 @@ import pytest
 from genai.backends.base import GenerationRequest, SamplingParams
 from genai.backends.guided import TokenTable, plan_schema
 from genai.backends.hf import TransformersBackend
-from genai.draft import DRAFT_SCHEMA
+from genai.draft import DRAFT_SCHEMA, ENDS_SENTENCE
 from genai.errors import InvalidInputError
 from tests.genai.tiny_model import single_torch_thread, tiny_model_dir
 
@@ -126,5 +126,36 @@ def test_the_draft_schema_fits_its_token_budget_even_at_a_few_characters_a_token
             assert len(data[key]) == spec["minItems"]
             items = spec["items"]
             assert all(items["minLength"] <= len(item) <= items["maxLength"] for item in data[key])
+        elif "enum" in spec:
+            assert data[key] in spec["enum"]
         else:
             assert spec["minLength"] <= len(data[key]) <= spec["maxLength"]
+
+
+def test_an_enum_string_is_exactly_one_of_its_options(backend: TransformersBackend) -> None:
+    options = ["Shop now", "Shop the sale", "RSVP", "Read the story"]
+    schema = {"type": "object", "properties": {"cta": {"type": "string", "enum": options}}}
+    seen = {json.loads(text)["cta"] for seed in range(4) for text in guided(backend, schema, n=4, seed=seed)}
+    assert seen <= set(options)
+    assert len(seen) >= 2  # sampled, not always the first option
+
+
+def test_a_sentence_string_never_ends_mid_sentence(backend: TransformersBackend) -> None:
+    # A random tiny model writes noise; the decoder must still close each string on a stop.
+    spec = {"type": "string", "minLength": 20, "maxLength": 90, ENDS_SENTENCE: True}
+    schema = {
+        "type": "object",
+        "properties": {"a": spec, "b": {"type": "array", "items": spec, "minItems": 2}},
+    }
+    for text in guided(backend, schema, n=6, seed=11):
+        data = json.loads(text)
+        for value in [data["a"], *data["b"]]:
+            assert 20 <= len(value) <= 90
+            assert value.rstrip()[-1] in ".!?", value
+
+
+def test_an_enum_with_a_quote_is_refused() -> None:
+    schema = {"type": "object", "properties": {"cta": {"type": "string", "enum": ['Say "hi"']}}}
+    with pytest.raises(InvalidInputError) as info:
+        plan_schema(schema)
+    assert info.value.field == "json_schema.properties.cta"

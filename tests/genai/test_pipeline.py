@@ -15,11 +15,11 @@ from genai.backends.fake import FakeBackend
 from genai.brand import BrandKit
 from genai.brief import Brief, Segment
 from genai.campaign import CampaignDraft
-from genai.draft import DRAFT_SCHEMA, EmailDraft
+from genai.draft import EmailDraft, draft_schema
 from genai.embed import HashingEmbedder
 from genai.gates import blocking, run_gates
 from genai.pipeline import GenerationOptions, generate_campaign
-from genai.prompts import load_prompt
+from genai.prompts import cta_labels_for, load_prompt
 
 CTA = "https://lumencandles.example/holiday"
 
@@ -27,7 +27,7 @@ CTA = "https://lumencandles.example/holiday"
 GOOD: list[dict[str, Any]] = [
     {
         "subject": "Your holiday glow: 20% off every candle",
-        "preheader": "Warm up the season with hand-poured candles, now 20% off until Sunday.",
+        "preheader": "Warm up the season with hand-poured candles, now 20% off all week.",
         "headline": "Hand-poured warmth for the holidays",
         "body": [
             "Our soy candles burn slowly and fill the room with cedar and amber.",
@@ -41,7 +41,7 @@ GOOD: list[dict[str, Any]] = [
         "headline": "Presents people actually use",
         "body": [
             "Choose tins, jars or tapers for friends, neighbours and teachers.",
-            "Every order ships in recyclable boxes; take 20% off gifts before December.",
+            "Every order ships in recyclable boxes; take 20% off gifts this season.",
         ],
         "cta_label": "Find a gift",
     },
@@ -60,7 +60,7 @@ GOOD: list[dict[str, Any]] = [
         "preheader": "Each jar poured by hand in tiny runs, so stock goes quickly this month.",
         "headline": "Poured by hand, in tiny runs",
         "body": [
-            "Maria pours each wick herself, trimming, curing and labelling every jar.",
+            "Our maker pours each wick by hand, trimming, curing and labelling every jar.",
             "Grab 20% off limited editions like Fireside Smoke and Spiced Pear today.",
         ],
         "cta_label": "See editions",
@@ -77,13 +77,13 @@ GOOD: list[dict[str, Any]] = [
     },
     {
         "subject": "Rest easy: lavender candles 20% off",
-        "preheader": "Calming lavender, chamomile and sandalwood blends help you unwind tonight.",
+        "preheader": "Calming lavender, chamomile and sandalwood blends help you unwind at night.",
         "headline": "Breathe out, slow down",
         "body": [
             "Bedtime rituals feel gentler with soft lavender drifting through quiet rooms.",
             "Sleep blends carry 20% off, perfect for stockings or your nightstand.",
         ],
-        "cta_label": "Unwind tonight",
+        "cta_label": "Unwind slowly",
     },
 ]
 
@@ -138,10 +138,14 @@ class Script:
         return text
 
 
+# The prompt describes the reader; it never names the segment.
+READERS = {"order often": "loyal", "first order": "new"}
+
+
 def audience(request: GenerationRequest) -> str:
-    match = re.search(r"^Audience: ([\w-]+)", request.messages[-1]["content"], re.MULTILINE)
-    assert match, "the rendered prompt names the segment"
-    return match.group(1)
+    match = re.search(r"^Reader: (.+)$", request.messages[-1]["content"], re.MULTILINE)
+    assert match, "the rendered prompt describes the reader"
+    return READERS[match.group(1)]
 
 
 @pytest.fixture
@@ -310,7 +314,10 @@ def test_requests_ask_for_the_draft_schema_only_when_structured(
 ) -> None:
     _, backend = run(brand, brief, Script(), structured=structured, timeout_s=12.0)
     for request in backend.requests:
-        assert request.json_schema == (DRAFT_SCHEMA if structured else None)
+        expected = draft_schema(cta_labels_for(brief))
+        assert request.json_schema == (expected if structured else None)
+        if structured:
+            assert "Shop the sale" in expected["properties"]["cta_label"]["enum"]
         assert request.timeout_s == 12.0
         assert request.messages[0]["role"] == "system"
 

@@ -15,7 +15,7 @@ import yaml
 import genai.prompts as prompts
 from genai.brand import BrandKit, Product, load_brand
 from genai.brief import Brief, Segment, SegmentTraits
-from genai.draft import DRAFT_SCHEMA
+from genai.draft import draft_schema
 from genai.errors import InvalidInputError
 from genai.prompts import list_prompts, load_prompt
 from tests.conftest import PAGES, REPO
@@ -88,7 +88,7 @@ def test_an_unknown_prompt_or_version_names_the_prompt_field(name: str, version:
 
 
 def test_the_sha256_is_that_of_the_template_file() -> None:
-    template = load_prompt()
+    template = load_prompt(version="1")
     path = prompts.PROMPTS_DIR / template.name / f"v{template.version}.yaml"
     assert template.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -96,7 +96,7 @@ def test_the_sha256_is_that_of_the_template_file() -> None:
 def test_render_gives_system_then_an_exemplar_pair_then_the_segment_request(
     brand: BrandKit, brief: Brief
 ) -> None:
-    template = load_prompt()
+    template = load_prompt(version="1")
     rendered = template.render(brand, brief, brief.segments[0])
     assert [m["role"] for m in rendered.messages] == ["system", "user", "assistant", "user"]
     assert rendered.messages[0]["content"] == template.system.strip()
@@ -121,12 +121,12 @@ def test_render_gives_system_then_an_exemplar_pair_then_the_segment_request(
 
 def test_render_without_an_offer_says_not_to_promise_one(brand: BrandKit, brief: Brief) -> None:
     no_offer = brief.model_copy(update={"offer": ""})
-    user = load_prompt().render(brand, no_offer, no_offer.segments[1]).messages[-1]["content"]
+    user = load_prompt(version="1").render(brand, no_offer, no_offer.segments[1]).messages[-1]["content"]
     assert "do not promise any discount" in user
 
 
 def test_the_offset_rotates_the_exemplars_and_zero_leaves_them_out(brand: BrandKit, brief: Brief) -> None:
-    template = load_prompt()
+    template = load_prompt(version="1")
     pool = exemplars()
     first = template.render(brand, brief, brief.segments[0], offset=0).messages[2]["content"]
     second = template.render(brand, brief, brief.segments[0], offset=1).messages[2]["content"]
@@ -138,7 +138,7 @@ def test_the_offset_rotates_the_exemplars_and_zero_leaves_them_out(brand: BrandK
 
 def test_brand_text_is_data_not_template_code(brief: Brief) -> None:
     sneaky = BrandKit(name="{{ 7 * 7 }} Shop", description="{% for x in range(3) %}loop{% endfor %}")
-    user = load_prompt().render(sneaky, brief, brief.segments[0]).messages[-1]["content"]
+    user = load_prompt(version="1").render(sneaky, brief, brief.segments[0]).messages[-1]["content"]
     assert "{{ 7 * 7 }} Shop" in user and "49" not in user
     assert "{% for x in range(3) %}" in user
 
@@ -175,10 +175,12 @@ def _check(value: Any, spec: dict[str, Any], where: str) -> None:
 
 
 def test_each_assistant_exemplar_is_json_that_follows_the_draft_schema(brand: BrandKit, brief: Brief) -> None:
-    template = load_prompt()
+    template = load_prompt(version="1")
     for offset in range(len(exemplars())):
         content = template.render(brand, brief, brief.segments[0], offset=offset).messages[2]["content"]
         data = json.loads(content)
-        assert list(data) == list(DRAFT_SCHEMA["properties"])
-        for key, spec in DRAFT_SCHEMA["properties"].items():
+        # the few-shot prompt's examples are one paragraph each, as that prompt asks for
+        schema = draft_schema(paragraphs=1)
+        assert list(data) == list(schema["properties"])
+        for key, spec in schema["properties"].items():
             _check(data[key], spec, key)

@@ -1,0 +1,56 @@
+"""The exemplar-echo gate: no words carried over from example e-mails about other businesses."""
+
+from __future__ import annotations
+
+from genai.brand import BrandKit
+from genai.brief import Brief
+from genai.draft import EmailDraft
+from genai.gates.base import Finding, Gate
+from genai.gates.text import copy_fields, shared_runs, word_tokens
+from genai.prompts import exemplar_outputs
+
+_ECHO_MIN_RUN = 3
+# Words any email may share with an example: function words and everyday marketing language.
+_GENERIC_WORDS = frozenset({
+    "a", "an", "the", "of", "to", "for", "with", "and", "or", "but", "in", "on", "at", "by", "from",
+    "into", "as", "is", "are", "was", "be", "it", "its", "it's", "this", "that", "these", "those",
+    "you", "your", "you're", "you've", "we", "our", "we're", "us", "my", "me", "so", "now", "new",
+    "here", "there", "all", "any", "every", "each", "one", "more", "most", "just", "only", "get",
+    "take", "save", "off", "shop", "buy", "order", "orders", "find", "first", "week", "month",
+    "today", "day", "time", "thank", "thanks", "thank-you", "welcome", "ready", "keep", "keeps",
+    "made", "make", "small", "little", "quick", "free", "best", "good", "great", "season", "favourite",
+    "favorite", "discover", "explore", "try", "gift", "gifts", "home", "up", "out", "back", "book",
+    "join", "learn", "see", "view", "visit", "browse", "claim", "start", "read", "call", "reserve",
+})  # fmt: skip
+
+
+def _vocabulary(brief: Brief, brand: BrandKit) -> set[str]:
+    """Every word the brand kit and the brief give the model to write about."""
+    texts = [brand.name, brand.tagline, brand.description, *brand.voice, *(p.name for p in brand.products)]
+    texts += [brief.goal, brief.offer, *brief.constraints]
+    texts += [f"{s.name} {s.description}" for s in brief.segments]
+    return {t for text in texts for t in word_tokens(text)}
+
+
+def _check_exemplar_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:
+    known = _vocabulary(brief, brand) | _GENERIC_WORDS
+    evidence: list[str] = []
+    for example_brand, example in exemplar_outputs():
+        example_tokens = word_tokens(example)
+        for name, text in copy_fields(draft):
+            for run in shared_runs(word_tokens(text), example_tokens, _ECHO_MIN_RUN):
+                if any(t not in known and not t.isdigit() for t in run):
+                    evidence.append(f"{name}: {' '.join(run)} (from the {example_brand} example)")
+    if not evidence:
+        return []
+    return [Finding("block", "words copied from a few-shot example about another business", evidence)]
+
+
+GATES: tuple[Gate, ...] = (
+    Gate(
+        "exemplar_echo",
+        "block",
+        "no words carried over from the prompt's example emails about other businesses",
+        _check_exemplar_echo,
+    ),
+)

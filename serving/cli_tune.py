@@ -1,0 +1,93 @@
+"""`copyloop tune`: train a LoRA adapter for the embedded model from a corpus of e-mails."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from genai.errors import CopyloopError
+
+__all__ = ["tune"]
+
+
+@click.command()
+@click.option(
+    "--corpus",
+    "corpus",
+    multiple=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Corpus YAML files or folders [default: the shipped corpus].",
+)
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the adapter.")
+@click.option("--name", default=None, help="The adapter's name [default: the folder's name].")
+@click.option("--model", default=None, help="Local checkpoint folder [default: the embedded model].")
+@click.option("--epochs", default=2.0, show_default=True, type=float)
+@click.option("--max-steps", default=None, type=int, help="Stop after this many optimiser steps.")
+@click.option("--rank", default=8, show_default=True, type=int, help="LoRA rank.")
+@click.option("--learning-rate", default=2e-4, show_default=True, type=float)
+@click.option("--grad-accum", default=4, show_default=True, type=int, help="Pairs per optimiser step.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--eval-limit", default=None, type=int, help="Score at most this many held-out pairs.")
+def tune(
+    corpus: tuple[Path, ...],
+    out: Path,
+    name: str | None,
+    model: str | None,
+    epochs: float,
+    max_steps: int | None,
+    rank: int,
+    learning_rate: float,
+    grad_accum: int,
+    seed: int,
+    eval_limit: int | None,
+) -> None:
+    """Fine-tune a LoRA adapter on the corpus's train split; report the held-out loss."""
+    from genai.backends.checkpoint import EMBEDDED_MODEL_ID, ensure_checkpoint
+    from genai.tuning.corpus import check, load_corpus, split
+    from genai.tuning.train import TuneOptions
+    from genai.tuning.train import tune as run_tune
+
+    def say(message: str) -> None:
+        click.echo(message, err=True)
+
+    try:
+        files = [f for c in corpus for f in (sorted(c.glob("*.yaml")) if c.is_dir() else [c])]
+        examples = load_corpus(files or None)
+        clean = []
+        for ex in examples:
+            problems = check(ex)
+            if problems:
+                say(f"left out {ex.source}: {problems[0]}")
+            else:
+                clean.append(ex)
+        train, held_out = split(clean)
+        options = TuneOptions(
+            rank=rank,
+            alpha=2 * rank,
+            epochs=epochs,
+            learning_rate=learning_rate,
+            grad_accum=grad_accum,
+            seed=seed,
+            max_steps=max_steps,
+            eval_limit=eval_limit,
+        )
+        checkpoint = Path(model) if model else ensure_checkpoint(progress=say)
+        report = run_tune(
+            checkpoint,
+            train,
+            held_out,
+            out,
+            name=name or out.name,
+            options=options,
+            progress=say,
+            model_id=model or EMBEDDED_MODEL_ID,
+        )
+    except CopyloopError as exc:
+        click.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+    summary = {k: getattr(report, k) for k in ("adapter", "train_pairs", "eval_pairs", "steps", "seconds")}
+    summary |= {"eval_loss_before": report.eval_loss_before, "eval_loss_after": report.eval_loss_after}
+    click.echo(json.dumps(summary))

@@ -1,0 +1,159 @@
+"""The grounding, audience-label and brief-rule gates on hand-written good and bad drafts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+
+from genai.brand import BrandKit, Product
+from genai.brief import Brief
+from genai.campaign import GateResult
+from genai.draft import EmailDraft
+from genai.gates import coverage, run_gates, ungrounded
+
+CTA = "https://fernandfig.example/order"
+
+
+@pytest.fixture
+def brand() -> BrandKit:
+    return BrandKit(
+        name="Fern & Fig Bakery",
+        description="A two-oven bakery on Market Row making sourdough and cardamom buns since 2014.",
+        website="https://fernandfig.example/",
+        address="12 Market Row, Leeds",
+        products=[Product(name="Country sourdough", price="£4.50")],
+    )
+
+
+@pytest.fixture
+def brief() -> Brief:
+    return Brief(
+        goal="Half-term bake sale on buns",
+        offer="20% off all buns with code BUNS20",
+        cta_url=CTA,
+        send_date=dt.date(2026, 12, 5),
+        facts=["The sale runs Monday to Friday, 8am to 2pm."],
+        constraints=["Mention that everything is baked the same morning.", "Do not mention gluten."],
+        segments=[{"name": "vip-regulars", "description": "customers who order every week"}],
+    )
+
+
+@pytest.fixture
+def good() -> EmailDraft:
+    return EmailDraft(
+        subject="Warm buns all week, 20% off",
+        preheader="Use code BUNS20 for 20% off every bun, Monday to Friday.",
+        headline="A week of warm buns",
+        body=[
+            "Half-term means full kitchens, so the cardamom buns are front and centre all week at Market Row.",
+            "Everything is baked the same morning. The counter is open 8am to 2pm, and the sourdough is £4.50.",
+        ],
+        cta_label="Order yours",
+        cta_url=CTA,
+    )
+
+
+def gate(results: list[GateResult], gate_id: str) -> GateResult:
+    return next(r for r in results if r.gate_id == gate_id)
+
+
+def test_a_grounded_draft_passes_all_three_gates(good: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    results = run_gates(good, brief, brand)
+    for gate_id in ("grounding", "audience_label", "brief_rules"):
+        assert gate(results, gate_id).passed, gate(results, gate_id)
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [
+        ("The best bakery of 2019, now 20% off.", "2019"),
+        ("Take 35% off every bun.", "35%"),
+        ("Use code SAVE10 at the till.", "SAVE10"),
+        ("Open from 7am on the day.", "7"),
+        ("Sale ends Sunday.", "Sunday"),
+        ("Come in before Christmas for a bun.", "christmas"),
+        ("The offer ends tonight, so be quick.", "tonight"),
+        ("Our award-winning buns are back.", "award-winning"),
+        ("Every loaf is organic and slow.", "organic"),
+        ("Baked fresh in Manchester every morning.", "Manchester"),
+        ("We grew 300% last year.", "300%"),
+        ("Pick up your buns in January.", "January"),
+    ],
+)
+def test_each_invented_fact_is_named_in_the_evidence(
+    text: str, token: str, good: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    draft = replace(good, body=[good.body[0], text])
+    result = gate(run_gates(draft, brief, brand), "grounding")
+    assert result.blocks
+    assert any(token.rstrip("%").lower() in e.lower() for e in result.evidence), result.evidence
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Baked since 2014 on Market Row.",  # the brand's year and street
+        "Loaves are £4.50 and buns are 20% off.",  # a product price, the brief's offer
+        "Open Monday to Friday, 8am to 2pm.",  # the brief's facts
+        "The sale starts on Saturday 5 December.",  # the send date
+        "Pop into Leeds for a warm bun.",  # the brand's address
+        "Take one home in a paper bag.",  # no fact at all
+    ],
+)
+def test_facts_the_brand_or_brief_gives_are_grounded(text: str, brief: Brief, brand: BrandKit) -> None:
+    assert ungrounded(text, brief, brand) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "As one of our high spenders, you get first pick.",
+        "You're a medium-spender, so here is a treat.",
+        "Our VIP regulars get first pick this week.",
+        "This segment gets the news first.",
+        "You are in our top spend tier.",
+    ],
+)
+def test_the_segment_label_spoken_to_the_reader_blocks(
+    text: str, good: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    draft = replace(good, body=[good.body[0], text])
+    assert gate(run_gates(draft, brief, brand), "audience_label").blocks
+
+
+def test_a_do_not_rule_blocks_the_sentence_that_breaks_it(
+    good: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    draft = replace(
+        good, body=[good.body[0], "Everything is baked the same morning and the buns contain gluten."]
+    )
+    result = gate(run_gates(draft, brief, brand), "brief_rules")
+    assert result.blocks and "gluten" in result.evidence[0]
+
+
+def test_a_no_prices_rule_blocks_any_price(good: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    quiet = brief.model_copy(update={"constraints": ["Do not mention prices."]})
+    assert gate(run_gates(good, quiet, brand), "brief_rules").blocks  # "the sourdough is £4.50"
+    plain = replace(good, body=[good.body[0], "Everything is baked the same morning."])
+    assert gate(run_gates(plain, quiet, brand), "brief_rules").passed
+
+
+def test_a_word_limit_rule_blocks_a_longer_body(good: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    short = brief.model_copy(update={"constraints": ["Keep it under 20 words."]})
+    result = gate(run_gates(good, short, brand), "brief_rules")
+    assert result.blocks and "words" in result.message
+
+
+def test_a_mention_rule_that_is_not_covered_warns(good: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    draft = replace(good, body=[good.body[0], "The counter is open 8am to 2pm all week long."])
+    result = gate(run_gates(draft, brief, brand), "brief_rules")
+    assert not result.passed and result.severity == "warn"
+    assert "morning" in result.evidence[0]
+
+
+def test_coverage_counts_the_goals_and_offers_words(good: EmailDraft, brief: Brief) -> None:
+    off_topic = replace(good, subject="Hello", preheader="News.", headline="News", body=["Nothing.", "More."])
+    assert coverage(good, brief) > coverage(off_topic, brief)
+    assert 0.0 <= coverage(off_topic, brief) <= 1.0
