@@ -331,6 +331,8 @@ class Variant(Base):
     finish_reason: Mapped[str | None] = mapped_column(String(50))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     candidate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    adapter: Mapped[str | None] = mapped_column(String(200), default=None)
+    adapter_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

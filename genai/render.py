@@ -10,20 +10,22 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import jinja2
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from genai.brand import BrandKit
 from genai.campaign import CampaignDraft, Variant
 from genai.color import AA_NORMAL_TEXT, adjust_to_contrast, best_text_color, contrast_ratio, is_near_white
 from genai.color import normalize_hex as _normalize_hex
-from genai.draft import EmailDraft, merge_tag
+from genai.draft import MERGE_TAG_RE, EmailDraft, merge_tag
 from genai.errors import InvalidInputError
 
 __all__ = [
     "DEFAULT_CTA_COLOR",
+    "PREVIEW_AS",
     "TEXT_WIDTH",
     "cta_colors",
     "font_stack",
+    "preview_html",
     "render_html",
     "render_index",
     "render_text",
@@ -159,6 +161,8 @@ def _email_context(draft: EmailDraft, brand: BrandKit) -> dict[str, Any]:
         "cta_fg": text_color,
         "cta_ratio": ratio,
         "logo_url": None if logo == "#" else logo,
+        # the brand's name stands in for a missing logo, and styles the alt text of one that fails
+        "wordmark_color": background if contrast_ratio(background, "#ffffff") >= 4.5 else "#111111",
         "website": None if safe_url(brand.website) == "#" else safe_url(brand.website),
         "address_lines": _address_lines(brand),
         # Sanitised to name characters and fixed quotes above, so it is safe raw inside <style> too.
@@ -200,6 +204,36 @@ def _lineage_line(variant: Variant) -> str:
     return " · ".join(parts)
 
 
+# Sample subscriber values the preview fills merge tags with ("preview as"), as e-mail platforms do.
+PREVIEW_AS: dict[str, str] = {
+    "FNAME": "Alex",
+    "LNAME": "Morgan",
+    "EMAIL": "alex@example.com",
+    "UNSUB": "#unsubscribe",
+    "UPDATE_PROFILE": "#preferences",
+    "ARCHIVE": "#archive",
+}
+_IF_BLOCK_RE = re.compile(
+    r"\*\|(IF|IFNOT):([A-Z0-9_:]+)\|\*(.*?)(?:\*\|ELSE:?\|\*(.*?))?\*\|END:IF\|\*", re.DOTALL
+)
+
+
+def preview_html(html: str, brand: BrandKit, sample: dict[str, str] | None = None) -> str:
+    """`html` as a subscriber sees it: merge tags filled with sample values, conditions resolved."""
+    values = {**PREVIEW_AS, **(sample or {})}
+    values.setdefault("LIST:ADDRESS", ", ".join(_address_lines(brand)) or brand.name)
+
+    def condition(match: re.Match[str]) -> str:
+        kind, name, yes, no = match.group(1), match.group(2), match.group(3), match.group(4) or ""
+        present = bool(values.get(name))
+        return yes if present == (kind == "IF") else no
+
+    out = html
+    for _ in range(3):  # nested conditions, innermost first
+        out = _IF_BLOCK_RE.sub(condition, out)
+    return MERGE_TAG_RE.sub(lambda m: escape(values.get(m.group(1), "")), out)
+
+
 def render_index(
     campaign: CampaignDraft,
     brand: BrandKit,
@@ -218,7 +252,7 @@ def render_index(
                     "failed_gates": [g for g in variant.gates if not g.passed],
                     "passed_gates": sum(1 for g in variant.gates if g.passed),
                     "lineage": _lineage_line(variant),
-                    "email_html": variant.html or render_html(variant.draft, brand),
+                    "email_html": preview_html(variant.html or render_html(variant.draft, brand), brand),
                     "href": None if href == "#" else href,
                 }
             )

@@ -46,7 +46,7 @@ def generate(
     brand_path: Path, brief_path: Path, out_dir: Path, url: str | None, backend: str | None, seed: int | None
 ) -> None:
     """Write email variants for every segment of a brief, with a side-by-side preview page."""
-    from serving.generate import run_generate
+    from serving.cli_generate import run_generate
     from serving.settings import Settings
 
     settings = Settings()

@@ -246,6 +246,8 @@ class LineageOut(BaseModel):
     finish_reason: str | None
     attempts: int
     candidate: int = Field(description="Which of its request's candidates it was: with the seed, its draws")
+    adapter: str | None = Field(default=None, description="The LoRA adapter the model wrote with, if any.")
+    adapter_sha256: str | None = Field(default=None, description="sha256 of the adapter's weights file.")
 
 
 class DraftOut(BaseModel):

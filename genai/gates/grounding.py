@@ -390,10 +390,10 @@ def _check_brief_rules(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list
     for rule in brief.constraints:
         limit = _WORD_LIMIT_RE.search(rule)
         if limit:
-            words = len(re.findall(r"\S+", " ".join(draft.body)))
-            if words > int(limit.group(1)):
+            count = len(re.findall(r"\S+", " ".join(draft.body)))
+            if count > int(limit.group(1)):
                 findings.append(
-                    Finding("block", f"the body has {words} words; the brief says {rule!r}", [rule])
+                    Finding("block", f"the body has {count} words; the brief says {rule!r}", [rule])
                 )
             continue
         negative = _NEGATIVE_RE.match(rule)

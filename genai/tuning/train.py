@@ -178,7 +178,7 @@ def tune(
     tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))
     if tokenizer.chat_template is None:
         tokenizer.chat_template = GEMMA_CHAT_TEMPLATE
-    model = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32)
+    base: Any = AutoModelForCausalLM.from_pretrained(str(checkpoint), dtype=torch.float32)
     config = LoraConfig(
         r=options.rank,
         lora_alpha=options.alpha,
@@ -187,7 +187,7 @@ def tune(
         task_type="CAUSAL_LM",
         bias="none",
     )
-    model = get_peft_model(model, config)
+    model: Any = get_peft_model(base, config)
     train_pairs = encode_pairs(tokenizer, train, prompt, options.max_tokens, options.seed)
     eval_pairs = encode_pairs(tokenizer, held_out, prompt, options.max_tokens, options.seed + 1)
     if options.eval_limit is not None:

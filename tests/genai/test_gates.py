@@ -459,17 +459,23 @@ def test_a_body_echoing_the_inbox_lines_warns_from_eight_words(
         assert found.severity == "warn" and "repeats the preheader" in found.message
 
 
-def test_an_unfinished_last_word_is_judged_in_english_only(draft: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+def test_an_unfinished_last_word_is_judged_in_english_only(
+    draft: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
     cut = replace(draft, headline="Warm light for all of our")
     english = brief.model_copy(update={"language": "en-GB"})
     german = brief.model_copy(update={"language": "de"})
     assert not result(run_gates(cut, english, brand), "empty_fields").passed
     assert result(run_gates(cut, german, brand), "empty_fields").passed
-    asked = replace(draft, headline="Which scent are you?", body=[*BODY, "Which of the three will you choose?"])
+    asked = replace(
+        draft, headline="Which scent are you?", body=[*BODY, "Which of the three will you choose?"]
+    )
     assert result(run_gates(asked, brief, brand), "empty_fields").passed
 
 
-def test_a_paragraph_without_a_stop_blocks_in_any_language(draft: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+def test_a_paragraph_without_a_stop_blocks_in_any_language(
+    draft: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
     german = brief.model_copy(update={"language": "de"})
     cut = replace(draft, body=[*BODY, "Jetzt bestellen und 20% auf alle unsere"])
     found = result(run_gates(cut, german, brand), "empty_fields")

@@ -47,8 +47,8 @@ def good() -> EmailDraft:
         preheader="Use code BUNS20 for 20% off every bun, Monday to Friday.",
         headline="A week of warm buns",
         body=[
-            "Half-term means full kitchens, so the cardamom buns are front and centre all week at Market Row.",
-            "Everything is baked the same morning. The counter is open 8am to 2pm, and the sourdough is £4.50.",
+            "Half-term means full kitchens, so the cardamom buns are front and centre at Market Row.",
+            "Everything is baked the same morning. We are open 8am to 2pm, and the sourdough is £4.50.",
         ],
         cta_label="Order yours",
         cta_url=CTA,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 
 import pytest
@@ -19,7 +20,15 @@ from genai.color import (
 )
 from genai.draft import EmailDraft
 from genai.errors import InvalidInputError
-from genai.render import DEFAULT_CTA_COLOR, cta_colors, render_html, render_index, render_text, safe_url
+from genai.render import (
+    DEFAULT_CTA_COLOR,
+    cta_colors,
+    preview_html,
+    render_html,
+    render_index,
+    render_text,
+    safe_url,
+)
 
 SCRIPT = "<script>alert(1)</script>"
 ONERROR = '"><img src=x onerror=alert(1)>'
@@ -447,7 +456,8 @@ def test_index_embeds_each_rendered_email_in_an_escaped_srcdoc() -> None:
     campaign = make_campaign(loyal=["Thanks for growing with us"])
     doc = Doc(render_index(campaign, brand))
     (frame,) = doc.find("iframe")
-    assert frame["srcdoc"] == render_html(campaign.variants["loyal"][0].draft, brand)
+    # what the subscriber sees: the rendered e-mail with its merge tags filled
+    assert frame["srcdoc"] == preview_html(render_html(campaign.variants["loyal"][0].draft, brand), brand)
     assert frame["title"] == "Email preview: Thanks for growing with us"
 
 
@@ -484,3 +494,39 @@ def test_index_is_self_contained() -> None:
     assert "@import" not in page
     assert not re.search(r"\ssrc=", page)
     assert "<style>" in page
+
+
+def test_the_preview_fills_merge_tags_and_keeps_none_raw() -> None:
+    brand = BrandKit(name="Lumen Candles", address="1 Wick Lane, Portland, OR 97201")
+    draft = EmailDraft(
+        subject="Warm light, 20% off",
+        preheader="Hand-poured candles for long evenings, now 20% off.",
+        headline="Warm light for long evenings",
+        body=["Our candles are poured by hand.", "Take 20% off this week."],
+        cta_label="Shop the sale",
+        cta_url="https://lumen.example/sale",
+    )
+    html = render_html(draft, brand)
+    assert "*|FNAME|*" in html and "*|UNSUB|*" in html  # the export keeps the platform's tags
+    shown = preview_html(html, brand)
+    assert "*|" not in shown and "|*" not in shown
+    assert "Hi Alex," in shown
+    assert "Hi there," in preview_html(html, brand, {"FNAME": ""})
+
+
+def test_a_missing_logo_shows_the_brand_name_in_its_colour() -> None:
+    brand = BrandKit(name="Lumen Candles", palette=["#7a2e0e"])
+    draft = EmailDraft(
+        subject="Warm light, 20% off",
+        preheader="Hand-poured candles for long evenings, now 20% off.",
+        headline="Warm light",
+        body=["Our candles are poured by hand."],
+        cta_label="Shop now",
+        cta_url="https://lumen.example/",
+    )
+    html = render_html(draft, brand)
+    assert "<img" not in html.split("Lumen Candles</p>")[0]
+    assert "color:#7a2e0e" in html.replace(" ", "").lower()
+    with_logo = render_html(draft, replace(brand, logo_url="https://lumen.example/logo.png"))
+    img = with_logo[with_logo.index("<img") : with_logo.index(">", with_logo.index("<img"))]
+    assert 'alt="Lumen Candles"' in img and "color:#7a2e0e" in img.replace(" ", "").lower()

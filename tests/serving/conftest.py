@@ -31,7 +31,7 @@ from serving.keys import ROLES, create_key
 from serving.settings import Settings
 from tests.conftest import REPO
 from tests.feedback.conftest import _drop_schema, new_postgres_schema
-from tests.genai.test_pipeline import Script
+from tests.genai.test_pipeline import Script, audience
 
 SAMPLE_PAGE = REPO / "genai" / "samples" / "wick-and-willow.html"
 SAMPLE_URL = "https://wickandwillow.example/"
@@ -74,8 +74,7 @@ class Responder:
     def __call__(self, request: GenerationRequest, index: int) -> str:
         if self.error is not None:
             raise self.error
-        content = request.messages[-1]["content"]
-        if self.delay and (self.slow_segment is None or f"Audience: {self.slow_segment}" in content):
+        if self.delay and (self.slow_segment is None or audience(request) == self.slow_segment):
             time.sleep(self.delay)
         with self._lock:
             return self.script(request, index)

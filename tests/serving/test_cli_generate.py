@@ -11,11 +11,11 @@ import yaml
 from click.testing import CliRunner, Result
 
 import genai.pipeline
-import serving.generate
+import serving.cli_generate
 from genai.backends.fake import FakeBackend
 from genai.embed import HashingEmbedder
 from serving.cli import cli, main
-from serving.generate import run_generate
+from serving.cli_generate import run_generate
 from serving.settings import Settings
 from tests.conftest import REPO
 from tests.genai.test_pipeline import Script
@@ -46,7 +46,7 @@ def no_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(name: str, **options: Any) -> Any:
         raise AssertionError(f"a {name} backend was built")
 
-    monkeypatch.setattr(serving.generate, "get_backend", refuse)
+    monkeypatch.setattr(serving.cli_generate, "get_backend", refuse)
 
 
 def generate(brief: Path, out: Path) -> Result:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 from tqdm import tqdm
@@ -14,7 +15,7 @@ from genai.brand import load_brand
 from genai.brief import load_brief
 from genai.campaign import CampaignDraft, Variant
 from genai.pipeline import GenerationOptions, generate_campaign
-from genai.render import render_index
+from genai.render import preview_html, render_index
 from serving.settings import Settings
 
 __all__ = ["run_generate", "write_campaign"]
@@ -52,6 +53,8 @@ def run_generate(
     finally:
         if own_backend:
             backend.close()
+    for segment, reason in dict(campaign.stats.get("shortfall_reasons", {})).items():
+        tqdm.write(f"{segment}: {reason}", file=sys.stderr)
     return write_campaign(campaign, brand, out_dir)
 
 
@@ -80,17 +83,21 @@ def write_campaign(campaign: CampaignDraft, brand: object, out_dir: Path) -> Pat
     for segment, variants in campaign.variants.items():
         folder = out_dir / _slug(segment)
         for v in variants:
-            (folder / f"{v.id}.html").write_text(v.html, encoding="utf-8")
+            (folder / f"{v.id}.html").write_text(
+                v.html, encoding="utf-8"
+            )  # for the e-mail platform: raw tags
+            (folder / f"{v.id}.preview.html").write_text(preview_html(v.html, brand), encoding="utf-8")
             (folder / f"{v.id}.txt").write_text(v.text, encoding="utf-8")
 
     def href(v: Variant) -> str:
-        return f"{_slug(v.segment)}/{v.id}.html"
+        return f"{_slug(v.segment)}/{v.id}.preview.html"
 
     manifest = campaign.to_dict()
     for variants in manifest["variants"].values():
         for v in variants:
             v["files"] = {
                 "html": f"{_slug(v['segment'])}/{v['id']}.html",
+                "preview": f"{_slug(v['segment'])}/{v['id']}.preview.html",
                 "text": f"{_slug(v['segment'])}/{v['id']}.txt",
             }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str), encoding="utf-8")
