@@ -111,7 +111,7 @@ class VLLMServerBackend(Backend):
         if s.seed is not None:
             body["seed"] = s.seed
         if request.json_schema is not None:
-            body["structured_outputs"] = {"json": request.json_schema}
+            body["structured_outputs"] = {"json": _standard_schema(request.json_schema)}
         return body
 
     def _one(self, model: str, request: GenerationRequest) -> GenerationResult:
@@ -219,3 +219,12 @@ def _split(total: int, n: int) -> list[int]:
     """Spread a total token count over n candidates (the API reports one usage per request)."""
     base, extra = divmod(total, max(n, 1))
     return [base + (1 if i < extra else 0) for i in range(n)]
+
+
+def _standard_schema(schema: Any) -> Any:
+    """The schema without copyloop's own `x-` keywords, which a grammar engine need not know."""
+    if isinstance(schema, dict):
+        return {k: _standard_schema(v) for k, v in schema.items() if not str(k).startswith("x-")}
+    if isinstance(schema, list):
+        return [_standard_schema(v) for v in schema]
+    return schema

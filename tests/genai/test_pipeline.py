@@ -145,7 +145,7 @@ READERS = {"order often": "loyal", "first order": "new"}
 def audience(request: GenerationRequest) -> str:
     match = re.search(r"^Reader: (.+)$", request.messages[-1]["content"], re.MULTILINE)
     assert match, "the rendered prompt describes the reader"
-    return READERS[match.group(1)]
+    return READERS.get(match.group(1), match.group(1))
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import pytest
 from genai.backends.base import GenerationRequest, SamplingParams
 from genai.backends.vllm_command import SERVED_MODEL_NAME, vllm_serve_args
 from genai.backends.vllm_server import VLLMServerBackend
+from genai.draft import CTA_LABELS, ENDS_SENTENCE, draft_schema
 from genai.errors import BackendError, BackendUnavailableError
 
 SCHEMA = {"type": "object", "properties": {"subject": {"type": "string"}}}
@@ -236,3 +237,24 @@ def test_the_cpu_form_runs_the_module_entry_point_with_a_memory_share() -> None:
     assert args[args.index("--model") + 1] == "/ckpt"
     assert "--gpu-memory-utilization" in args
     assert "serve" not in args
+
+
+def test_the_payload_leaves_out_copyloops_own_schema_keywords(
+    client: Callable[..., tuple[VLLMServerBackend, Server]],
+) -> None:
+    backend, server = client(lambda r: httpx.Response(200, content=two_choice_stream()))
+    backend.generate([ask(schema=draft_schema())])
+    [body] = server.bodies()
+    sent = json.dumps(body["structured_outputs"])
+    assert ENDS_SENTENCE not in sent
+    assert body["structured_outputs"]["json"]["properties"]["cta_label"]["enum"] == list(CTA_LABELS)
+
+
+def test_an_adapter_is_asked_for_as_the_requests_model(
+    client: Callable[..., tuple[VLLMServerBackend, Server]],
+) -> None:
+    backend, server = client(lambda r: httpx.Response(200, content=two_choice_stream()), adapter="brand-x")
+    backend.generate([ask()])
+    [body] = server.bodies()
+    assert body["model"] == "brand-x"
+    assert backend.adapter_name == "brand-x" and backend.adapter_sha256 is None  # not a shipped adapter

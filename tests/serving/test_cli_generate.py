@@ -76,7 +76,9 @@ def test_run_generate_writes_the_preview_manifest_and_every_variant(tmp_path: Pa
             assert html.is_file() and text.is_file()
             assert v["draft"]["headline"] in html.read_text("utf-8")
             assert v["draft"]["cta_label"] in text.read_text("utf-8")
-            assert v["files"]["html"] in page
+            assert v["files"]["preview"] in page  # the page links to what a subscriber sees
+            preview = (out / v["files"]["preview"]).read_text("utf-8")
+            assert "*|FNAME|*" in html.read_text("utf-8") and "*|" not in preview
     assert json.loads((out / "brand.json").read_text("utf-8"))["name"] == "Wick & Willow"
 
 
