@@ -11,6 +11,7 @@ get exactly `minItems` items. The result is valid JSON by construction.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,8 +135,9 @@ class TokenTable:
             if text and not any(ch in '"\\' or ord(ch) < 32 or ch == "\u2028" for ch in text):
                 allowed[tid] = True
         self.string_mask = allowed
+        # a token that ends a sentence after a word ("candles.", "."), not "...", "$." or ". ."
         self.sentence_end_mask = allowed & torch.tensor(
-            [t.rstrip().endswith((".", "!", "?")) for t in self.text], dtype=torch.bool
+            [bool(re.fullmatch(r"\s?[\w'’%)]*[.!?]", t)) for t in self.text], dtype=torch.bool
         )
         self._option_ids: dict[str, list[int]] = {}
         self.lengths = torch.tensor([len(t) for t in self.text], dtype=torch.long)

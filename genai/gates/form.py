@@ -130,12 +130,18 @@ def _check_empty_fields(draft: EmailDraft, brief: Brief, brand: BrandKit) -> lis
     return findings
 
 
-_SENTENCE_END_RE = re.compile(r"[.!?…][\"'’”)\]]*$")
+_SENTENCE_END_RE = re.compile(r"[\w%)\]\"'\u2019\u201d][.!?][\"'\u2019\u201d)\]]*$")
+_TRAILING_OFF_RE = re.compile(r"(?:\.\s*\.|\u2026)[\"'\u2019\u201d)\]]*$")
 
 
 def ends_sentence(text: str) -> bool:
-    """True when `text` ends a sentence: '.', '!', '?' or an ellipsis, then closing quotes."""
-    return bool(_SENTENCE_END_RE.search(text.rstrip()))
+    """True when `text` ends a sentence: a word, then '.', '!' or '?', then closing quotes.
+
+    A trailing ellipsis ("and then...") or a stop after a stray symbol ("off $.") is text
+    that trails off, not a finished sentence.
+    """
+    text = text.rstrip()
+    return bool(_SENTENCE_END_RE.search(text)) and not _TRAILING_OFF_RE.search(text)
 
 
 def _sentence_fields(draft: EmailDraft) -> Iterator[tuple[str, str]]:

@@ -498,3 +498,13 @@ def test_an_examples_words_are_fine_where_the_brief_is_about_them(draft: EmailDr
     # shared everyday words are no echo: "your first order this week" is in the tea example too
     plain = replace(draft, body=[*BODY, "Take 20% off your first order this week."])
     assert result(run_gates(plain, bikes, brand), "exemplar_echo").passed
+
+
+@pytest.mark.parametrize(
+    "ending", ["and then...", "take 20% off $.", "the best candles . .", "for you\u2026"]
+)
+def test_text_that_trails_off_is_not_a_finished_sentence(
+    ending: str, draft: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    cut = replace(draft, body=[*BODY, f"Warm light for long evenings, {ending}"])
+    assert result(run_gates(cut, brief, brand), "empty_fields").blocks
