@@ -118,11 +118,10 @@ def generate_campaign(
 
     def one(index: int, segment: Segment) -> _SegmentRun:
         def said(message: str, done: int) -> None:
-            with lock:
+            with lock:  # reported under the lock, so the running total never goes back
                 finished[segment.name] = done
-                total = sum(finished.values())
-            if progress:
-                progress(message, total)
+                if progress:
+                    progress(message, sum(finished.values()))
             if listener:
                 listener(SegmentProgress(segment.name, message, done))
 

@@ -13,8 +13,8 @@ from genai.backends.base import Backend
 from genai.embed import Embedder
 from genai.errors import BackendUnavailableError
 from serving.auth import KeyCache
-from serving.generation import MeteredBackend
 from serving.limits import RateLimiter
+from serving.metered_backend import MeteredBackend
 from serving.metrics import ApiMetrics
 from serving.settings import Settings
 

@@ -95,13 +95,17 @@ _UNFINISHED_ENDINGS = frozenset({
 })  # fmt: skip
 
 
+# Of those, the words no sentence ends on even before a stop: articles, possessives, conjunctions.
+_NEVER_LAST = frozenset({"a", "an", "the", "your", "our", "my", "their", "and", "or", "but"})
+
+
 def _unfinished(draft: EmailDraft) -> Iterator[str]:
     """Fields (by name) that stop on a word no sentence ends on, with that ending."""
     for name, text in copy_fields(draft):
-        if ends_sentence(text):
-            continue  # "...worth waiting for." is finished: the stop says so
+        # "...worth waiting for." is finished, the stop says so; "...and get a." is not
+        endings = _NEVER_LAST if ends_sentence(text) else _UNFINISHED_ENDINGS
         words = TOKEN_RE.findall(text)  # links and tags included: a text may end on one
-        if words and words[-1].lower() in _UNFINISHED_ENDINGS and not text.rstrip().endswith(("?", ":")):
+        if words and words[-1].lower() in endings and not text.rstrip().endswith(("?", ":")):
             yield f"{name}: ...{text.rstrip()[-30:]}"
 
 

@@ -22,6 +22,7 @@ from genai.brand import BrandKit, Product
 from genai.brief import Brief, Segment, SegmentTraits, validation_to_error
 from genai.draft import CTA_LABELS, EmailDraft
 from genai.errors import InvalidInputError
+from genai.gates import run_gates
 
 __all__ = ["CORPUS_DIR", "Example", "check", "load_corpus", "split"]
 
@@ -146,8 +147,6 @@ def split(examples: list[Example]) -> tuple[list[Example], list[Example]]:
 
 def check(example: Example) -> list[str]:
     """Every rule the example breaks, as messages; empty when it is fit to train on."""
-    from genai.gates import run_gates  # the gates import the prompts, which import the brand
-
     problems: list[str] = []
     draft = example.draft
     for name, (low, high) in _LENGTHS.items():

@@ -28,11 +28,10 @@ from genai.campaign import CampaignDraft
 from genai.campaign import Variant as DraftVariant
 from genai.draft import EmailDraft
 from genai.errors import CopyloopError, GenerationTimeoutError
-from genai.pipeline import GenerationOptions
+from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
 from genai.render import render_html, render_text
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import error_status
-from serving.generation import Listener, SegmentDone, SegmentProgress, run_campaign
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.runtime import Runtime
 from serving.schemas import (
@@ -148,7 +147,9 @@ async def _generate(
 
     def work() -> CampaignDraft:
         embedder = runtime.require_embedder()
-        return run_campaign(kit, body.brief, backend, embedder=embedder, options=options, listener=listener)
+        return generate_campaign(
+            kit, body.brief, backend, embedder=embedder, options=options, listener=listener
+        )
 
     metrics = runtime.metrics
     try:

@@ -508,3 +508,8 @@ def test_text_that_trails_off_is_not_a_finished_sentence(
 ) -> None:
     cut = replace(draft, body=[*BODY, f"Warm light for long evenings, {ending}"])
     assert result(run_gates(cut, brief, brand), "empty_fields").blocks
+
+
+def test_a_stop_after_an_article_is_still_a_cut(draft: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    cut = replace(draft, body=[*BODY, "Hurry up and get a."])
+    assert result(run_gates(cut, brief, brand), "empty_fields").blocks

@@ -332,4 +332,6 @@ def test_progress_reports_each_segment_round(brand: BrandKit, brief: Brief) -> N
         options=GenerationOptions(seed=1),
         progress=lambda message, done: seen.append((message, done)),
     )
-    assert seen == [("segment loyal: round 1", 3), ("segment new: round 1", 6)]
+    # segments run side by side, so either may report first; the count is over all segments
+    assert sorted(message for message, _ in seen) == ["segment loyal: round 1", "segment new: round 1"]
+    assert [done for _, done in seen] == [3, 6]

@@ -1,37 +1,13 @@
-"""Generation for the API: the pipeline's per-segment runs, and a backend that meters every request.
-
-`run_campaign` is the pipeline's own per-segment run (each segment on a worker thread, its
-variants streamed as soon as it is done); the API adds only the metering.
-
-`MeteredBackend` wraps a backend and records the GenAI metrics of every request.
-"""
+"""`MeteredBackend`: a backend that records the GenAI metrics of every request it serves."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from genai.backends.base import Backend, GenerationRequest, GenerationResult
-from genai.brand import BrandKit
-from genai.brief import Brief
-from genai.campaign import CampaignDraft
-from genai.embed import Embedder
-from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
 from serving.metrics import ApiMetrics
 
-__all__ = ["Listener", "MeteredBackend", "SegmentDone", "SegmentProgress", "run_campaign"]
-
-
-def run_campaign(
-    brand: BrandKit,
-    brief: Brief,
-    backend: Backend,
-    *,
-    embedder: Embedder,
-    options: GenerationOptions,
-    listener: Listener | None = None,
-) -> CampaignDraft:
-    """Generate every segment of the brief; `listener` hears each round and each segment."""
-    return generate_campaign(brand, brief, backend, embedder=embedder, options=options, listener=listener)
+__all__ = ["MeteredBackend"]
 
 
 class MeteredBackend(Backend):
