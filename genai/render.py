@@ -196,7 +196,10 @@ def render_text(draft: EmailDraft, brand: BrandKit) -> str:
 
 def _lineage_line(variant: Variant) -> str:
     lin = variant.lineage
-    parts = [lin.model_id, f"{lin.prompt_name}@{lin.prompt_version}"]
+    parts = [
+        lin.model_id + (f" + {lin.adapter}" if lin.adapter else ""),
+        f"{lin.prompt_name}@{lin.prompt_version}",
+    ]
     # candidate j of seed s names the draws that wrote this variant: together they reproduce it
     parts.append(f"seed {lin.seed} #{lin.candidate}" if lin.seed is not None else "no seed")
     parts.append(f"{lin.tokens_in}→{lin.tokens_out} tokens")

@@ -530,3 +530,11 @@ def test_a_missing_logo_shows_the_brand_name_in_its_colour() -> None:
     with_logo = render_html(draft, replace(brand, logo_url="https://lumen.example/logo.png"))
     img = with_logo[with_logo.index("<img") : with_logo.index(">", with_logo.index("<img"))]
     assert 'alt="Lumen Candles"' in img and "color:#7a2e0e" in img.replace(" ", "").lower()
+
+
+def test_the_lineage_line_names_the_adapter_when_there_is_one() -> None:
+    campaign = make_campaign(loyal=["Thanks for growing with us"])
+    variant = campaign.variants["loyal"][0]
+    variant.lineage = replace(variant.lineage, adapter="email-v1")
+    text = " ".join("".join(Doc(render_index(campaign, make_brand())).text).split())
+    assert "gemma-3-270m + email-v1 · email@3" in text
