@@ -301,6 +301,13 @@ class TransformersBackend(Backend):
             )
             processors.insert(0, penalty)
 
+        from genai.backends.logprobs import TokenLogprobs
+
+        # the model's own likelihood of what it writes, before the mask and the samplers change it
+        logprobs = TokenLogprobs()
+        processors.insert(0, logprobs.first)
+        processors.append(logprobs.last)
+
         class _FirstToken(StoppingCriteria):
             def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
                 if not first_token:
@@ -350,11 +357,13 @@ class TransformersBackend(Backend):
                 cut = next((j for j, t in enumerate(tokens) if t in self._stop_ids), None)
                 used = tokens if cut is None else tokens[:cut]
                 text = str(self.tokenizer.decode(used, skip_special_tokens=True))
+                written = len(used) + (0 if cut is None else 1)
                 cands.append(
                     Candidate(
                         text=text,
-                        tokens_out=len(used) + (0 if cut is None else 1),
+                        tokens_out=written,
                         finish_reason="length" if cut is None else "stop",
+                        mean_logprob=logprobs.mean(row, written),
                     )
                 )
                 row += 1

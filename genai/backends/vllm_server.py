@@ -105,6 +105,7 @@ class VLLMServerBackend(Backend):
             "top_k": s.top_k if s.top_k > 0 else -1,
             "max_tokens": s.max_tokens,
             "repetition_penalty": s.repetition_penalty,
+            "logprobs": True,  # each written token's log-probability: the ranker's fluency
             "stream": True,
             "stream_options": {"include_usage": True},
         }
@@ -130,6 +131,8 @@ class VLLMServerBackend(Backend):
     def _stream(self, body: dict[str, Any], request: GenerationRequest) -> GenerationResult:
         texts = [""] * request.n
         finish: list[str | None] = [None] * request.n
+        logprob_sum = [0.0] * request.n
+        logprob_count = [0] * request.n
         usage: dict[str, Any] = {}
         ttft: float | None = None
         start = time.perf_counter()
@@ -172,6 +175,11 @@ class VLLMServerBackend(Backend):
                         if delta and ttft is None:
                             ttft = time.perf_counter() - start
                         texts[i] += delta
+                        for entry in (choice.get("logprobs") or {}).get("content") or []:
+                            value = entry.get("logprob") if isinstance(entry, dict) else None
+                            if isinstance(value, int | float) and value > float("-inf"):
+                                logprob_sum[i] += float(value)
+                                logprob_count[i] += 1
                         if choice.get("finish_reason"):
                             finish[i] = choice["finish_reason"]
         except httpx.TimeoutException:
@@ -184,7 +192,12 @@ class VLLMServerBackend(Backend):
         completion_tokens = int(usage.get("completion_tokens", 0))
         per = _split(completion_tokens, request.n)
         candidates = [
-            Candidate(text=t, tokens_out=per[i], finish_reason=finish[i] or "stop")
+            Candidate(
+                text=t,
+                tokens_out=per[i],
+                finish_reason=finish[i] or "stop",
+                mean_logprob=logprob_sum[i] / logprob_count[i] if logprob_count[i] else None,
+            )
             for i, t in enumerate(texts)
         ]
         return GenerationResult(

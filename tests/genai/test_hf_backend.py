@@ -325,3 +325,23 @@ def test_a_seeded_request_draws_the_same_candidates_whatever_it_is_batched_with(
     assert alone.candidates[0].text != alone.candidates[1].text  # each candidate has its own draws
     other_seed = backend._run_batch([sampled("Candles for winter", 8)])[0]
     assert [c.text for c in other_seed.candidates] != [c.text for c in alone.candidates]
+
+
+def test_each_candidate_carries_the_models_own_mean_log_likelihood_of_its_tokens(
+    backend: TransformersBackend, spy: GenerateSpy
+) -> None:
+    import torch
+
+    request = ask("Holiday candles", n=2, max_tokens=4)
+    [result] = backend.generate([request])
+    [generated] = spy.calls
+    text = backend.tokenizer.apply_chat_template(request.messages, tokenize=False, add_generation_prompt=True)
+    prompt = backend.tokenizer(text, add_special_tokens=False)["input_ids"]
+    for cand, ids in zip(result.candidates, generated, strict=True):
+        # score the written tokens again with one plain forward pass: the same log-likelihood
+        full = torch.tensor([prompt + ids])
+        with torch.inference_mode():
+            logits = backend.model(input_ids=full).logits[0, len(prompt) - 1 : -1].float()
+        expected = torch.log_softmax(logits, dim=-1).gather(-1, torch.tensor(ids)[:, None]).mean()
+        assert cand.mean_logprob is not None and cand.mean_logprob < 0
+        assert cand.mean_logprob == pytest.approx(float(expected), abs=1e-3)

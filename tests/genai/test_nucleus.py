@@ -87,3 +87,17 @@ def test_the_sampler_is_reproducible_under_a_seed() -> None:
     torch.manual_seed(5)
     again = NucleusSampler(0, 0.9)(None, scores).argmax(-1)
     assert torch.equal(first, again)
+
+
+def test_the_log_probability_recorder_scores_the_pick_under_the_raw_distribution() -> None:
+    from genai.backends.logprobs import TokenLogprobs
+
+    record = TokenLogprobs()
+    raw = torch.tensor([[0.0, 1.0, 2.0], [3.0, 0.0, 0.0]])
+    masked = record.first(None, raw)
+    masked[0, 2] = float("-inf")  # a mask downstream changes its copy, never the raw scores
+    record.last(None, masked)  # row 0 picks token 1, row 1 token 0
+    expected = torch.log_softmax(raw, dim=-1)
+    assert record.mean(0, 1) == pytest.approx(float(expected[0, 1]), abs=1e-6)
+    assert record.mean(1, 1) == pytest.approx(float(expected[1, 0]), abs=1e-6)
+    assert record.mean(0, 0) is None

@@ -258,3 +258,22 @@ def test_an_adapter_is_asked_for_as_the_requests_model(
     [body] = server.bodies()
     assert body["model"] == "brand-x"
     assert backend.adapter_name == "brand-x" and backend.adapter_sha256 is None  # not a shipped adapter
+
+
+def test_each_candidate_carries_the_mean_log_probability_the_server_reports(client: Any) -> None:
+    def scored(index: int, content: str, logprobs: list[float], finish: str | None = None) -> dict[str, Any]:
+        event = chunk(index, content, finish)
+        event["choices"][0]["logprobs"] = {"content": [{"token": "t", "logprob": v} for v in logprobs]}
+        return event
+
+    stream = sse(
+        scored(0, '{"subject": ', [-0.5, -1.5]),
+        scored(1, '{"subject": "A"}', [-2.0], "stop"),
+        scored(0, '"B"}', [-1.0], "stop"),
+        chunk(2, '"C"}', "stop"),  # a server that sends no log-probabilities for a choice
+        "[DONE]",
+    )
+    backend, server = client(lambda r: httpx.Response(200, content=stream))
+    [result] = backend.generate([GenerationRequest([{"role": "user", "content": "hi"}], n=3)])
+    assert server.bodies()[0]["logprobs"] is True
+    assert [c.mean_logprob for c in result.candidates] == [pytest.approx(-1.0), pytest.approx(-2.0), None]
