@@ -30,6 +30,12 @@ __all__ = ["tune"]
 @click.option("--learning-rate", default=2e-4, show_default=True, type=float)
 @click.option("--grad-accum", default=4, show_default=True, type=int, help="Pairs per optimiser step.")
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option(
+    "--from",
+    "start_from",
+    default=None,
+    help="Continue from this adapter (a shipped name or a folder) instead of fresh weights.",
+)
 @click.option("--eval-limit", default=None, type=int, help="Score at most this many held-out pairs.")
 def tune(
     corpus: tuple[Path, ...],
@@ -43,9 +49,11 @@ def tune(
     grad_accum: int,
     seed: int,
     eval_limit: int | None,
+    start_from: str | None,
 ) -> None:
     """Fine-tune a LoRA adapter on the corpus's train split; report the held-out loss."""
     from genai.backends.checkpoint import EMBEDDED_MODEL_ID, ensure_checkpoint
+    from genai.tuning.adapters import resolve_adapter
     from genai.tuning.corpus import check, load_corpus, split
     from genai.tuning.train import TuneOptions
     from genai.tuning.train import tune as run_tune
@@ -74,6 +82,7 @@ def tune(
             max_steps=max_steps,
             eval_limit=eval_limit,
         )
+        initial = resolve_adapter(start_from) if start_from else None
         checkpoint = Path(model) if model else ensure_checkpoint(progress=say)
         report = run_tune(
             checkpoint,
@@ -84,6 +93,7 @@ def tune(
             options=options,
             progress=say,
             model_id=model or EMBEDDED_MODEL_ID,
+            start_from=initial,
         )
     except CopyloopError as exc:
         click.secho(f"error: {exc}", fg="red", err=True)

@@ -13,6 +13,7 @@ import json
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 
 from genai.errors import InvalidInputError
 from genai.prompts import PromptTemplate, cta_labels_for, load_prompt
+from genai.tuning.adapters import Adapter
 from genai.tuning.corpus import Example
 
 __all__ = ["TuneOptions", "TuneReport", "encode_pairs", "target_text", "tune"]
@@ -79,6 +81,7 @@ class TuneReport:
     eval_loss_after: float | None
     train_loss: list[float] = field(default_factory=list)  # mean loss of each optimiser step
     businesses: dict[str, list[str]] = field(default_factory=dict)  # split -> business ids
+    started_from: dict[str, str] | None = None  # the adapter training continued: name and sha256
 
 
 def target_text(example: Example) -> str:
@@ -159,10 +162,15 @@ def tune(
     prompt: PromptTemplate | None = None,
     progress: Progress | None = None,
     model_id: str | None = None,
+    start_from: Adapter | None = None,
 ) -> TuneReport:
-    """Train a LoRA adapter on `train`, report the loss on `held_out`, save it in `out_dir`."""
+    """Train a LoRA adapter on `train`, report the loss on `held_out`, save it in `out_dir`.
+
+    With `start_from`, training continues from that adapter's weights (its rank and target
+    modules, not the options'), as a brand's adapter starts from the shipped task adapter.
+    """
     import torch
-    from peft import LoraConfig, get_peft_model
+    from peft import LoraConfig, PeftModel, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from genai.backends.checkpoint import GEMMA_CHAT_TEMPLATE
@@ -187,7 +195,22 @@ def tune(
         task_type="CAUSAL_LM",
         bias="none",
     )
-    model: Any = get_peft_model(base, config)
+    model: Any
+    if start_from is None:
+        model = get_peft_model(base, config)
+    else:
+        try:
+            with warnings.catch_warnings():
+                # peft looks for the base model's own config by the name the adapter records
+                warnings.filterwarnings("ignore", message="Could not find a config file")
+                model = PeftModel.from_pretrained(base, str(start_from.path), is_trainable=True)
+        except (ValueError, KeyError, RuntimeError) as exc:
+            raise InvalidInputError(
+                f"adapter {start_from.name} does not fit this model: {exc}", field="start_from"
+            ) from exc
+        for adapter_config in model.peft_config.values():
+            adapter_config.base_model_name_or_path = str(checkpoint)  # as a fresh adapter records it
+        say(f"continuing from adapter {start_from.name} (rank {start_from.rank})")
     train_pairs = encode_pairs(tokenizer, train, prompt, options.max_tokens, options.seed)
     eval_pairs = encode_pairs(tokenizer, held_out, prompt, options.max_tokens, options.seed + 1)
     if options.eval_limit is not None:
@@ -260,6 +283,7 @@ def tune(
             "train": sorted({e.business for e in train}),
             "eval": sorted({e.business for e in held_out}),
         },
+        started_from=None if start_from is None else {"name": start_from.name, "sha256": start_from.sha256},
     )
     (out_dir / "training.json").write_text(json.dumps(asdict(report), indent=2) + "\n", encoding="utf-8")
     return report

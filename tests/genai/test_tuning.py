@@ -43,8 +43,8 @@ def test_the_shipped_corpus_passes_every_check(corpus: list[Example]) -> None:
 
 def test_the_corpus_is_large_varied_and_split_by_business(corpus: list[Example]) -> None:
     train, held_out = split(corpus)
-    assert len(corpus) >= 300
-    assert len({e.business for e in corpus}) >= 45
+    assert len(corpus) >= 400
+    assert len({e.business for e in corpus}) >= 60
     assert len(held_out) >= 30
     assert {e.business for e in train}.isdisjoint({e.business for e in held_out})
     assert {e.occasion for e in corpus} >= {"launch", "sale", "reminder", "winback", "event", "newsletter"}
@@ -126,6 +126,23 @@ def test_the_same_seed_trains_the_same_adapter(
     b = tune(tiny_model, corpus[:2], [], tmp_path / "b", options=options)
     assert a.train_loss == b.train_loss
     assert load_adapter(tmp_path / "a").sha256 == load_adapter(tmp_path / "b").sha256
+
+
+def test_training_can_continue_from_an_adapter_and_records_which(
+    tiny_model: Path, corpus: list[Example], tmp_path: Path
+) -> None:
+    options = TuneOptions(
+        rank=2, alpha=4, max_steps=3, grad_accum=1, warmup_steps=1, seed=5, max_tokens=4096, learning_rate=5e-3
+    )
+    first = tune(tiny_model, corpus[:2], corpus[:2], tmp_path / "first", options=options)
+    start = load_adapter(tmp_path / "first")
+    # the rank asked for is ignored: the weights continue in the first adapter's shape
+    more = replace(options, rank=4, alpha=8)
+    second = tune(tiny_model, corpus[:2], corpus[:2], tmp_path / "second", options=more, start_from=start)
+    assert second.started_from == {"name": "first", "sha256": start.sha256}
+    assert second.eval_loss_before == first.eval_loss_after  # it starts where the first one ended
+    assert load_adapter(tmp_path / "second").rank == 2
+    assert load_adapter(tmp_path / "second").sha256 != start.sha256
 
 
 def test_bad_tuning_options_name_the_field() -> None:
