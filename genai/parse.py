@@ -8,6 +8,7 @@ from typing import Any
 
 from genai.draft import EmailDraft
 from genai.errors import ParseError
+from genai.gates.form import trim_unfinished
 
 __all__ = ["parse_draft", "split_paragraph"]
 
@@ -49,9 +50,9 @@ def parse_draft(text: str, cta_url: str) -> EmailDraft:
         fields[key] = " ".join(value.split())
     return EmailDraft(
         subject=fields["subject"],
-        preheader=fields["preheader"],
+        preheader=trim_unfinished(fields["preheader"]),
         headline=fields["headline"],
-        body=[q for p in body for q in split_paragraph(" ".join(p.split()))],
+        body=[q for p in body for q in split_paragraph(trim_unfinished(" ".join(p.split())))],
         cta_label=fields["cta_label"],
         cta_url=cta_url,
     )

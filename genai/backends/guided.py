@@ -135,9 +135,13 @@ class TokenTable:
             if text and not any(ch in '"\\' or ord(ch) < 32 or ch == "\u2028" for ch in text):
                 allowed[tid] = True
         self.string_mask = allowed
-        # a token that ends a sentence after a word ("candles.", "."), not "...", "$." or ". ."
-        self.sentence_end_mask = allowed & torch.tensor(
-            [bool(re.fullmatch(r"\s?[\w'’%)]*[.!?]", t)) for t in self.text], dtype=torch.bool
+        # tokens that end a sentence: a word and its stop (" candles."), or a bare stop ("."), which
+        # may only follow a word; never "...", "$." or a stop after a space
+        self.word_end_mask = allowed & torch.tensor(
+            [bool(re.fullmatch(r"\s?[\w'’%)]*\w[\w'’%)]*[.!?]", t)) for t in self.text], dtype=torch.bool
+        )
+        self.stop_mask = allowed & torch.tensor(
+            [bool(re.fullmatch(r"[.!?]", t)) for t in self.text], dtype=torch.bool
         )
         self._option_ids: dict[str, list[int]] = {}
         self.lengths = torch.tensor([len(t) for t in self.text], dtype=torch.long)
@@ -305,9 +309,17 @@ class SchemaLogitsProcessor:
             return None
         # a token longer than the room left would overshoot the limit
         allow = self._string_mask & (self._lengths <= limit - row.chars)
-        if step.ends_sentence and limit - row.chars <= SENTENCE_END_ROOM:
-            allow = allow & self.table.sentence_end_mask.to(allow.device)
         ended = row.text.rstrip().endswith((".", "!", "?")) if step.ends_sentence else True
+        if step.ends_sentence and limit - row.chars <= SENTENCE_END_ROOM:
+            if ended and row.chars >= step.min_chars:
+                return None  # near the limit a finished sentence closes the string
+            # only a token that finishes the sentence: a word with its stop, or a stop after a word
+            ends = self.table.word_end_mask.to(allow.device)
+            if re.search(r"[\w'’%)]$", row.text):
+                ends = ends | self.table.stop_mask.to(allow.device)
+            if not bool((allow & ends).any()):
+                ends = ends | self.table.stop_mask.to(allow.device)  # a stop is better than a cut
+            allow = allow & ends
         if row.chars >= step.min_chars and ended:
             allow[self.table.closers(row.following)] = True
         return allow if bool(allow.any()) else None

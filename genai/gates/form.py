@@ -176,3 +176,27 @@ GATES: tuple[Gate, ...] = (
         _check_empty_fields,
     ),
 )
+
+
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])[\"'\u2019\u201d)\]]*\s+")
+
+
+def finished(sentence: str) -> bool:
+    """True when a sentence ends on a stop after a word it could end on ("...for the sale." is not)."""
+    words = TOKEN_RE.findall(sentence)
+    last = words[-1].lower() if words else ""
+    return ends_sentence(sentence) and last not in _UNFINISHED_ENDINGS
+
+
+def trim_unfinished(text: str) -> str:
+    """`text` without the unfinished sentences it trails off with, when a finished one comes first.
+
+    A decoder that runs out of room closes the string where it is: "Every candle is 20% off.
+    Order before the end of ." keeps its first sentence. Text with no finished sentence is
+    returned as it is, for the gates to judge.
+    """
+    sentences = [s for s in _SENTENCE_SPLIT_RE.split(text.strip()) if s]
+    while len(sentences) > 1 and not finished(sentences[-1]):
+        sentences.pop()
+    kept = " ".join(sentences)
+    return kept if finished(kept) else text

@@ -24,7 +24,7 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates.base import Finding, Gate
-from genai.gates.text import copy_fields, prose, word_tokens
+from genai.gates.text import copy_fields, prose, shared_runs, word_tokens
 
 __all__ = ["GATES", "coverage", "reference_text", "ungrounded"]
 
@@ -203,9 +203,36 @@ def _check_audience_label(draft: EmailDraft, brief: Brief, brand: BrandKit) -> l
             if not known.has_phrase(match.group(0)):
                 evidence.append(f"{name}: {match.group(0)}")
         evidence += [f"{name}: {label}" for label in labels if re.search(rf"\b{re.escape(label)}\b", plain)]
-    if not evidence:
-        return []
-    return [Finding("block", "speaks the segment's label to the reader", list(dict.fromkeys(evidence)))]
+    echoes = list(dict.fromkeys(_description_echoes(draft, brief, known)))
+    findings = []
+    if evidence:
+        findings.append(Finding("block", "speaks the segment's label to the reader", list(dict.fromkeys(evidence))))
+    if echoes:
+        findings.append(Finding("block", "tells the reader how the marketer describes them", echoes))
+    return findings
+
+
+# a segment's description said back to the reader with its judgement of them ("you order often
+# and spend the most", "you bought once or rarely") is the marketer's targeting note, not copy;
+# the reader's history in plain words ("you had hot cross buns from us last Easter") is fine
+_ECHO_WORDS = 3
+_JUDGEMENT = frozenset({
+    "spend", "spends", "spent", "spending", "spender", "spenders", "rarely", "seldom",
+    "often", "frequently", "frequent", "infrequent", "infrequently", "value", "valuable", "loyal",
+    "lapsed", "inactive", "dormant", "churned", "engaged", "unengaged", "low", "high", "medium", "top",
+})  # fmt: skip
+
+
+def _description_echoes(draft: EmailDraft, brief: Brief, known: _Reference) -> Iterator[str]:
+    for segment in brief.segments:
+        described = word_tokens(segment.description or "")
+        if len(described) < _ECHO_WORDS:
+            continue
+        for name, text in copy_fields(draft):
+            for run in shared_runs(word_tokens(text), described, _ECHO_WORDS):
+                phrase = " ".join(run)
+                if _JUDGEMENT.intersection(run) and not known.has_phrase(phrase):
+                    yield f"{name}: {phrase}"
 
 
 _STOP = frozenset({

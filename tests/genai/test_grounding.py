@@ -123,6 +123,32 @@ def test_the_segment_label_spoken_to_the_reader_blocks(
     assert gate(run_gates(draft, brief, brand), "audience_label").blocks
 
 
+@pytest.mark.parametrize(
+    ("description", "text"),
+    [
+        ("loyal customers who order often and spend the most", "You order often and spend the most, so here it is."),
+        ("customers who bought once or rarely", "You bought once or rarely, and we miss you."),
+    ],
+)
+def test_the_segments_description_said_back_with_its_judgement_blocks(
+    description: str, text: str, good: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    described = Brief.model_validate(
+        brief.model_dump() | {"segments": [{"name": "tier", "description": description}]}
+    )
+    result = gate(run_gates(replace(good, body=[good.body[0], text]), described, brand), "audience_label")
+    assert result.blocks and "describes them" in result.message
+
+
+def test_the_readers_history_in_plain_words_is_copy_not_a_label(
+    good: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    segment = {"name": "easter", "description": "customers who bought hot cross buns last Easter"}
+    described = Brief.model_validate(brief.model_dump() | {"segments": [segment]})
+    draft = replace(good, body=[good.body[0], "You bought hot cross buns last Easter, so here is a nudge."])
+    assert gate(run_gates(draft, described, brand), "audience_label").passed
+
+
 def test_a_do_not_rule_blocks_the_sentence_that_breaks_it(
     good: EmailDraft, brief: Brief, brand: BrandKit
 ) -> None:

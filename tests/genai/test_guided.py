@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,8 @@ def test_a_sentence_string_never_ends_mid_sentence(backend: TransformersBackend)
         for value in [data["a"], *data["b"]]:
             assert 20 <= len(value) <= 90
             assert value.rstrip()[-1] in ".!?", value
+            # the stop follows a word: never a trail of stops (". . .") or a stop after a space
+            assert not re.search(r"(?:\s|[.!?])[.!?]$", value.rstrip()), value
 
 
 def test_an_enum_with_a_quote_is_refused() -> None:
