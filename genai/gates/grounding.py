@@ -206,7 +206,9 @@ def _check_audience_label(draft: EmailDraft, brief: Brief, brand: BrandKit) -> l
     echoes = list(dict.fromkeys(_description_echoes(draft, brief, known)))
     findings = []
     if evidence:
-        findings.append(Finding("block", "speaks the segment's label to the reader", list(dict.fromkeys(evidence))))
+        findings.append(
+            Finding("block", "speaks the segment's label to the reader", list(dict.fromkeys(evidence)))
+        )
     if echoes:
         findings.append(Finding("block", "tells the reader how the marketer describes them", echoes))
     return findings

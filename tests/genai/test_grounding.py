@@ -126,7 +126,10 @@ def test_the_segment_label_spoken_to_the_reader_blocks(
 @pytest.mark.parametrize(
     ("description", "text"),
     [
-        ("loyal customers who order often and spend the most", "You order often and spend the most, so here it is."),
+        (
+            "loyal customers who order often and spend the most",
+            "You order often and spend the most, so here it is.",
+        ),
         ("customers who bought once or rarely", "You bought once or rarely, and we miss you."),
     ],
 )

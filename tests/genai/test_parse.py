@@ -124,13 +124,18 @@ def test_common_label_styles_give_the_bare_value(label: str) -> None:
         # a decoder out of room closed the string mid-sentence: the finished sentences stay
         ("Every candle is 20% off. Order before the end of .", "Every candle is 20% off."),
         ("Every candle is 20% off! It comes with a. . .", "Every candle is 20% off!"),
-        ("Hand-poured in small batches. Lit by you. And then the", "Hand-poured in small batches. Lit by you."),
+        (
+            "Hand-poured in small batches. Lit by you. And then the",
+            "Hand-poured in small batches. Lit by you.",
+        ),
         # finished text, and text with no finished sentence to fall back on, stay as written
         ("Every candle is 20% off. Treat yourself.", "Every candle is 20% off. Treat yourself."),
         ("Every candle comes with a", "Every candle comes with a"),
     ],
 )
 def test_unfinished_sentences_at_the_end_of_a_sentence_field_are_dropped(written: str, kept: str) -> None:
-    draft = parse_draft(json.dumps(dict(DRAFT, preheader=written, body=[written, "A second paragraph."])), CTA)
+    draft = parse_draft(
+        json.dumps(dict(DRAFT, preheader=written, body=[written, "A second paragraph."])), CTA
+    )
     assert draft.preheader == kept
     assert draft.body[0] == kept

@@ -132,7 +132,14 @@ def test_training_can_continue_from_an_adapter_and_records_which(
     tiny_model: Path, corpus: list[Example], tmp_path: Path
 ) -> None:
     options = TuneOptions(
-        rank=2, alpha=4, max_steps=3, grad_accum=1, warmup_steps=1, seed=5, max_tokens=4096, learning_rate=5e-3
+        rank=2,
+        alpha=4,
+        max_steps=3,
+        grad_accum=1,
+        warmup_steps=1,
+        seed=5,
+        max_tokens=4096,
+        learning_rate=5e-3,
     )
     first = tune(tiny_model, corpus[:2], corpus[:2], tmp_path / "first", options=options)
     start = load_adapter(tmp_path / "first")
