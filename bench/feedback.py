@@ -179,7 +179,6 @@ def _campaign(variants: int) -> CampaignDraft:
                 for rank in range(variants)
             ]
         },
-        stats={},
     )
 
 

@@ -138,7 +138,7 @@ def save_campaign(
         get_in_workspace(session, Brand, workspace_id, brand_id)
     if campaign_id is not None:
         get_in_workspace(session, Campaign, workspace_id, campaign_id)
-    stats = _to_json({"goal": campaign.goal, "brand": campaign.brand, **campaign.stats}, "campaign")
+    stats = _to_json({"goal": campaign.goal, "brand": campaign.brand, **campaign.stats.to_dict()}, "campaign")
     stats["rejected"] = {segment: len(items) for segment, items in campaign.rejected.items()}
     request = GenerationRequest(
         workspace_id=workspace_id,

@@ -7,7 +7,7 @@ from typing import Any
 
 from genai.draft import EmailDraft
 
-__all__ = ["CampaignDraft", "GateResult", "Lineage", "Variant"]
+__all__ = ["CampaignDraft", "GateResult", "GenerationStats", "Lineage", "Variant"]
 
 
 @dataclass
@@ -74,6 +74,58 @@ class Variant:
         return data
 
 
+@dataclass(frozen=True)
+class GenerationStats:
+    """What a generation cost and what it dropped; written by the pipeline, read by the catalog
+    (stored with the request) and by monitoring (block rates, queue time)."""
+
+    candidates: int = 0  # drafts the backend returned, over all segments and rounds
+    blocked: int = 0  # of those, dropped by a blocking gate
+    blocked_by: dict[str, int] = field(default_factory=dict)  # gate id -> drafts it blocked
+    queue_s: float = 0.0  # the longest wait in the backend's queue
+    parse_failures: int = 0
+    seconds: float = 0.0
+    shortfall: dict[str, int] = field(default_factory=dict)  # segment -> variants missing
+    shortfall_reasons: dict[str, str] = field(default_factory=dict)  # segment -> why
+    embedder: str | None = None
+    seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Any) -> GenerationStats:
+        """Read stored stats back; unknown keys are ignored, missing or malformed ones take defaults."""
+        if not isinstance(data, dict):
+            return cls()
+
+        def counts(key: str) -> dict[str, int]:
+            found = data.get(key)
+            return {str(k): int(_number(v)) for k, v in found.items()} if isinstance(found, dict) else {}
+
+        found = data.get("shortfall_reasons")
+        reasons = {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+        seed, embedder = data.get("seed"), data.get("embedder")
+        return cls(
+            candidates=int(_number(data.get("candidates"))),
+            blocked=int(_number(data.get("blocked"))),
+            blocked_by=counts("blocked_by"),
+            queue_s=_number(data.get("queue_s")),
+            parse_failures=int(_number(data.get("parse_failures"))),
+            seconds=_number(data.get("seconds")),
+            shortfall=counts("shortfall"),
+            shortfall_reasons=reasons,
+            embedder=embedder if isinstance(embedder, str) else None,
+            seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+        )
+
+
+def _number(value: Any) -> float:
+    """A stored count or duration; anything else (a bool, text, null) reads as 0."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0
+
+
 @dataclass
 class CampaignDraft:
     """The pipeline's answer to a brief: variants per segment."""
@@ -82,7 +134,7 @@ class CampaignDraft:
     goal: str
     variants: dict[str, list[Variant]]
     rejected: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    stats: dict[str, Any] = field(default_factory=dict)
+    stats: GenerationStats = field(default_factory=GenerationStats)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready manifest of the campaign."""
@@ -91,5 +143,5 @@ class CampaignDraft:
             "goal": self.goal,
             "variants": {seg: [v.to_dict() for v in vs] for seg, vs in self.variants.items()},
             "rejected": self.rejected,
-            "stats": self.stats,
+            "stats": self.stats.to_dict(),
         }

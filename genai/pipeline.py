@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from genai.backends.base import Backend, GenerationRequest, GenerationResult, SamplingParams
 from genai.brand import BrandKit
 from genai.brief import Brief, Segment
-from genai.campaign import CampaignDraft, Lineage, Variant
+from genai.campaign import CampaignDraft, GenerationStats, Lineage, Variant
 from genai.draft import draft_schema
 from genai.embed import Embedder, default_embedder
 from genai.errors import ParseError
@@ -151,18 +151,18 @@ def generate_campaign(
     for run in runs:
         for gate_id, count in run.blocked_by.items():
             blocked_by[gate_id] = blocked_by.get(gate_id, 0) + count
-    stats = {
-        "candidates": sum(r.candidates for r in runs),
-        "blocked": sum(r.blocked for r in runs),
-        "blocked_by": blocked_by,
-        "queue_s": round(max((r.queue_s for r in runs), default=0.0), 4),
-        "parse_failures": sum(r.parse_failures for r in runs),
-        "seconds": round(time.perf_counter() - started, 3),
-        "shortfall": {name: r.shortfall for name, r in by_name.items() if r.shortfall},
-        "shortfall_reasons": {name: r.shortfall_reason for name, r in by_name.items() if r.shortfall_reason},
-        "embedder": embedder.name,
-        "seed": base_seed,
-    }
+    stats = GenerationStats(
+        candidates=sum(r.candidates for r in runs),
+        blocked=sum(r.blocked for r in runs),
+        blocked_by=blocked_by,
+        queue_s=round(max((r.queue_s for r in runs), default=0.0), 4),
+        parse_failures=sum(r.parse_failures for r in runs),
+        seconds=round(time.perf_counter() - started, 3),
+        shortfall={name: r.shortfall for name, r in by_name.items() if r.shortfall},
+        shortfall_reasons={name: r.shortfall_reason for name, r in by_name.items() if r.shortfall_reason},
+        embedder=embedder.name,
+        seed=base_seed,
+    )
     return CampaignDraft(
         brand=brand.name,
         goal=brief.goal,

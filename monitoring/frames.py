@@ -31,6 +31,7 @@ from feedback.models import (
     Variant,
     Workspace,
 )
+from genai.campaign import GenerationStats
 from genai.draft import EmailDraft
 from monitoring.windows import Window
 
@@ -282,17 +283,15 @@ def _requests(engine: Engine, scope: Scope, window: Window, generations: pd.Data
         rows = conn.execute(stmt).fetchall()
     records = []
     for row in rows:
-        stats = row.stats if isinstance(row.stats, dict) else {}
-        found = stats.get("blocked_by")
-        blocked_by: dict[Any, Any] = found if isinstance(found, dict) else {}
+        stats = GenerationStats.from_dict(row.stats)  # the same type the pipeline wrote
         records.append(
             {
                 "request_id": row.request_id,
                 "created_s": row.created_s,
-                "candidates": _number(stats.get("candidates")),
-                "blocked": _number(stats.get("blocked")),
-                "parse_failures": _number(stats.get("parse_failures")),
-                "blocked_by": {str(k): _number(n) for k, n in blocked_by.items()},
+                "candidates": float(stats.candidates),
+                "blocked": float(stats.blocked),
+                "parse_failures": float(stats.parse_failures),
+                "blocked_by": {k: float(n) for k, n in stats.blocked_by.items()},
             }
         )
     frame = pd.DataFrame.from_records(
@@ -307,12 +306,6 @@ def _requests(engine: Engine, scope: Scope, window: Window, generations: pd.Data
     for column in ("model_version", "prompt_version"):
         frame[column] = frame[column].fillna("unknown").astype(str)
     return frame
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return float("nan")
-    return float(value)
 
 
 def _feedback(engine: Engine, scope: Scope, window: Window) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -38,7 +38,7 @@ from feedback.ingest import ingest_feedback, ingest_outcomes
 from feedback.models import Assignment, Experiment, ExperimentArm
 from feedback.tenancy import create_workspace
 from genai.brand import load_brand
-from genai.campaign import CampaignDraft, GateResult, Lineage, Variant
+from genai.campaign import CampaignDraft, GateResult, GenerationStats, Lineage, Variant
 from genai.draft import EmailDraft
 
 __all__ = ["SAMPLE_BRAND", "SimulationConfig", "SimulationResult", "simulate"]
@@ -294,14 +294,14 @@ class _Writer:
         for _ in range(blocked):
             gate = str(rng.choice(list(blocked_by), p=(0.3, 0.3, 0.4) if day.drifted else (0.1, 0.2, 0.7)))
             blocked_by[gate] += 1
-        stats = {
-            "candidates": candidates,
-            "blocked": blocked,
-            "blocked_by": blocked_by,
-            "parse_failures": 0,
-            "queue_s": round(queue_total / len(segments), 4),
-            "seconds": round(float(sum(v[0].lineage.latency_s for v in variants.values())), 3),
-        }
+        stats = GenerationStats(
+            candidates=candidates,
+            blocked=blocked,
+            blocked_by=blocked_by,
+            parse_failures=0,
+            queue_s=round(queue_total / len(segments), 4),
+            seconds=round(float(sum(v[0].lineage.latency_s for v in variants.values())), 3),
+        )
         campaign = CampaignDraft(brand="Wick & Willow", goal=goal, variants=variants, stats=stats)
         return brief, campaign, segments
 

@@ -53,7 +53,7 @@ def run_generate(
     finally:
         if own_backend:
             backend.close()
-    for segment, reason in dict(campaign.stats.get("shortfall_reasons", {})).items():
+    for segment, reason in campaign.stats.shortfall_reasons.items():
         tqdm.write(f"{segment}: {reason}", file=sys.stderr)
     return write_campaign(campaign, brand, out_dir)
 

@@ -23,7 +23,8 @@ class _Step:
         self._fn = fn
 
     def __call__(self, input_ids: Any, scores: torch.Tensor) -> torch.Tensor:
-        return self._fn(input_ids, scores)
+        out: torch.Tensor = self._fn(input_ids, scores)
+        return out
 
 
 class TokenLogprobs:
@@ -41,7 +42,8 @@ class TokenLogprobs:
         """Keep the raw scores; hand on a copy for the processors that mask in place."""
         self._raw = scores
         self._log_total = torch.logsumexp(scores.float(), dim=-1)
-        return scores.clone()
+        copy: torch.Tensor = scores.clone()
+        return copy
 
     def after(self, input_ids: Any, scores: torch.Tensor) -> torch.Tensor:
         """Record the log-probability of each row's pick; the scores pass unchanged."""

@@ -165,7 +165,7 @@ async def _generate(
     except CopyloopError as exc:
         metrics.generations.labels(status="timeout" if error_status(exc) == 504 else "failed").inc()
         raise
-    for gate_id, count in dict(campaign.stats.get("blocked_by", {})).items():
+    for gate_id, count in campaign.stats.blocked_by.items():
         metrics.gate_blocks.labels(gate_id=gate_id).inc(count)
     stored = await anyio.to_thread.run_sync(_save, runtime, workspace_id, body, campaign)
     metrics.generations.labels(status="completed").inc()

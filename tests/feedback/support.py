@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from feedback.catalog import create_brand, save_campaign
 from feedback.models import Variant
 from feedback.tenancy import create_workspace
-from genai.campaign import CampaignDraft, GateResult, Lineage
+from genai.campaign import CampaignDraft, GateResult, GenerationStats, Lineage
 from genai.campaign import Variant as DraftVariant
 from genai.draft import EmailDraft
 
@@ -58,7 +58,8 @@ def make_campaign(segments: dict[str, int], *, model_id: str = "fake/model") -> 
             )
             for rank in range(count)
         ]
-    return CampaignDraft(brand="Acme", goal="Holiday sale", variants=variants, stats={"candidates": 9})
+    stats = GenerationStats(candidates=9)
+    return CampaignDraft(brand="Acme", goal="Holiday sale", variants=variants, stats=stats)
 
 
 def seed_workspace(session: Session, name: str = "acme", variants: int = 3) -> tuple[str, list[str]]:

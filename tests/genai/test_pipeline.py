@@ -208,7 +208,7 @@ def test_each_segment_gets_variants_per_segment_ranked_by_score(brand: BrandKit,
         assert scores == sorted(scores, reverse=True)
         assert all(v.segment == segment for v in variants)
         assert len({v.id for v in variants}) == len(variants)
-    assert campaign.stats["shortfall"] == {}
+    assert campaign.stats.shortfall == {}
     assert len(backend.requests) == 2  # one round was enough
     assert [r.n for r in backend.requests] == [3, 3]  # oversampled 1.5 times
 
@@ -264,7 +264,7 @@ def test_malformed_output_is_retried_in_a_later_round_with_a_new_seed(brand: Bra
     assert [v.lineage.seed for v in campaign.variants["loyal"]] == [seeds["loyal"][1]] * 2
     failures = [r for r in campaign.rejected["loyal"] if "error" in r]
     assert len(failures) == 3 and {f["round"] for f in failures} == {1}
-    assert campaign.stats["parse_failures"] == 3 and campaign.stats["shortfall"] == {}
+    assert campaign.stats.parse_failures == 3 and campaign.stats.shortfall == {}
 
 
 def test_the_pipeline_gives_up_after_max_rounds_and_reports_the_shortfall(
@@ -273,7 +273,7 @@ def test_the_pipeline_gives_up_after_max_rounds_and_reports_the_shortfall(
     campaign, backend = run(brand, brief, Script(new=["bad"] * 50), max_rounds=3)
     assert len(campaign.variants["loyal"]) == 2
     assert campaign.variants["new"] == []
-    assert campaign.stats["shortfall"] == {"new": 2}
+    assert campaign.stats.shortfall == {"new": 2}
     seeds = seeds_by_segment(backend)
     assert len(seeds["new"]) == 3 and len(set(seeds["new"])) == 3
     failures = [r for r in campaign.rejected["new"] if "error" in r]
@@ -290,8 +290,8 @@ def test_blocked_drafts_never_become_variants(brand: BrandKit, brief: Brief) -> 
     blocked_rejects = [r for r in campaign.rejected["loyal"] if (r.get("reason") or "").startswith("blocked")]
     assert blocked_rejects and all("links" in r["gates"] for r in blocked_rejects)
     # the counts the monitoring job reads as the gate block rate
-    assert campaign.stats["blocked"] == len(blocked_rejects)
-    assert campaign.stats["blocked_by"]["links"] == len(blocked_rejects)
+    assert campaign.stats.blocked == len(blocked_rejects)
+    assert campaign.stats.blocked_by["links"] == len(blocked_rejects)
 
 
 def test_near_duplicates_are_dropped(brand: BrandKit, brief: Brief) -> None:

@@ -226,3 +226,30 @@ def test_generation_metrics_count_tokens_and_calls(server: LiveServer, api: http
         'http_server_request_duration_seconds_count{http_request_method="POST",http_response_status_code="201",http_route="/v1/generations"}'
         in text
     )
+
+
+def test_monitoring_reads_exactly_the_statistics_the_api_stores(
+    server: LiveServer, tenant: Tenant, api: httpx.Client, responder: Responder
+) -> None:
+    from genai.campaign import GenerationStats
+    from monitoring.frames import load_frames, scopes
+    from monitoring.windows import monitoring_window
+    from tests.genai.test_pipeline import Script
+
+    # two drafts of the loyal segment are blocked by the link gate, one of the new segment is malformed
+    responder.script = Script(loyal=["blocked", "good", "blocked", "good", "good"], new=["bad"])
+    generation = create_generation(api, create_brand(api))
+    stored = GenerationStats.from_dict(generation["stats"])
+    assert stored.blocked == 2 and stored.blocked_by == {"links": 2} and stored.parse_failures == 1
+    assert server._engine is not None
+    [scope] = scopes(server._engine, workspace=tenant.workspace_id)
+    now = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5)
+    frames = load_frames(server._engine, scope, monitoring_window("1h", "1h", now, align=False))
+    [row] = frames.requests.to_dict("records")
+    assert row["request_id"] == generation["id"]
+    assert (row["candidates"], row["blocked"], row["parse_failures"]) == (
+        stored.candidates,
+        stored.blocked,
+        stored.parse_failures,
+    )
+    assert row["blocked_by"] == stored.blocked_by
