@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,13 @@ def _measure(
             options=GenerationOptions(seed=seed + i),
         )
         seconds += time.perf_counter() - started
+        print(
+            f"{backend.adapter_name or 'base'} {i + 1}/{len(examples)} {ex.business}: "
+            f"{len(campaign.variants[ex.segment.name])} returned, {campaign.stats.candidates} candidates, "
+            f"{time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
         requested += variants
         for v in campaign.variants[ex.segment.name]:
             returned += 1
@@ -107,6 +115,9 @@ def main() -> None:
     )
     parser.add_argument("--variants", type=int, default=1, help="Variants asked for per brief.")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--adapter", default=None, help="The tuned side's adapter [default: the shipped one]."
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
     args = parser.parse_args()
     _, held_out = split(load_corpus())
@@ -124,7 +135,7 @@ def main() -> None:
         result["base"] = _measure(base, "1", examples, args.variants, args.seed)
     finally:
         base.close()
-    tuned = TransformersBackend()
+    tuned = TransformersBackend(adapter=args.adapter)
     try:
         result["tuned"] = _measure(tuned, load_prompt().version, examples, args.variants, args.seed)
         brand = load_brand(ROOT / "genai/samples/wick-and-willow.html", "https://wickandwillow.example/")
@@ -136,7 +147,7 @@ def main() -> None:
             "variants_per_segment": brief.variants_per_segment,
             "seconds": round(time.perf_counter() - started, 1),
             "returned": sum(len(v) for v in demo.variants.values()),
-            "candidates": demo.stats["candidates"],
+            "candidates": demo.stats.candidates,
         }
     finally:
         tuned.close()
