@@ -87,6 +87,8 @@ class GenerationStats:
     seconds: float = 0.0
     shortfall: dict[str, int] = field(default_factory=dict)  # segment -> variants missing
     shortfall_reasons: dict[str, str] = field(default_factory=dict)  # segment -> why
+    warned: dict[str, int] = field(default_factory=dict)  # segment -> variants returned with a warning
+    warned_reasons: dict[str, str] = field(default_factory=dict)  # segment -> which warnings, and why
     embedder: str | None = None
     seed: int | None = None
 
@@ -104,8 +106,10 @@ class GenerationStats:
             found = data.get(key)
             return {str(k): int(_number(v)) for k, v in found.items()} if isinstance(found, dict) else {}
 
-        found = data.get("shortfall_reasons")
-        reasons = {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+        def texts(key: str) -> dict[str, str]:
+            found = data.get(key)
+            return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
+
         seed, embedder = data.get("seed"), data.get("embedder")
         return cls(
             candidates=int(_number(data.get("candidates"))),
@@ -115,7 +119,9 @@ class GenerationStats:
             parse_failures=int(_number(data.get("parse_failures"))),
             seconds=_number(data.get("seconds")),
             shortfall=counts("shortfall"),
-            shortfall_reasons=reasons,
+            shortfall_reasons=texts("shortfall_reasons"),
+            warned=counts("warned"),
+            warned_reasons=texts("warned_reasons"),
             embedder=embedder if isinstance(embedder, str) else None,
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
         )

@@ -87,6 +87,8 @@ class _SegmentRun:
     seconds: float
     shortfall: int
     shortfall_reason: str | None
+    warned: int  # variants returned with a gate warning, for want of clean ones
+    warned_reason: str | None
 
 
 def generate_campaign(
@@ -160,6 +162,8 @@ def generate_campaign(
         seconds=round(time.perf_counter() - started, 3),
         shortfall={name: r.shortfall for name, r in by_name.items() if r.shortfall},
         shortfall_reasons={name: r.shortfall_reason for name, r in by_name.items() if r.shortfall_reason},
+        warned={name: r.warned for name, r in by_name.items() if r.warned},
+        warned_reasons={name: r.warned_reason for name, r in by_name.items() if r.warned_reason},
         embedder=embedder.name,
         seed=base_seed,
     )
@@ -197,7 +201,8 @@ def _run_segment(
     selected: list[Scored] = []
     dropped: list[Scored] = []
     for round_no in range(1, options.max_rounds + 1):
-        missing = want - len(selected)
+        # a retry is for clean drafts: a variant with a warning is a stand-in, not a result
+        missing = want - sum(1 for s in selected if not s.warned)
         if missing <= 0:
             break
         n = max(missing, round(missing * options.oversample)) if round_no == 1 else missing + 1
@@ -259,6 +264,14 @@ def _run_segment(
             + (f"; most blocked by {top}" if top else "")
             + (f"; {len(failures)} outputs could not be parsed" if failures else "")
         )
+    warned = [s for s in selected if s.warned]
+    warned_reason = None
+    if warned:
+        gates = sorted({g.gate_id for s in warned for g in s.gates if not g.passed})
+        warned_reason = (
+            f"{len(warned)} of {len(variants)} variants carry gate warnings ({', '.join(gates)}): "
+            f"too few drafts were clean after {options.max_rounds} rounds; review them before sending"
+        )
     return _SegmentRun(
         variants=variants,
         rejected=rejected + failures,
@@ -270,6 +283,8 @@ def _run_segment(
         seconds=round(time.perf_counter() - started, 3),
         shortfall=shortfall,
         shortfall_reason=reason,
+        warned=len(warned),
+        warned_reason=warned_reason,
     )
 
 

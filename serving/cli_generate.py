@@ -53,8 +53,9 @@ def run_generate(
     finally:
         if own_backend:
             backend.close()
-    for segment, reason in campaign.stats.shortfall_reasons.items():
-        tqdm.write(f"{segment}: {reason}", file=sys.stderr)
+    for reasons in (campaign.stats.shortfall_reasons, campaign.stats.warned_reasons):
+        for segment, reason in reasons.items():
+            tqdm.write(f"{segment}: {reason}", file=sys.stderr)
     return write_campaign(campaign, brand, out_dir)
 
 

@@ -101,6 +101,13 @@ def blocked(i: int) -> str:
     return json.dumps(draft)
 
 
+def warned(i: int) -> str:
+    """A good draft with one spam trigger: it passes every blocking gate and warns."""
+    draft = dict(GOOD[i % len(GOOD)])
+    draft["body"] = [draft["body"][0], draft["body"][1] + " A real bargain."]
+    return json.dumps(draft)
+
+
 def near_duplicate(i: int) -> str:
     draft = dict(GOOD[i % len(GOOD)])
     draft["cta_label"] = draft["cta_label"] + " today"
@@ -110,8 +117,9 @@ def near_duplicate(i: int) -> str:
 class Script:
     """A responder that writes, per segment, the kinds of output it is told to, in order.
 
-    Each kind is "good", "bad" (malformed), "blocked" or "dup" (a near-copy of the previous good
-    draft); once a segment's script runs out it writes good drafts.
+    Each kind is "good", "bad" (malformed), "blocked", "warned" (a good draft with a gate warning)
+    or "dup" (a near-copy of the previous good draft); once a segment's script runs out it writes
+    good drafts.
     """
 
     def __init__(self, **kinds: list[str]) -> None:
@@ -131,6 +139,9 @@ class Script:
             return blocked(self.good[segment])
         if kind == "dup":
             return near_duplicate(self.good[segment] - 1)
+        if kind == "warned":
+            self.good[segment] += 1
+            return warned(self.good[segment] - 1)
         # each segment starts at its own place in GOOD, so segments get different drafts
         offset = 3 if segment == "new" else 0
         text = json.dumps(GOOD[(offset + self.good[segment]) % len(GOOD)])
@@ -335,3 +346,22 @@ def test_progress_reports_each_segment_round(brand: BrandKit, brief: Brief) -> N
     # segments run side by side, so either may report first; the count is over all segments
     assert sorted(message for message, _ in seen) == ["segment loyal: round 1", "segment new: round 1"]
     assert [done for _, done in seen] == [3, 6]
+
+
+def test_drafts_with_a_warning_are_retried_for_clean_ones(brand: BrandKit, brief: Brief) -> None:
+    campaign, backend = run(brand, brief, Script(loyal=["warned"] * 3))
+    loyal = campaign.variants["loyal"]
+    assert len(loyal) == 2 and all(all(g.passed for g in v.gates) for v in loyal)
+    assert len(seeds_by_segment(backend)["loyal"]) == 2  # the warned round, then a clean retry
+    assert campaign.stats.warned == {}
+
+
+def test_variants_returned_with_warnings_for_want_of_clean_ones_are_said_to_be(
+    brand: BrandKit, brief: Brief
+) -> None:
+    campaign, _ = run(brand, brief, Script(loyal=["warned"] * 20), max_rounds=2)
+    loyal = campaign.variants["loyal"]
+    assert len(loyal) == 2 and all(any(not g.passed for g in v.gates) for v in loyal)
+    assert campaign.stats.warned == {"loyal": 2} and campaign.stats.shortfall == {}
+    assert "spam_phrases" in campaign.stats.warned_reasons["loyal"]
+    assert "new" not in campaign.stats.warned
