@@ -267,9 +267,9 @@ def _run_segment(
     warned = [s for s in selected if s.warned]
     warned_reason = None
     if warned:
-        gates = sorted({g.gate_id for s in warned for g in s.gates if not g.passed})
+        warning_ids = sorted({g.gate_id for s in warned for g in s.gates if not g.passed})
         warned_reason = (
-            f"{len(warned)} of {len(variants)} variants carry gate warnings ({', '.join(gates)}): "
+            f"{len(warned)} of {len(variants)} variants carry gate warnings ({', '.join(warning_ids)}): "
             f"too few drafts were clean after {options.max_rounds} rounds; review them before sending"
         )
     return _SegmentRun(
