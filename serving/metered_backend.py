@@ -48,8 +48,6 @@ class MeteredBackend(Backend):
         """Close the wrapped backend."""
         self.inner.close()
 
-    def queue_depth(self) -> float:
-        """Requests waiting in the wrapped backend's micro-batcher (0 when it has none)."""
-        batcher = getattr(self.inner, "batcher", None)
-        depth = getattr(batcher, "depth", 0)
-        return float(depth) if isinstance(depth, int | float) else 0.0
+    def queue_depth(self) -> int:
+        """Requests waiting in the wrapped backend."""
+        return self.inner.queue_depth()

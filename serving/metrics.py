@@ -96,7 +96,7 @@ class ApiMetrics:
         )
         self.queue_depth.set_function(lambda: 0.0)
 
-    def watch_queue(self, depth: Callable[[], float]) -> None:
+    def watch_queue(self, depth: Callable[[], float | int]) -> None:
         """Read the batcher's queue depth from `depth` at every scrape."""
         self.queue_depth.set_function(depth)
 

@@ -93,5 +93,9 @@ class Backend(ABC):
         """True when the backend can serve requests now."""
         return True
 
+    def queue_depth(self) -> int:
+        """Requests waiting for the model now (0 for a backend that does not queue)."""
+        return 0
+
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release the model, threads and connections."""

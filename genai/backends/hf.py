@@ -178,6 +178,10 @@ class TransformersBackend(Backend):
         """Run the requests directly, one `generate` per request (the naive path, for benchmarks)."""
         return on_torch_thread(lambda: [self._run_batch([r])[0] for r in requests])
 
+    def queue_depth(self) -> int:
+        """Requests waiting in the micro-batcher."""
+        return self.batcher.depth
+
     def close(self) -> None:
         """Stop the batcher thread."""
         self.batcher.close()
