@@ -10,7 +10,10 @@ same run on the same machine:
 - on a CPU, the lean Gemma decoder (the default there) against transformers' own `generate`
   on the same weights, at batch 1;
 - on a CPU in bf16, the lean decoder with its C kernels against the same decoder running
-  PyTorch's operations between the matrix products, at batch 1.
+  PyTorch's operations between the matrix products, at batch 1;
+- the same GGUF through llama.cpp (llama-cpp-python, when installed: ``pip install -e
+  ".[bench]"``), at batch 1 and its aggregate over 8 parallel sequences, in turns with copyloop's
+  decoder at the same batch: what a user running the model locally would otherwise pick.
 
     python bench/generation.py [--device cuda] [--tokens 32] [--out bench/results/generation.json]
 """
@@ -206,6 +209,31 @@ def kernels_vs_pytorch_ops(
     )
 
 
+def against_llama_cpp(
+    backend: TransformersBackend, msgs: list[dict[str, str]], tokens: int
+) -> dict[str, Any] | None:
+    """copyloop's decoder and llama.cpp on the same GGUF and prompt, batch 1 and 8, in turns."""
+    import llama_cpp_decode
+
+    if not llama_cpp_decode.available():
+        return None
+    text = backend.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
+    llama = llama_cpp_decode.LlamaCppDecoder(embedded_gguf(), parallel=8)
+    try:
+        prompt = llama.tokenize(text)
+        llama.decode_speed(prompt, 1, 4)  # warm-up
+        out: dict[str, Any] = {"llama_cpp_python": llama.version, "prompt_tokens": len(prompt)}
+        for batch in (1, 8):
+            out[f"batch{batch}"] = interleaved(
+                lambda b=batch: decode_speed(backend, msgs, b, tokens)["decode_tokens_per_s"],
+                lambda b=batch: llama.decode_speed(prompt, b, tokens)["decode_tokens_per_s"],
+                ("copyloop_tokens_per_s", "llama_cpp_tokens_per_s"),
+            )
+        return out
+    finally:
+        llama.close()
+
+
 def cpu_flags() -> list[str]:
     """The CPU's vector and matrix extensions that decide the kernels (AVX-512, bf16, AMX)."""
     try:
@@ -288,6 +316,7 @@ def main() -> None:
         decode_speed(backend, msgs, 1, 4)  # warm-up
         by_dtype = {default_dtype: decode_report(backend, msgs, args.tokens, bandwidth)}
         conc = concurrency(backend, msgs, requests=8, n=2, tokens=args.tokens)
+        llama_cpp = against_llama_cpp(backend, msgs, args.tokens) if args.device == "cpu" else None
         lean = native = None
         if backend.decoder is not None and backend.decoder.kernels is not None:
             native = kernels_vs_pytorch_ops(backend, msgs, args.tokens)
@@ -329,6 +358,8 @@ def main() -> None:
         "decode_by_dtype": by_dtype,
         "lean_decoder_vs_transformers_generate": lean,
         "decode_kernels_vs_pytorch_ops": native,
+        # "speedup" there is copyloop's decode over llama.cpp's (below 1: llama.cpp is faster)
+        "llama_cpp": llama_cpp,
         "concurrency": conc,
         "targets": TARGETS,
         "met": {
