@@ -1,6 +1,9 @@
-"""The exemplar-echo gate: no words carried over from example e-mails about other businesses."""
+"""Echo gates: no words carried over from example e-mails about other businesses, and none of the
+prompt's own scaffolding (field names, prompt labels, the brief's instructions) in the copy."""
 
 from __future__ import annotations
+
+import re
 
 from genai.brand import BrandKit
 from genai.brief import Brief
@@ -46,11 +49,43 @@ def _check_exemplar_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> li
     return [Finding("block", "words copied from a few-shot example about another business", evidence)]
 
 
+# A model that loses its place writes the next field's name into the text it is in
+# ('... cta_label": "Order yours'), a prompt line ("Reader: ..."), or the brief's instruction
+# itself ("Mention that every candle ...") instead of following it.
+_SCAFFOLDING = (
+    (re.compile(r"\b(?:cta_label|cta label|preheader|headline|subject|body)\s*[\"\u201c\u201d'\u2019]?\s*:", re.I),
+     "a field name of the draft"),
+    (re.compile(r"(?:^|[.!?]\s+)(?:reader|rule|button|fact|goal|voice|about|products|address)\s*:", re.I),
+     "a label of the prompt"),
+    (re.compile(r"(?:^|[.!?\u201c\u201d\"]\s*)(?:mention that|do not mention|don't mention|keep it under)\b", re.I),
+     "an instruction of the brief"),
+)  # fmt: skip
+
+
+def _check_prompt_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:
+    evidence = [
+        f"{name}: {what}: {text[max(0, m.start() - 10) : m.end() + 20].strip()}"
+        for name, text in copy_fields(draft)
+        for pattern, what in _SCAFFOLDING
+        for m in [pattern.search(text)]
+        if m
+    ]
+    if not evidence:
+        return []
+    return [Finding("block", "the prompt's own scaffolding is written into the copy", evidence)]
+
+
 GATES: tuple[Gate, ...] = (
     Gate(
         "exemplar_echo",
         "block",
         "no words carried over from the prompt's example emails about other businesses",
         _check_exemplar_echo,
+    ),
+    Gate(
+        "prompt_echo",
+        "block",
+        "no field names, prompt labels or brief instructions in the copy",
+        _check_prompt_echo,
     ),
 )

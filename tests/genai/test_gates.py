@@ -95,6 +95,7 @@ def test_registry_lists_every_gate_once_with_severity_and_description() -> None:
         "contact_details",
         "repetition",
         "exemplar_echo",
+        "prompt_echo",
         "offer_consistency",
         "grounding",
         "audience_label",

@@ -186,3 +186,22 @@ def test_coverage_counts_the_goals_and_offers_words(good: EmailDraft, brief: Bri
     off_topic = replace(good, subject="Hello", preheader="News.", headline="News", body=["Nothing.", "More."])
     assert coverage(good, brief) > coverage(off_topic, brief)
     assert 0.0 <= coverage(off_topic, brief) <= 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Every candle is poured by hand. cta_label\u201d: \u201cOrder yours before it ends.",
+        "Reader: loyal customers who order often.",
+        "Mention that everything is baked the same morning, and come early.",
+    ],
+)
+def test_the_prompts_scaffolding_written_into_the_copy_blocks(
+    text: str, good: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    result = gate(run_gates(replace(good, body=[good.body[0], text]), brief, brand), "prompt_echo")
+    assert result.blocks and result.evidence
+
+
+def test_copy_that_follows_the_prompt_is_not_scaffolding(good: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+    assert gate(run_gates(good, brief, brand), "prompt_echo").passed
