@@ -52,14 +52,14 @@ def _check_exemplar_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> li
 # A model that loses its place writes the next field's name into the text it is in
 # ('... cta_label": "Order yours'), a prompt line ("Reader: ..."), or the brief's instruction
 # itself ("Mention that every candle ...") instead of following it.
+_FIELD_NAME = r"\b(?:cta_label|cta label|preheader|headline|subject|body)\s*[\"\u201c\u201d'\u2019]?\s*:"
+_PROMPT_LABEL = r"(?:^|[.!?]\s+)(?:reader|rule|button|fact|goal|voice|about|products|address)\s*:"
+_INSTRUCTION = r"(?:^|[.!?\u201c\u201d\"]\s*)(?:mention that|do not mention|don't mention|keep it under)\b"
 _SCAFFOLDING = (
-    (re.compile(r"\b(?:cta_label|cta label|preheader|headline|subject|body)\s*[\"\u201c\u201d'\u2019]?\s*:", re.I),
-     "a field name of the draft"),
-    (re.compile(r"(?:^|[.!?]\s+)(?:reader|rule|button|fact|goal|voice|about|products|address)\s*:", re.I),
-     "a label of the prompt"),
-    (re.compile(r"(?:^|[.!?\u201c\u201d\"]\s*)(?:mention that|do not mention|don't mention|keep it under)\b", re.I),
-     "an instruction of the brief"),
-)  # fmt: skip
+    (re.compile(_FIELD_NAME, re.I), "a field name of the draft"),
+    (re.compile(_PROMPT_LABEL, re.I), "a label of the prompt"),
+    (re.compile(_INSTRUCTION, re.I), "an instruction of the brief"),
+)
 
 
 def _check_prompt_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:

@@ -203,5 +203,7 @@ def test_the_prompts_scaffolding_written_into_the_copy_blocks(
     assert result.blocks and result.evidence
 
 
-def test_copy_that_follows_the_prompt_is_not_scaffolding(good: EmailDraft, brief: Brief, brand: BrandKit) -> None:
+def test_copy_that_follows_the_prompt_is_not_scaffolding(
+    good: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
     assert gate(run_gates(good, brief, brand), "prompt_echo").passed
