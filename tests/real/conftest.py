@@ -40,10 +40,16 @@ def vllm_server() -> Iterator[str]:
     os.environ["COPYLOOP_CACHE_DIR"] = str(MODEL_CACHE)
     from genai.backends.checkpoint import ensure_checkpoint
     from genai.backends.vllm_command import vllm_serve_args
+    from genai.tuning.adapters import resolve_adapter
 
     checkpoint = ensure_checkpoint(root=MODEL_CACHE)
     port = _free_port()
-    args = vllm_serve_args(checkpoint, port=port, cpu=True)
+    # the base model and the shipped adapter, served as a model of its own name (as users run it)
+    adapter = resolve_adapter(None)
+    assert adapter is not None, "the shipped adapter is in the repository"
+    args = vllm_serve_args(
+        checkpoint, port=port, cpu=True, lora_modules={adapter.name: adapter.path}, max_lora_rank=adapter.rank
+    )
     args[0] = python
     env = dict(
         os.environ, VLLM_CPU_KVCACHE_SPACE="1", VLLM_NO_USAGE_STATS="1", DO_NOT_TRACK="1", HF_HUB_OFFLINE="1"

@@ -70,3 +70,33 @@ def test_unreachable_server_is_a_clear_error() -> None:
     with pytest.raises(BackendUnavailableError, match="cannot reach the vLLM server"):
         backend.generate([GenerationRequest(messages=MESSAGES)])
     backend.close()
+
+
+@pytest.mark.timeout(1200)
+def test_the_shipped_adapter_served_by_vllm_writes_gated_variants_named_in_the_lineage(
+    vllm_server: str,
+) -> None:
+    from genai.pipeline import GenerationOptions, generate_campaign
+    from genai.tuning.adapters import DEFAULT_ADAPTER, resolve_adapter
+
+    adapter = resolve_adapter(None)
+    assert adapter is not None and adapter.name == DEFAULT_ADAPTER
+    brand = load_brand(REPO / "genai/samples/wick-and-willow.html", "https://wickandwillow.example/")
+    brief = load_brief(REPO / "genai/samples/holiday-brief.yaml").model_copy(
+        update={"variants_per_segment": 1}
+    )
+    backend = get_backend("vllm", base_url=vllm_server, adapter=adapter.name)
+    try:
+        assert backend.adapter_name == adapter.name
+        campaign = generate_campaign(
+            brand, brief, backend, options=GenerationOptions(seed=5, oversample=3, max_rounds=4)
+        )
+    finally:
+        backend.close()
+    returned = [v for variants in campaign.variants.values() for v in variants]
+    assert returned, campaign.rejected
+    for v in returned:
+        assert not [g.gate_id for g in v.gates if g.blocks]
+        assert v.lineage.backend == "vllm" and v.lineage.adapter == adapter.name
+        assert (v.lineage.prompt_name, v.lineage.prompt_version) == ("email_variant", "2")
+        assert v.lineage.tokens_out > 20
