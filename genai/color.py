@@ -14,6 +14,7 @@ __all__ = [
     "best_text_color",
     "contrast_ratio",
     "is_near_white",
+    "is_neutral",
     "mix",
     "normalize_hex",
     "parse_hex",
@@ -28,6 +29,9 @@ NEAR_BLACK = "#111111"  # softer than pure black, still ~18.9:1 on white
 _HEX_RE = re.compile(r"#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})")
 # A colour whose every channel is this close to 255 reads as "white" on a white email body.
 _NEAR_WHITE_MAX_DEFICIT = 32
+
+# White, black and greys: every channel within this many steps of the others.
+_NEUTRAL_CHROMA = 10
 
 RGB = tuple[int, int, int]
 
@@ -75,6 +79,12 @@ def contrast_ratio(a: str, b: str) -> float:
 def is_near_white(color: str) -> bool:
     """True when every channel is within a small distance of 255 (page-background colours)."""
     return all(255 - c <= _NEAR_WHITE_MAX_DEFICIT for c in parse_hex(color))
+
+
+def is_neutral(colour: str) -> bool:
+    """True for white, black and greys (all channels within a few steps of each other)."""
+    channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
+    return max(channels) - min(channels) <= _NEUTRAL_CHROMA
 
 
 def best_text_color(background: str, candidates: tuple[str, ...] = (WHITE, NEAR_BLACK)) -> str:

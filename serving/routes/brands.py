@@ -11,7 +11,8 @@ from feedback.catalog import create_brand
 from feedback.errors import ConflictError
 from feedback.models import Brand
 from feedback.tenancy import get_in_workspace, in_workspace
-from genai.brand import BrandKit
+from genai.brand import BrandKit, extract_brand
+from genai.brand.fetch import fetch_brand
 from genai.errors import InvalidInputError
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
@@ -70,7 +71,7 @@ def create_brand_from_html(
     url: Annotated[str | None, Form(max_length=2000, description="Where the page lives.")] = None,
 ) -> BrandOut:
     """Create a brand from an uploaded HTML page (name, palette, fonts, logo, products, address)."""
-    kit = BrandKit.from_html(file.file.read(), url or None)
+    kit = extract_brand(file.file.read(), url or None)
     return _store(session, key.workspace_id, kit)
 
 
@@ -79,7 +80,7 @@ def create_brand_from_url(
     body: BrandFromUrl, key: Marketer, session: SessionDep, runtime: RuntimeDep
 ) -> BrandOut:
     """Create a brand from its web page, fetched by the server."""
-    kit = BrandKit.from_url(
+    kit = fetch_brand(
         body.url, timeout=runtime.settings.brand_fetch_timeout_s, transport=runtime.fetch_transport
     )
     return _store(session, key.workspace_id, kit)

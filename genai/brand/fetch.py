@@ -1,4 +1,4 @@
-"""Fetching a brand's web page over HTTP(S) for `BrandKit.from_url`, with a timeout and a size cap."""
+"""Fetching a brand's web page over HTTP(S), with a timeout and a size cap, and reading its kit."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from genai.brand import BrandKit
-from genai.brand_html import extract_brand, validate_page_url
+from genai.brand.html import extract_brand
+from genai.brand.kit import BrandKit
+from genai.brand.urls import validate_page_url
 from genai.errors import BrandFetchError, InvalidInputError
 
 __all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "FetchedPage", "fetch_brand", "fetch_page"]

@@ -12,8 +12,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from genai.brand import Product
-from genai.brand_text import clean_text
+from genai.brand.kit import Product
+from genai.brand.text import clean_text
 
 __all__ = ["JsonLd", "node_text"]
 

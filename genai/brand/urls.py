@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from urllib.parse import urljoin, urlsplit
 
-from genai.brand import Product
+from genai.brand.kit import Product
 from genai.errors import InvalidInputError
 
 __all__ = ["allowed_domains", "host_of", "join_url", "origin", "registrable_domain", "validate_page_url"]

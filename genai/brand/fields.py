@@ -1,6 +1,6 @@
 """Choosing each field of a brand kit from the facts of a page, first match wins, noting its source.
 
-The order of preference for each field is set out in `genai.brand_html`.
+The order of preference for each field is set out in `genai.brand.html`.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from genai.brand import FieldSource, Product
-from genai.brand_css import palette_and_fonts
-from genai.brand_jsonld import JsonLd, node_text
-from genai.brand_page import Page
-from genai.brand_text import VOICE_HINTS, clean_text, tone_words, voice_hint_words
-from genai.brand_urls import join_url, origin, registrable_domain
+from genai.brand.css import palette_and_fonts
+from genai.brand.jsonld import JsonLd, node_text
+from genai.brand.kit import FieldSource, Product
+from genai.brand.page import Page
+from genai.brand.text import VOICE_HINTS, clean_text, tone_words, voice_hint_words
+from genai.brand.urls import join_url, origin, registrable_domain
 from genai.errors import BrandExtractionError
 
 __all__ = ["MAX_CONTACTS", "MAX_PRODUCTS", "Extraction"]

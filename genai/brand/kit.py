@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from genai.brief import validation_to_error
+from genai.color import is_neutral
 from genai.errors import InvalidInputError
 
-if TYPE_CHECKING:
-    import httpx
-
-__all__ = ["EXPECTED_FIELDS", "BrandKit", "CompletenessReport", "FieldSource", "Product", "load_brand"]
+__all__ = ["EXPECTED_FIELDS", "BrandKit", "CompletenessReport", "FieldSource", "Product"]
 
 # The fields a brand kit should have for the prompts, gates and footer to work without guessing.
 EXPECTED_FIELDS = (
@@ -106,31 +104,8 @@ class BrandKit:
         checked["sources"] = {k: FieldSource(**v) for k, v in checked["sources"].items()}
         return cls(**checked)
 
-    @classmethod
-    def from_html(cls, html: str | bytes, url: str | None = None) -> BrandKit:
-        """Read a brand kit from a saved or fetched page; `url` is where it lives, to resolve links."""
-        from genai.brand_html import extract_brand  # the HTML reader imports this module
-
-        return extract_brand(html, url)
-
-    @classmethod
-    def from_url(
-        cls,
-        url: str,
-        *,
-        timeout: float = 10.0,
-        max_bytes: int = 2_000_000,
-        transport: httpx.BaseTransport | None = None,
-    ) -> BrandKit:
-        """Fetch a brand's page over HTTP(S) and read a brand kit from it."""
-        from genai.brand_fetch import fetch_brand  # keeps httpx off the import path of plain kits
-
-        return fetch_brand(url, timeout=timeout, max_bytes=max_bytes, transport=transport)
-
     def completeness(self) -> CompletenessReport:
         """Which expected fields are missing, what is weak, and the share of fields present."""
-        from genai.brand_html import is_neutral
-
         missing = [name for name in EXPECTED_FIELDS if not getattr(self, name)]
         warnings: list[str] = []
         if not self.address:
@@ -215,32 +190,3 @@ class _BrandKitData(BaseModel):
                 raise ValueError(f"{colour!r} is not a #rrggbb colour")
             normalised.append("#" + digits)
         return normalised
-
-
-def load_brand(path: Path, url: str | None = None) -> BrandKit:
-    """Read a brand kit from a saved page (.html, .htm; `url` is where it was saved from) or a .json kit."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".html", ".htm", ".json"):
-        raise InvalidInputError(
-            f"unsupported file type {suffix or path.name!r}: use .html, .htm or .json", field="brand"
-        )
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InvalidInputError(f"file not found: {path}", field="brand") from None
-    except IsADirectoryError:
-        raise InvalidInputError(f"is a directory, not a file: {path}", field="brand") from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}", field="brand") from None
-    if suffix != ".json":
-        return BrandKit.from_html(data, url)
-    try:
-        parsed = json.loads(data.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise InvalidInputError("file is not UTF-8 text", field="brand") from None
-    except json.JSONDecodeError as exc:
-        raise InvalidInputError(f"not valid JSON: {exc}", field="brand") from None
-    if not isinstance(parsed, dict):
-        raise InvalidInputError("must be a JSON object of brand-kit fields", field="brand")
-    return BrandKit.from_dict(parsed)

@@ -16,7 +16,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from urllib.parse import unquote_plus
 
-__all__ = ["FONTS_SIZE", "PALETTE_SIZE", "is_font_link", "is_neutral", "palette_and_fonts"]
+from genai.color import is_neutral
+
+__all__ = ["FONTS_SIZE", "PALETTE_SIZE", "is_font_link", "palette_and_fonts"]
 
 PALETTE_SIZE = 6
 FONTS_SIZE = 4
@@ -41,7 +43,6 @@ _GENERIC_FONTS = frozenset(
 # Real themes chain custom properties a few levels deep; longer chains only exist to exhaust the stack.
 _MAX_VAR_CHAIN = 16
 # Below this spread between the strongest and weakest channel a colour reads as white, grey or black.
-_NEUTRAL_CHROMA = 10
 
 _Decl = tuple[str, str]  # (property, value)
 
@@ -105,12 +106,6 @@ def _colour(match: re.Match[str]) -> str | None:
 
 def _colours_in(value: str) -> list[str]:
     return [c for c in (_colour(m) for m in _COLOUR.finditer(value)) if c]
-
-
-def is_neutral(colour: str) -> bool:
-    """True for white, black and greys (all channels within a few steps of each other)."""
-    channels = [int(colour[i : i + 2], 16) for i in (1, 3, 5)]
-    return max(channels) - min(channels) <= _NEUTRAL_CHROMA
 
 
 def _first_family(value: str) -> str | None:

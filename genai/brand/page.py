@@ -2,7 +2,7 @@
 
 The walk is tolerant of unclosed and stray tags, as browsers are. Text in hidden elements (hidden,
 aria-hidden, display:none, sr-only and the like) is skipped, so text a visitor cannot see never
-reaches the facts. No choice between facts is made here; see `genai.brand_fields`.
+reaches the facts. No choice between facts is made here; see `genai.brand.fields`.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from urllib.parse import unquote
 
-from genai.brand_css import is_font_link
-from genai.brand_text import clean_text
+from genai.brand.css import is_font_link
+from genai.brand.text import clean_text
 
 __all__ = ["Page", "parse_page"]
 

@@ -32,9 +32,9 @@ Where each field comes from, first match wins (the choice is kept in `BrandKit.s
 Text in hidden elements (hidden, aria-hidden, display:none, sr-only and the like) is ignored, so text a
 visitor cannot see, such as an instruction planted for a language model, never reaches the kit.
 
-The work is split by what it reads: `brand_page` walks the HTML, `brand_css` ranks colours and fonts,
-`brand_jsonld` reads schema.org data, `brand_text` finds tone words, `brand_urls` handles hosts and
-`brand_fields` makes the choices above. This module decodes the page and puts the kit together.
+The work is split by what it reads: `page` walks the HTML, `css` ranks colours and fonts, `jsonld`
+reads schema.org data, `text` finds tone words, `urls` handles hosts and `fields` makes the choices
+above. This module decodes the page and puts the kit together.
 """
 
 from __future__ import annotations
@@ -42,20 +42,14 @@ from __future__ import annotations
 import codecs
 import re
 
-from genai.brand import BrandKit
-from genai.brand_css import FONTS_SIZE as FONTS_SIZE
-from genai.brand_css import PALETTE_SIZE as PALETTE_SIZE
-from genai.brand_css import is_neutral
-from genai.brand_fields import MAX_CONTACTS as MAX_CONTACTS
-from genai.brand_fields import MAX_PRODUCTS as MAX_PRODUCTS
-from genai.brand_fields import Extraction
-from genai.brand_jsonld import JsonLd
-from genai.brand_page import parse_page
-from genai.brand_text import VOICE_SIZE as VOICE_SIZE
-from genai.brand_urls import allowed_domains, host_of, join_url, registrable_domain, validate_page_url
+from genai.brand.fields import Extraction
+from genai.brand.jsonld import JsonLd
+from genai.brand.kit import BrandKit
+from genai.brand.page import parse_page
+from genai.brand.urls import allowed_domains, host_of, join_url, validate_page_url
 from genai.errors import InvalidInputError
 
-__all__ = ["decode_html", "extract_brand", "is_neutral", "registrable_domain", "validate_page_url"]
+__all__ = ["decode_html", "extract_brand"]
 
 MAX_URL = 2000
 
