@@ -13,6 +13,7 @@ from genai.backends.checkpoint import ensure_checkpoint, file_sha256
 from genai.brand import load_brand
 from genai.brief import load_brief
 from genai.pipeline import GenerationOptions, generate_campaign
+from genai.tuning.adapters import DEFAULT_ADAPTER
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.real
@@ -71,7 +72,8 @@ def test_embedded_model_writes_gated_variants_with_full_lineage(model_cache: Pat
         assert lin.model_id.startswith("google/gemma-3-270m")
         assert lin.checkpoint_sha256 is not None and len(lin.checkpoint_sha256) == 64
         assert (lin.prompt_name, lin.prompt_version) == ("email_variant", "2")
-        assert lin.adapter == "email-v1" and lin.adapter_sha256 is not None and len(lin.adapter_sha256) == 64
+        assert lin.adapter == DEFAULT_ADAPTER
+        assert lin.adapter_sha256 is not None and len(lin.adapter_sha256) == 64
         assert len(lin.prompt_sha256) == 64
         assert lin.seed is not None and lin.sampling["temperature"] > 0
         assert lin.tokens_in > 100 and lin.tokens_out > 20
