@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.db import make_engine, session_factory, upgrade
-from tests.feedback.support import seed_workspace
+from tests.support.feedback import seed_workspace
 
 POSTGRES_URL = os.environ.get(
     "COPYLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -19,7 +19,7 @@ from feedback.catalog import (
 from feedback.errors import ConflictError, InvalidInputError, NotFoundError
 from feedback.models import GenerationRequest, Variant
 from feedback.tenancy import create_workspace, existing_ids, get_in_workspace, get_workspace_by_name
-from tests.feedback.support import make_campaign
+from tests.support.feedback import make_campaign
 
 
 def test_a_campaign_draft_is_stored_with_every_variant_and_its_lineage(

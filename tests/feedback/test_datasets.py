@@ -33,8 +33,8 @@ from feedback.manifest import read_parquet, to_parquet
 from feedback.models import SegmentMembership, Variant
 from feedback.registry import SqlFeatureRegistry
 from feedback.tenancy import create_workspace
-from tests.feedback.payloads import feedback_event, outcome_event
-from tests.feedback.support import make_campaign, seed_workspace
+from tests.support.feedback import make_campaign, seed_workspace
+from tests.support.payloads import feedback_event, outcome_event
 
 T0 = pd.Timestamp("2024-05-01", tz="UTC")
 ACCEPTANCE, CLICK_RATE_30D, BRAND_REJECTIONS, SUBJECT_LENGTH = builtin_features()

@@ -36,8 +36,8 @@ from feedback.db import (
 from feedback.errors import InvalidInputError
 from feedback.ingest import ingest_outcomes
 from feedback.models import Base, FeatureDefinition, FeedbackEvent, Workspace
-from tests.feedback.payloads import outcome_event
-from tests.feedback.support import seed_workspace
+from tests.support.feedback import seed_workspace
+from tests.support.payloads import outcome_event
 
 TABLES = {
     "workspaces",

@@ -15,8 +15,8 @@ from feedback.errors import NotFoundError
 from feedback.events import FeedbackEventIn, RejectedRow
 from feedback.ingest import ingest_feedback, ingest_outcomes
 from feedback.models import Contact, FeedbackEvent, OutcomeEvent
-from tests.feedback.payloads import feedback_event, ingest_worker, outcome_event
-from tests.feedback.support import seed_workspace
+from tests.support.feedback import seed_workspace
+from tests.support.payloads import feedback_event, ingest_worker, outcome_event
 
 Workspace = tuple[str, list[str]]
 

@@ -16,8 +16,8 @@ from feedback.ingest import ingest_outcomes
 from feedback.models import Assignment, Contact, Experiment, ExperimentArm, OutcomeEvent, SegmentMembership
 from feedback.privacy import erase_contact, scrub_text
 from feedback.rfm import compute_rfm, store_rfm_segments
-from tests.feedback.payloads import outcome_event
-from tests.feedback.support import ORDERS, seed_workspace
+from tests.support.feedback import ORDERS, seed_workspace
+from tests.support.payloads import outcome_event
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from feedback.features import (
 from feedback.models import FeatureDefinition as FeatureDefinitionRow
 from feedback.registry import SqlFeatureRegistry
 from feedback.tenancy import create_workspace
-from tests.feedback.support import seed_workspace
+from tests.support.feedback import seed_workspace
 
 ACCEPTANCE, CLICK_RATE_30D, BRAND_REJECTIONS, SUBJECT_LENGTH = builtin_features()
 Workspace = tuple[str, list[str]]

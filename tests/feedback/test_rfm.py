@@ -22,7 +22,7 @@ from feedback.rfm import (
     store_rfm_segments,
 )
 from feedback.tenancy import create_workspace
-from tests.feedback.support import ORDERS
+from tests.support.feedback import ORDERS
 
 CDNOW = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "cdnow" / "CDNOW_master.txt"
 

@@ -11,8 +11,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from transformers import (  # noqa: E402
-    Gemma3ForCausalLM,
-    Gemma3TextConfig,
     LlamaConfig,
     LlamaForCausalLM,
     LogitsProcessorList,
@@ -22,43 +20,13 @@ from transformers import (  # noqa: E402
 from genai.backends.base import GenerationRequest, SamplingParams  # noqa: E402
 from genai.backends.gemma_decoder import GemmaDecoder, supports  # noqa: E402
 from genai.backends.hf import TransformersBackend  # noqa: E402
-from tests.genai.tiny_model import single_torch_thread, tiny_model_dir  # noqa: E402
-
-PAD, EOS = 0, 1
+from tests.support.tiny_model import EOS, PAD, gemma, single_torch_thread, tiny_model_dir  # noqa: E402
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _one_thread() -> Iterator[None]:
     with single_torch_thread():
         yield
-
-
-def gemma(window: int = 4, **overrides: Any) -> Any:
-    """A random Gemma 3 with a short sliding window, so that prompts run past it."""
-    options: dict[str, Any] = {
-        "vocab_size": 96,
-        "hidden_size": 32,
-        "intermediate_size": 48,
-        "num_hidden_layers": 3,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "head_dim": 8,
-        "query_pre_attn_scalar": 12,  # a scale that is not a power of two
-        "max_position_embeddings": 256,
-        "sliding_window": window,
-        "layer_types": ["sliding_attention", "full_attention", "sliding_attention"],
-        "pad_token_id": PAD,
-        "eos_token_id": EOS,
-        "bos_token_id": 2,
-    }
-    options.update(overrides)
-    torch.manual_seed(0)
-    model = Gemma3ForCausalLM(Gemma3TextConfig(**options)).eval()
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "norm" in name:  # norms start at zero weights: give them something to get wrong
-                p.normal_(0.0, 0.3)
-    return model
 
 
 def prompts() -> tuple[Any, Any]:

@@ -21,7 +21,7 @@ from genai.backends.gemv import (  # noqa: E402
     use_cpu_decode_layers,
     use_decode_gemv,
 )
-from tests.genai.tiny_model import single_torch_thread, tiny_model_dir  # noqa: E402
+from tests.support.tiny_model import single_torch_thread, tiny_model_dir  # noqa: E402
 
 
 @pytest.fixture(scope="module")

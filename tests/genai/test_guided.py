@@ -15,7 +15,7 @@ from genai.backends.guided import TokenTable, plan_schema
 from genai.backends.hf import TransformersBackend
 from genai.draft import DRAFT_SCHEMA, ENDS_SENTENCE
 from genai.errors import InvalidInputError
-from tests.genai.tiny_model import single_torch_thread, tiny_model_dir
+from tests.support.tiny_model import single_torch_thread, tiny_model_dir
 
 SCHEMA: dict[str, Any] = {
     "type": "object",

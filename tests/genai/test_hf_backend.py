@@ -13,7 +13,7 @@ from genai.backends import get_backend
 from genai.backends.base import GenerationRequest, SamplingParams
 from genai.backends.hf import TransformersBackend
 from genai.errors import GenerationTimeoutError, InvalidInputError
-from tests.genai.tiny_model import single_torch_thread, tiny_model_dir
+from tests.support.tiny_model import single_torch_thread, tiny_model_dir
 
 SCHEMA = {
     "type": "object",

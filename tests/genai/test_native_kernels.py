@@ -19,8 +19,11 @@ from genai.backends.gemma_decoder import GemmaDecoder, KVCache  # noqa: E402
 from genai.backends.hf import TransformersBackend  # noqa: E402
 from genai.backends.norms import FusedRMSNorm  # noqa: E402
 from genai.errors import InvalidInputError  # noqa: E402
-from tests.genai.test_gemma_decoder import gemma  # noqa: E402
-from tests.genai.tiny_model import single_torch_thread, tiny_model_dir  # noqa: E402
+from tests.support.tiny_model import (  # noqa: E402
+    gemma,
+    single_torch_thread,
+    tiny_model_dir,
+)
 
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler to build the kernels")
 

@@ -9,7 +9,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from genai.backends.norms import FusedRMSNorm, use_fused_rms_norm  # noqa: E402
-from tests.genai.tiny_model import single_torch_thread, tiny_model_dir  # noqa: E402
+from tests.support.tiny_model import single_torch_thread, tiny_model_dir  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -48,7 +48,7 @@ def test_the_transformers_backend_loads_and_generates_on_the_tensor_thread(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from genai.backends import hf
-    from tests.genai.tiny_model import tiny_model_dir
+    from tests.support.tiny_model import tiny_model_dir
 
     path: Path = tiny_model_dir(tmp_path_factory)
     threads: dict[str, set[int]] = {"load": set(), "generate": set()}

@@ -17,7 +17,7 @@ from genai.errors import InvalidInputError
 from genai.tuning.adapters import load_adapter, resolve_adapter
 from genai.tuning.corpus import Example, check, load_corpus, split
 from genai.tuning.train import TuneOptions, target_text, tune
-from tests.genai.tiny_model import single_torch_thread, tiny_model_dir
+from tests.support.tiny_model import single_torch_thread, tiny_model_dir
 
 
 @pytest.fixture(scope="module")

@@ -250,7 +250,7 @@ def test_pages_of_old_windows_are_pruned(store_url: str, config: MonitoringConfi
 def test_vllm_metrics_are_read_for_the_latest_window(
     store_url: str, config: MonitoringConfig, tmp_path: Path
 ) -> None:
-    from tests.monitoring.test_vllm_metrics import EXPOSITION
+    from tests.support.vllm_metrics import EXPOSITION
 
     seen: list[str] = []
 

@@ -31,7 +31,7 @@ from serving.keys import ROLES, create_key
 from serving.settings import Settings
 from tests.conftest import REPO
 from tests.feedback.conftest import _drop_schema, new_postgres_schema
-from tests.genai.test_pipeline import Script, audience
+from tests.support.scripted import Script, audience
 
 SAMPLE_PAGE = REPO / "genai" / "samples" / "wick-and-willow.html"
 SAMPLE_URL = "https://wickandwillow.example/"

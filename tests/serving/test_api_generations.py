@@ -234,7 +234,7 @@ def test_monitoring_reads_exactly_the_statistics_the_api_stores(
     from genai.campaign import GenerationStats
     from monitoring.frames import load_frames, scopes
     from monitoring.windows import monitoring_window
-    from tests.genai.test_pipeline import Script
+    from tests.support.scripted import Script
 
     # two drafts of the loyal segment are blocked by the link gate, one of the new segment is malformed
     responder.script = Script(loyal=["blocked", "good", "blocked", "good", "good"], new=["bad"])

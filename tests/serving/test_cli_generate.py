@@ -18,7 +18,7 @@ from serving.cli import cli, main
 from serving.cli_generate import run_generate
 from serving.settings import Settings
 from tests.conftest import REPO
-from tests.genai.test_pipeline import Script
+from tests.support.scripted import Script
 
 SAMPLES = REPO / "genai" / "samples"
 BRAND = SAMPLES / "wick-and-willow.html"

@@ -17,7 +17,15 @@ from typing import Any
 
 import pytest
 
-__all__ = ["SPECIAL_TOKENS", "build_tiny_model", "single_torch_thread", "tiny_model_dir"]
+__all__ = [
+    "EOS",
+    "PAD",
+    "SPECIAL_TOKENS",
+    "build_tiny_model",
+    "gemma",
+    "single_torch_thread",
+    "tiny_model_dir",
+]
 
 SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
 _VOCAB_SIZE = 320
@@ -125,3 +133,37 @@ def single_torch_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+PAD, EOS = 0, 1
+
+
+def gemma(window: int = 4, **overrides: Any) -> Any:
+    """A random Gemma 3 with a short sliding window, so that prompts run past it."""
+    import torch
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    options: dict[str, Any] = {
+        "vocab_size": 96,
+        "hidden_size": 32,
+        "intermediate_size": 48,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 8,
+        "query_pre_attn_scalar": 12,  # a scale that is not a power of two
+        "max_position_embeddings": 256,
+        "sliding_window": window,
+        "layer_types": ["sliding_attention", "full_attention", "sliding_attention"],
+        "pad_token_id": PAD,
+        "eos_token_id": EOS,
+        "bos_token_id": 2,
+    }
+    options.update(overrides)
+    torch.manual_seed(0)
+    model = Gemma3ForCausalLM(Gemma3TextConfig(**options)).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name:  # norms start at zero weights: give them something to get wrong
+                p.normal_(0.0, 0.3)
+    return model
