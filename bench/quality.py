@@ -148,6 +148,16 @@ def main() -> None:
             "seconds": round(time.perf_counter() - started, 1),
             "returned": sum(len(v) for v in demo.variants.values()),
             "candidates": demo.stats.candidates,
+            "shortfall_reasons": demo.stats.shortfall_reasons,
+            "warned_reasons": demo.stats.warned_reasons,
+            # what `make demo` writes, to read as a marketer would
+            "variants": {
+                segment: [
+                    {**v.draft.to_dict(), "warnings": [g.gate_id for g in v.gates if not g.passed]}
+                    for v in variants
+                ]
+                for segment, variants in demo.variants.items()
+            },
         }
     finally:
         tuned.close()
