@@ -28,9 +28,13 @@ MESSAGES = [
 
 
 def test_vllm_server_returns_n_schema_valid_candidates_with_usage(vllm_server: str) -> None:
-    backend = get_backend("vllm", base_url=vllm_server)
+    from genai.tuning.adapters import DEFAULT_ADAPTER
+
+    # the model as copyloop serves it (`copyloop vllm-command`): the base model with the shipped
+    # adapter, asked for by the adapter's name
+    backend = get_backend("vllm", base_url=vllm_server, adapter=DEFAULT_ADAPTER)
     try:
-        assert backend.model_id == SERVED_MODEL_NAME
+        assert backend.model_id == SERVED_MODEL_NAME and backend.adapter_name == DEFAULT_ADAPTER
         brand = load_brand(REPO / "genai/samples/wick-and-willow.html", "https://wickandwillow.example/")
         brief = load_brief(REPO / "genai/samples/holiday-brief.yaml")
         prompt = load_prompt().render(brand, brief, brief.segments[0])
