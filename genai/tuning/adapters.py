@@ -17,7 +17,7 @@ from genai.errors import InvalidInputError
 __all__ = ["ADAPTERS_DIR", "DEFAULT_ADAPTER", "Adapter", "apply_adapter", "load_adapter", "resolve_adapter"]
 
 ADAPTERS_DIR = Path(__file__).parent / "adapters"
-DEFAULT_ADAPTER = "email-v2"
+DEFAULT_ADAPTER = "email-v1"
 _WEIGHTS = "adapter_model.safetensors"
 _CONFIG = "adapter_config.json"
 
