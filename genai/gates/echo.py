@@ -4,11 +4,13 @@ prompt's own scaffolding (field names, prompt labels, the brief's instructions) 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates.base import Finding, Gate
+from genai.gates.grounding import reference_text
 from genai.gates.text import copy_fields, shared_runs, word_tokens
 from genai.prompts import exemplar_outputs
 
@@ -52,7 +54,9 @@ def _check_exemplar_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> li
 # A model that loses its place writes the next field's name into the text it is in
 # ('... cta_label": "Order yours'), a prompt line ("Reader: ..."), or the brief's instruction
 # itself ("Mention that every candle ...") instead of following it.
-_FIELD_NAME = r"\b(?:cta_label|cta label|preheader|headline|subject|body)\s*[\"\u201c\u201d'\u2019]?\s*:"
+_FIELD_NAME = (
+    r"\b(?:cta_label|preheader)|\b(?:cta label|headline|subject|body)\s*[\"\u201c\u201d'\u2019]?\s*:"
+)
 _PROMPT_LABEL = r"(?:^|[.!?]\s+)(?:reader|rule|button|fact|goal|voice|about|products|address)\s*:"
 _INSTRUCTION = r"(?:^|[.!?\u201c\u201d\"]\s*)(?:mention that|do not mention|don't mention|keep it under)\b"
 _SCAFFOLDING = (
@@ -60,6 +64,21 @@ _SCAFFOLDING = (
     (re.compile(_PROMPT_LABEL, re.I), "a label of the prompt"),
     (re.compile(_INSTRUCTION, re.I), "an instruction of the brief"),
 )
+
+
+def _foreign_letters(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[str]:
+    """Letters of a script other than Latin that neither the brand nor the brief uses."""
+    known = set(reference_text(brief, brand))
+    found = []
+    for name, text in copy_fields(draft):
+        odd = sorted({c for c in text if c.isalpha() and c not in known and not _latin(c)})
+        if odd:
+            found.append(f"{name}: {''.join(odd[:12])}")
+    return found
+
+
+def _latin(letter: str) -> bool:
+    return unicodedata.name(letter, "").startswith("LATIN")
 
 
 def _check_prompt_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:
@@ -70,9 +89,14 @@ def _check_prompt_echo(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list
         for m in [pattern.search(text)]
         if m
     ]
-    if not evidence:
-        return []
-    return [Finding("block", "the prompt's own scaffolding is written into the copy", evidence)]
+    findings = []
+    if evidence:
+        findings.append(Finding("block", "the prompt's own scaffolding is written into the copy", evidence))
+    foreign = _foreign_letters(draft, brief, brand)
+    if foreign:
+        # a small model that loses its place drifts into tokens of other scripts
+        findings.append(Finding("block", "letters of a script the brand and the brief do not use", foreign))
+    return findings
 
 
 GATES: tuple[Gate, ...] = (

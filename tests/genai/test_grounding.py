@@ -192,6 +192,8 @@ def test_coverage_counts_the_goals_and_offers_words(good: EmailDraft, brief: Bri
     "text",
     [
         "Every candle is poured by hand. cta_label\u201d: \u201cOrder yours before it ends.",
+        "cta_labelfarbe: blau: text: Find a candle that suits you.",
+        "Every bun is warm. \u0441\u043e\u043e\u0442\u0432\u0435\u0442\u0441\u0442\u0432\u0438\u0435 today.",
         "Reader: loyal customers who order often.",
         "Mention that everything is baked the same morning, and come early.",
     ],
