@@ -27,9 +27,9 @@ from genai.brand import load_brand
 from genai.brief import load_brief
 from genai.campaign import CampaignDraft, Variant
 from genai.embed import default_embedder
-from genai.gates.form import ends_sentence
 from genai.pipeline import GenerationOptions, generate_campaign
 from genai.prompts import load_prompt
+from genai.sentences import ends_sentence
 from genai.tuning.corpus import Example, load_corpus, split
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ from typing import Any
 
 from genai.draft import EmailDraft
 from genai.errors import ParseError
-from genai.gates.form import trim_unfinished
+from genai.sentences import trim_unfinished
 
 __all__ = ["parse_draft", "split_paragraph"]
 

@@ -19,6 +19,7 @@ import torch
 
 from genai.draft import ENDS_SENTENCE
 from genai.errors import InvalidInputError
+from genai.sentences import CUT_BEFORE_STOP, finished, last_word
 
 __all__ = ["SchemaLogitsProcessor", "SchemaPlan", "TokenTable", "plan_schema"]
 
@@ -142,6 +143,18 @@ class TokenTable:
         )
         self.stop_mask = allowed & torch.tensor(
             [bool(re.fullmatch(r"[.!?]", t)) for t in self.text], dtype=torch.bool
+        )
+        # of those, the ones that start a word (" candles.") and end on a word a sentence can end
+        # on (not " the.", " until."); and those without the space, which continue the word before
+        ends_well = torch.tensor([last_word(t) not in CUT_BEFORE_STOP for t in self.text], dtype=torch.bool)
+        spaced = torch.tensor([t.startswith(" ") for t in self.text], dtype=torch.bool)
+        self.spaced_end_mask = self.word_end_mask & ends_well & spaced
+        self.joined_end_mask = self.word_end_mask & ends_well & ~spaced
+        # a whole word a sentence can end on, without its stop (" candles")
+        self.spaced_word_mask = (
+            allowed
+            & ends_well
+            & torch.tensor([bool(re.fullmatch(r" [^\W\d_]+", t)) for t in self.text], dtype=torch.bool)
         )
         self._option_ids: dict[str, list[int]] = {}
         self.lengths = torch.tensor([len(t) for t in self.text], dtype=torch.long)
@@ -309,16 +322,23 @@ class SchemaLogitsProcessor:
             return None
         # a token longer than the room left would overshoot the limit
         allow = self._string_mask & (self._lengths <= limit - row.chars)
-        ended = row.text.rstrip().endswith((".", "!", "?")) if step.ends_sentence else True
+        ended = finished(row.text) if step.ends_sentence else True
         if step.ends_sentence and limit - row.chars <= SENTENCE_END_ROOM:
             if ended and row.chars >= step.min_chars:
                 return None  # near the limit a finished sentence closes the string
-            # only a token that finishes the sentence: a word with its stop, or a stop after a word
-            ends = self.table.word_end_mask.to(allow.device)
-            if re.search(r"[\w'’%)]$", row.text):
+            # only a token that finishes the sentence: a word with its stop, or a stop after a
+            # word, where that word is one a sentence can end on ("at." or "Every." is a cut)
+            ends = self.table.spaced_end_mask.to(allow.device)
+            if not re.search(r"\w$", row.text):
+                ends = ends | self.table.joined_end_mask.to(allow.device)  # starts a word here
+            if re.search(r"[\w'’%)]$", row.text) and last_word(row.text) not in CUT_BEFORE_STOP:
                 ends = ends | self.table.stop_mask.to(allow.device)
             if not bool((allow & ends).any()):
-                ends = ends | self.table.stop_mask.to(allow.device)  # a stop is better than a cut
+                # no token ends the sentence here: a word it can end on now, and its stop next
+                room = limit - row.chars - 1
+                ends = self.table.spaced_word_mask.to(allow.device) & (self._lengths <= room)
+            if not bool((allow & ends).any()):
+                ends = self.table.stop_mask.to(allow.device)  # a stop is better than a cut
             allow = allow & ends
         if row.chars >= step.min_chars and ended:
             allow[self.table.closers(row.following)] = True

@@ -9,7 +9,14 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates.base import Finding, Gate
-from genai.gates.text import TOKEN_RE, WORD_RE, copy_fields, prose, window
+from genai.gates.text import WORD_RE, copy_fields, prose, window
+from genai.sentences import (
+    CUT_BEFORE_STOP,
+    UNFINISHED_ENDINGS,
+    ends_sentence,
+    last_word,
+    unfinished_sentences,
+)
 
 _SUBJECT_WARN_CHARS = 60
 _SUBJECT_BLOCK_CHARS = 100
@@ -87,25 +94,19 @@ def _check_excess_punctuation(draft: EmailDraft, brief: Brief, brand: BrandKit) 
     return findings
 
 
-# Words an English sentence does not end on: a field whose last word is one was cut off.
-_UNFINISHED_ENDINGS = frozenset({
-    "a", "an", "the", "of", "to", "for", "with", "and", "or", "but", "in", "on", "at", "by", "from",
-    "into", "your", "our", "my", "their", "his", "her", "its", "this", "these", "that", "those",
-    "you've", "we're", "you're", "it's", "is", "are", "was", "be",
-})  # fmt: skip
-
-
-# Of those, the words no sentence ends on even before a stop: articles, possessives, conjunctions.
-_NEVER_LAST = frozenset({"a", "an", "the", "your", "our", "my", "their", "and", "or", "but"})
-
-
 def _unfinished(draft: EmailDraft) -> Iterator[str]:
-    """Fields (by name) that stop on a word no sentence ends on, with that ending."""
+    """Fields and sentences (by name) that stop on a word no sentence ends on, with that ending."""
+    sentence_fields = {name for name, _ in _sentence_fields(draft)}
     for name, text in copy_fields(draft):
-        # "...worth waiting for." is finished, the stop says so; "...and get a." is not
-        endings = _NEVER_LAST if ends_sentence(text) else _UNFINISHED_ENDINGS
-        words = TOKEN_RE.findall(text)  # links and tags included: a text may end on one
-        if words and words[-1].lower() in endings and not text.rstrip().endswith(("?", ":")):
+        if name in sentence_fields:
+            # every sentence of a paragraph: "...slow evenings at. Order by Friday." is cut too
+            for sentence in unfinished_sentences(text):
+                if ends_sentence(sentence):
+                    yield f"{name}: ...{sentence.rstrip()[-30:]}"
+            continue
+        # "...worth waiting for." is finished, the stop says so; "Get 20% off your" is not
+        endings = CUT_BEFORE_STOP if ends_sentence(text) else UNFINISHED_ENDINGS
+        if last_word(text) in endings and not text.rstrip().endswith(("?", ":")):
             yield f"{name}: ...{text.rstrip()[-30:]}"
 
 
@@ -132,20 +133,6 @@ def _check_empty_fields(draft: EmailDraft, brief: Brief, brand: BrandKit) -> lis
     if cut:
         findings.append(Finding("block", "text stops mid-sentence", cut))
     return findings
-
-
-_SENTENCE_END_RE = re.compile(r"[\w%)\]\"'\u2019\u201d][.!?][\"'\u2019\u201d)\]]*$")
-_TRAILING_OFF_RE = re.compile(r"(?:\.\s*\.|\u2026)[\"'\u2019\u201d)\]]*$")
-
-
-def ends_sentence(text: str) -> bool:
-    """True when `text` ends a sentence: a word, then '.', '!' or '?', then closing quotes.
-
-    A trailing ellipsis ("and then...") or a stop after a stray symbol ("off $.") is text
-    that trails off, not a finished sentence.
-    """
-    text = text.rstrip()
-    return bool(_SENTENCE_END_RE.search(text)) and not _TRAILING_OFF_RE.search(text)
 
 
 def _sentence_fields(draft: EmailDraft) -> Iterator[tuple[str, str]]:
@@ -176,27 +163,3 @@ GATES: tuple[Gate, ...] = (
         _check_empty_fields,
     ),
 )
-
-
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])[\"'\u2019\u201d)\]]*\s+")
-
-
-def finished(sentence: str) -> bool:
-    """True when a sentence ends on a stop after a word it could end on ("...for the sale." is not)."""
-    words = TOKEN_RE.findall(sentence)
-    last = words[-1].lower() if words else ""
-    return ends_sentence(sentence) and last not in _UNFINISHED_ENDINGS
-
-
-def trim_unfinished(text: str) -> str:
-    """`text` without the unfinished sentences it trails off with, when a finished one comes first.
-
-    A decoder that runs out of room closes the string where it is: "Every candle is 20% off.
-    Order before the end of ." keeps its first sentence. Text with no finished sentence is
-    returned as it is, for the gates to judge.
-    """
-    sentences = [s for s in _SENTENCE_SPLIT_RE.split(text.strip()) if s]
-    while len(sentences) > 1 and not finished(sentences[-1]):
-        sentences.pop()
-    kept = " ".join(sentences)
-    return kept if finished(kept) else text

@@ -514,3 +514,35 @@ def test_text_that_trails_off_is_not_a_finished_sentence(
 def test_a_stop_after_an_article_is_still_a_cut(draft: EmailDraft, brief: Brief, brand: BrandKit) -> None:
     cut = replace(draft, body=[*BODY, "Hurry up and get a."])
     assert result(run_gates(cut, brief, brand), "empty_fields").blocks
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [
+        "Light one every evening, and.",
+        "The sale runs until.",
+        "Every.",
+        "Each candle is poured by the.",
+        "It burns longer than.",
+    ],
+)
+def test_a_stop_after_a_word_no_sentence_ends_on_is_a_cut_anywhere_in_a_paragraph(
+    cut: str, draft: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    at_the_end = replace(draft, body=[*BODY, f"Warm light for long evenings. {cut}"])
+    found = result(run_gates(at_the_end, brief, brand), "empty_fields")
+    assert found.blocks and found.evidence == [f"body[2]: ...{cut[-30:]}"]
+    in_the_middle = replace(draft, body=[*BODY, f"{cut} Order by Friday for Christmas."])
+    assert result(run_gates(in_the_middle, brief, brand), "empty_fields").blocks
+    preheader = replace(draft, preheader=f"Our winter candles are here. {cut}")
+    assert result(run_gates(preheader, brief, brand), "empty_fields").blocks
+
+
+@pytest.mark.parametrize(
+    "ending", ["Stop by.", "It is worth waiting for.", "Come in.", "Sign up.", "Try this.", "Enjoy."]
+)
+def test_a_sentence_may_end_on_a_word_that_can_close_it(
+    ending: str, draft: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    done = replace(draft, body=[*BODY, f"Warm light for long evenings. {ending}"])
+    assert result(run_gates(done, brief, brand), "empty_fields").passed

@@ -15,6 +15,7 @@ from genai.backends.guided import TokenTable, plan_schema
 from genai.backends.hf import TransformersBackend
 from genai.draft import DRAFT_SCHEMA, ENDS_SENTENCE
 from genai.errors import InvalidInputError
+from genai.sentences import CUT_BEFORE_STOP, last_word
 from tests.support.tiny_model import single_torch_thread, tiny_model_dir
 
 SCHEMA: dict[str, Any] = {
@@ -155,6 +156,8 @@ def test_a_sentence_string_never_ends_mid_sentence(backend: TransformersBackend)
             assert value.rstrip()[-1] in ".!?", value
             # the stop follows a word: never a trail of stops (". . .") or a stop after a space
             assert not re.search(r"(?:\s|[.!?])[.!?]$", value.rstrip()), value
+            # nor on a word no sentence ends on ("...evenings at.", "Every.")
+            assert last_word(value) not in CUT_BEFORE_STOP, value
 
 
 def test_an_enum_with_a_quote_is_refused() -> None:
