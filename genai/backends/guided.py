@@ -19,7 +19,7 @@ import torch
 
 from genai.draft import ENDS_SENTENCE
 from genai.errors import InvalidInputError
-from genai.sentences import CUT_BEFORE_STOP, finished, last_word
+from genai.sentences import CUT_BEFORE_STOP, finished, last_word, trim_unfinished
 
 __all__ = ["SchemaLogitsProcessor", "SchemaPlan", "TokenTable", "plan_schema"]
 
@@ -139,7 +139,7 @@ class TokenTable:
         # tokens that end a sentence: a word and its stop (" candles."), or a bare stop ("."), which
         # may only follow a word; never "...", "$." or a stop after a space
         self.word_end_mask = allowed & torch.tensor(
-            [bool(re.fullmatch(r"\s?[\w'’%)]*\w[\w'’%)]*[.!?]", t)) for t in self.text], dtype=torch.bool
+            [bool(re.fullmatch(r"\s?[\w'’%)]*[^\W_][\w'’%)]*[.!?]", t)) for t in self.text], dtype=torch.bool
         )
         self.stop_mask = allowed & torch.tensor(
             [bool(re.fullmatch(r"[.!?]", t)) for t in self.text], dtype=torch.bool
@@ -326,12 +326,17 @@ class SchemaLogitsProcessor:
         if step.ends_sentence and limit - row.chars <= SENTENCE_END_ROOM:
             if ended and row.chars >= step.min_chars:
                 return None  # near the limit a finished sentence closes the string
+            if finished(trim_unfinished(row.text)):
+                # a sentence is finished already: write on; if this one does not end before the
+                # limit, the string closes there and the parser drops it. A stop forced into the
+                # last few characters ("...and the sale runs until.") reads worse than no sentence.
+                return allow
             # only a token that finishes the sentence: a word with its stop, or a stop after a
             # word, where that word is one a sentence can end on ("at." or "Every." is a cut)
             ends = self.table.spaced_end_mask.to(allow.device)
             if not re.search(r"\w$", row.text):
                 ends = ends | self.table.joined_end_mask.to(allow.device)  # starts a word here
-            if re.search(r"[\w'’%)]$", row.text) and last_word(row.text) not in CUT_BEFORE_STOP:
+            if re.search(r"[^\W_]['’%)]?$", row.text) and last_word(row.text) not in CUT_BEFORE_STOP:
                 ends = ends | self.table.stop_mask.to(allow.device)
             if not bool((allow & ends).any()):
                 # no token ends the sentence here: a word it can end on now, and its stop next
