@@ -1,9 +1,7 @@
 """First-party feedback store: database, events, experiments and their statistics, features and datasets.
 
-Two names exist twice in the package, as a stored row and as a value of the library: the package
-exports the rows as `FeatureDefinition` and `DatasetManifest` (from `feedback.models`), and the values
-as `FeatureSpec` (a `feedback.features.FeatureDefinition`) and `ManifestRecord` (a
-`feedback.manifest.DatasetManifest`). Inside their own modules the values keep their names.
+Stored rows end in ``Row`` where a library value has the plain name (`FeatureDefinitionRow` holds a
+`FeatureDefinition`, `DatasetManifestRow` a `DatasetManifest`).
 """
 
 from __future__ import annotations
@@ -70,6 +68,7 @@ if TYPE_CHECKING:
     from feedback.features import (
         Computation,
         ComputationKind,
+        FeatureDefinition,
         FeatureImmutableError,
         FeatureNotFoundError,
         FeatureRegistry,
@@ -82,12 +81,10 @@ if TYPE_CHECKING:
         definition_hash,
         definition_to_dict,
     )
-    from feedback.features import (
-        FeatureDefinition as FeatureSpec,
-    )
     from feedback.ingest import BatchResult, ingest_feedback, ingest_outcomes
     from feedback.manifest import (
         MANIFEST_METADATA_KEY,
+        DatasetManifest,
         ManifestError,
         ManifestFeature,
         build_dataset,
@@ -96,18 +93,15 @@ if TYPE_CHECKING:
         read_parquet,
         to_parquet,
     )
-    from feedback.manifest import (
-        DatasetManifest as ManifestRecord,
-    )
     from feedback.models import (
         Assignment,
         Brand,
         Campaign,
         Contact,
-        DatasetManifest,
+        DatasetManifestRow,
         Experiment,
         ExperimentArm,
-        FeatureDefinition,
+        FeatureDefinitionRow,
         FeedbackEvent,
         GenerationRequest,
         OutcomeEvent,
@@ -166,7 +160,8 @@ _EXPORTS: dict[str, str] = {
     "DATASET_ID_ATTR": "feedback.datasets",
     "DRAFT_TEXT_FIELDS": "feedback.datasets",
     "DatabaseError": "feedback.errors",
-    "DatasetManifest": "feedback.models",
+    "DatasetManifest": "feedback.manifest",
+    "DatasetManifestRow": "feedback.models",
     "Decision": "feedback.experiments",
     "DecisionRule": "feedback.experiments",
     "DecisionStatus": "feedback.experiments",
@@ -176,12 +171,12 @@ _EXPORTS: dict[str, str] = {
     "Experiment": "feedback.models",
     "ExperimentArm": "feedback.models",
     "FEATURE_SOURCES": "feedback.datasets",
-    "FeatureDefinition": "feedback.models",
+    "FeatureDefinition": "feedback.features",
+    "FeatureDefinitionRow": "feedback.models",
     "FeatureImmutableError": "feedback.features",
     "FeatureNotFoundError": "feedback.features",
     "FeatureRef": "feedback.datasets",
     "FeatureRegistry": "feedback.features",
-    "FeatureSpec": "feedback.features:FeatureDefinition",
     "FeedbackError": "feedback.errors",
     "FeedbackEvent": "feedback.models",
     "FeedbackEventIn": "feedback.events",
@@ -193,7 +188,6 @@ _EXPORTS: dict[str, str] = {
     "MANIFEST_METADATA_KEY": "feedback.manifest",
     "ManifestError": "feedback.manifest",
     "ManifestFeature": "feedback.manifest",
-    "ManifestRecord": "feedback.manifest:DatasetManifest",
     "MemoryFeatureRegistry": "feedback.features",
     "MetricKind": "feedback.stats",
     "NotFoundError": "feedback.errors",
@@ -305,6 +299,7 @@ __all__ = [
     "Contact",
     "DatabaseError",
     "DatasetManifest",
+    "DatasetManifestRow",
     "Decision",
     "DecisionRule",
     "DecisionStatus",
@@ -313,11 +308,11 @@ __all__ = [
     "Experiment",
     "ExperimentArm",
     "FeatureDefinition",
+    "FeatureDefinitionRow",
     "FeatureImmutableError",
     "FeatureNotFoundError",
     "FeatureRef",
     "FeatureRegistry",
-    "FeatureSpec",
     "FeedbackError",
     "FeedbackEvent",
     "FeedbackEventIn",
@@ -328,7 +323,6 @@ __all__ = [
     "ImportReport",
     "ManifestError",
     "ManifestFeature",
-    "ManifestRecord",
     "MemoryFeatureRegistry",
     "MetricKind",
     "NotFoundError",

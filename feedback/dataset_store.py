@@ -21,8 +21,7 @@ from feedback.datasets import build_dataset_from_db, spine_from_sends, variants_
 from feedback.errors import InvalidInputError, NotFoundError, StateError
 from feedback.features import FeatureDefinition, RegisteredFeature, builtin_features
 from feedback.manifest import to_parquet
-from feedback.models import DatasetManifest as ManifestRow
-from feedback.models import Variant, new_id
+from feedback.models import DatasetManifestRow, Variant, new_id
 from feedback.registry import SqlFeatureRegistry
 from feedback.tenancy import existing_ids
 
@@ -137,7 +136,7 @@ def build_and_store(
     as_of: dt.datetime | None,
     data_dir: Path,
     spine_record: dict[str, Any],
-) -> ManifestRow:
+) -> DatasetManifestRow:
     """Build a point-in-time dataset, write its Parquet file and store its manifest (caller commits)."""
     names = _check(spec, feature_names)
     register_builtins(session, workspace_id)
@@ -157,7 +156,7 @@ def build_and_store(
     path.parent.mkdir(parents=True, exist_ok=True)
     to_parquet(dataset, manifest, path)
     try:
-        row = ManifestRow(
+        row = DatasetManifestRow(
             id=dataset_id,
             workspace_id=workspace_id,
             manifest={**manifest.to_dict(), "spine_definition": spine_record},

@@ -31,8 +31,7 @@ from sqlalchemy.orm import Session
 from feedback.errors import InvalidInputError, NotFoundError
 from feedback.features import FeatureDefinition, RegisteredFeature, compute_feature
 from feedback.manifest import DatasetManifest, build_dataset
-from feedback.models import DatasetManifest as DatasetManifestRow
-from feedback.models import SegmentMembership, Variant
+from feedback.models import DatasetManifestRow, SegmentMembership, Variant
 from feedback.pit import time_column
 from feedback.preferences import edit_pairs, preference_pairs
 from feedback.registry import SqlFeatureRegistry

@@ -12,7 +12,7 @@ from feedback.dataset_store import SpineDefinition, build_and_store, dataset_pat
 from feedback.errors import NotFoundError
 from feedback.features import definition_to_dict
 from feedback.manifest import read_parquet
-from feedback.models import DatasetManifest as ManifestRow
+from feedback.models import DatasetManifestRow
 from feedback.tenancy import get_in_workspace, in_workspace
 from serving.deps import Analyst, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1", tags=["datasets"], responses=COMMON_ERRORS)
 PARQUET_TYPE = "application/vnd.apache.parquet"
 
 
-def _out(row: ManifestRow) -> DatasetOut:
+def _out(row: DatasetManifestRow) -> DatasetOut:
     manifest = dict(row.manifest)
     spine = manifest.pop("spine_definition", {})
     base = f"/v1/datasets/{row.id}"
@@ -99,16 +99,16 @@ def list_datasets(
     """The workspace's datasets, newest first."""
     with session.begin():
         stmt = (
-            in_workspace(ManifestRow, key.workspace_id)
-            .order_by(ManifestRow.created_at.desc(), ManifestRow.id)
+            in_workspace(DatasetManifestRow, key.workspace_id)
+            .order_by(DatasetManifestRow.created_at.desc(), DatasetManifestRow.id)
             .limit(limit)
             .offset(offset)
         )
         return [_out(row) for row in session.scalars(stmt)]
 
 
-def _row(session: Session, workspace_id: str, dataset_id: str) -> ManifestRow:
-    return get_in_workspace(session, ManifestRow, workspace_id, dataset_id)
+def _row(session: Session, workspace_id: str, dataset_id: str) -> DatasetManifestRow:
+    return get_in_workspace(session, DatasetManifestRow, workspace_id, dataset_id)
 
 
 @router.get("/datasets/{dataset_id}")
