@@ -14,10 +14,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from feedback.batches import find_nul
 from genai.errors import InvalidInputError
 from serving.auth import ADMIN, DATA, READ, WRITE, Principal, check_role, resolve_principal
 from serving.errors import RateLimitedError
-from serving.limits import find_nul
 from serving.runtime import Runtime
 
 __all__ = [
