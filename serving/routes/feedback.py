@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from sqlalchemy import func, select
 
 from feedback.batches import ingest_batch, ingest_event
 from feedback.events import FeedbackEventIn
 from feedback.ingest import BatchResult
-from feedback.models import FeedbackEvent, Variant
-from feedback.tenancy import get_in_workspace, in_workspace
+from feedback.models import FeedbackEvent
+from feedback.verdicts import variant_verdicts
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS
 from serving.schemas import (
@@ -103,34 +102,12 @@ def get_variant_feedback(
 ) -> VariantFeedbackOut:
     """A variant's feedback: counts by kind, mean rating, latest decision and the newest events."""
     with session.begin():
-        get_in_workspace(session, Variant, key.workspace_id, variant_id)
-        mine = (FeedbackEvent.workspace_id == key.workspace_id, FeedbackEvent.variant_id == variant_id)
-        counts = {
-            kind: int(n)
-            for kind, n in session.execute(
-                select(FeedbackEvent.kind, func.count()).where(*mine).group_by(FeedbackEvent.kind)
-            )
-        }
-        mean = session.scalar(
-            select(func.avg(FeedbackEvent.rating)).where(*mine, FeedbackEvent.kind == "rating")
-        )
-        newest = (FeedbackEvent.event_time.desc(), FeedbackEvent.ingested_at.desc(), FeedbackEvent.id.desc())
-        decision = session.scalar(
-            select(FeedbackEvent.kind)
-            .where(*mine, FeedbackEvent.kind.in_(("accept", "reject")))
-            .order_by(*newest)
-            .limit(1)
-        )
-        events = session.scalars(
-            in_workspace(FeedbackEvent, key.workspace_id)
-            .where(FeedbackEvent.variant_id == variant_id)
-            .order_by(*newest)
-            .limit(limit)
-        )
+        verdicts = variant_verdicts(session, key.workspace_id, variant_id, limit=limit)
+        mean = verdicts.mean_rating
         return VariantFeedbackOut(
-            variant_id=variant_id,
-            counts=counts,
-            mean_rating=None if mean is None else round(float(mean), 4),
-            latest_decision=decision,
-            events=[_feedback_out(e) for e in events],
+            variant_id=verdicts.variant_id,
+            counts=verdicts.counts,
+            mean_rating=None if mean is None else round(mean, 4),
+            latest_decision=verdicts.latest_decision,
+            events=[_feedback_out(e) for e in verdicts.events],
         )
