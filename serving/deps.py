@@ -89,8 +89,8 @@ CurrentWorkspace = Annotated[str, Depends(current_workspace)]
 async def refuse_nul(request: Request) -> None:
     """Refuse a JSON body holding a NUL character, naming the field (PostgreSQL cannot store one).
 
-    Batches (``events``) and webhook arrays are checked row by row by their routes instead, so that
-    one bad row does not refuse the others.
+    Batches (``events``) and webhook arrays are checked row by row when they are ingested
+    (`feedback.batches`, `feedback.webhooks`), so that one bad row does not refuse the others.
     """
     if request.method not in ("POST", "PUT", "PATCH") or "json" not in request.headers.get(
         "content-type", ""
