@@ -5,15 +5,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedback.errors import ConflictError, InvalidInputError
-from feedback.models import Brand, Campaign, GenerationRequest, Segment, Variant
+from feedback.models import Brand, Campaign, GenerationRequest, Segment, SegmentMembership, Variant
 from feedback.tenancy import get_in_workspace, get_workspace, in_workspace
 from genai.campaign import CampaignDraft, Lineage
 from genai.campaign import Variant as DraftVariant
@@ -21,11 +21,17 @@ from genai.campaign import Variant as DraftVariant
 __all__ = [
     "create_brand",
     "create_campaign",
+    "create_segment",
     "get_or_create_segment",
     "get_variant",
+    "latest_member_counts",
     "lineage_of",
+    "list_brands",
+    "list_segments",
     "save_campaign",
     "segment_names",
+    "segments_named",
+    "update_brand",
     "variants_of",
 ]
 
@@ -70,6 +76,28 @@ def create_brand(
     return brand
 
 
+def list_brands(
+    session: Session, workspace_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[Brand]:
+    """The workspace's brands, by name."""
+    stmt = in_workspace(Brand, workspace_id).order_by(Brand.name).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def update_brand(session: Session, brand: Brand, name: str, kit: Mapping[str, Any]) -> Brand:
+    """Give a brand a new kit and name; another brand of the workspace with that name is a ConflictError."""
+    if name != brand.name:
+        taken = session.scalar(
+            select(Brand.id).where(Brand.workspace_id == brand.workspace_id, Brand.name == name)
+        )
+        if taken is not None:
+            raise ConflictError(f"a brand named {name!r} exists", field="kit.name")
+        brand.name = name
+    brand.kit = dict(kit)
+    session.flush()
+    return brand
+
+
 def create_campaign(session: Session, workspace_id: str, name: str, brand_id: str | None = None) -> Campaign:
     """Create a campaign, optionally for one of the workspace's brands."""
     get_workspace(session, workspace_id)
@@ -103,6 +131,63 @@ def get_or_create_segment(
         session.add(segment)
         session.flush()
     return segment
+
+
+def create_segment(
+    session: Session,
+    workspace_id: str,
+    name: str,
+    *,
+    description: str = "",
+    traits: Mapping[str, Any] | None = None,
+) -> Segment:
+    """Create a segment whose name is new in the workspace; an existing name is a ConflictError."""
+    clean = name.strip()
+    if session.scalar(in_workspace(Segment, workspace_id).where(Segment.name == clean)) is not None:
+        raise ConflictError(f"a segment named {clean!r} exists", field="name")
+    return get_or_create_segment(session, workspace_id, clean, description=description, traits=traits)
+
+
+def list_segments(
+    session: Session, workspace_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[Segment]:
+    """The workspace's segments, by name."""
+    stmt = in_workspace(Segment, workspace_id).order_by(Segment.name).limit(limit).offset(offset)
+    return list(session.scalars(stmt))
+
+
+def segments_named(session: Session, workspace_id: str, names: Iterable[str]) -> list[Segment]:
+    """The workspace's segments with these names, by name."""
+    stmt = in_workspace(Segment, workspace_id).where(Segment.name.in_(list(names))).order_by(Segment.name)
+    return list(session.scalars(stmt))
+
+
+def latest_member_counts(
+    session: Session, workspace_id: str, segment_ids: Sequence[str]
+) -> dict[str, tuple[str, int]]:
+    """``{segment id: (latest version, members under it)}`` for those segments that have memberships.
+
+    The latest version is the one computed last; versions computed at the same moment are ordered
+    by name.
+    """
+    if not segment_ids:
+        return {}
+    stmt = (
+        select(
+            SegmentMembership.segment_id,
+            SegmentMembership.version,
+            func.count(),
+            func.max(SegmentMembership.computed_at),
+        )
+        .where(SegmentMembership.workspace_id == workspace_id, SegmentMembership.segment_id.in_(segment_ids))
+        .group_by(SegmentMembership.segment_id, SegmentMembership.version)
+    )
+    latest: dict[str, tuple[str, int, dt.datetime]] = {}
+    for segment_id, version, count, computed_at in session.execute(stmt):
+        known = latest.get(segment_id)
+        if known is None or (computed_at, version) > (known[2], known[0]):
+            latest[segment_id] = (version, int(count), computed_at)
+    return {k: (v[0], v[1]) for k, v in latest.items()}
 
 
 def _variant_row(workspace_id: str, request_id: str, variant: DraftVariant) -> Variant:

@@ -1,9 +1,10 @@
 """Stored datasets: spines from a definition, the build through the store, and the Parquet file.
 
 The store (`feedback.datasets`) reads the source frames, resolves features in the workspace's
-registry and joins them point in time; this module turns the API's spine definition into a spine
-frame, writes the dataset to Parquet under the data directory (manifest inside) and records the
-manifest row, with the spine definition beside the manifest so the build can be repeated.
+registry, joins them point in time and keeps the manifests; this module turns the API's spine
+definition into a spine frame, builds the dataset with `build_dataset_from_db`, writes it to Parquet
+under the data directory (manifest inside) and stores the manifest with `store_manifest`, the spine
+definition beside it so the build can be repeated.
 """
 
 from __future__ import annotations
@@ -17,11 +18,17 @@ from typing import Any
 import pandas as pd
 from sqlalchemy.orm import Session
 
-from feedback.datasets import build_dataset_from_db, spine_from_sends, variants_frame
+from feedback.datasets import (
+    StoredDataset,
+    build_dataset_from_db,
+    get_stored_dataset,
+    spine_from_sends,
+    store_manifest,
+    variants_frame,
+)
 from feedback.errors import InvalidInputError, NotFoundError, StateError
 from feedback.features import FeatureDefinition, RegisteredFeature, builtin_features
 from feedback.manifest import to_parquet
-from feedback.models import DatasetManifest as ManifestRow
 from feedback.models import Variant, new_id
 from feedback.registry import SqlFeatureRegistry
 from feedback.tenancy import existing_ids
@@ -31,6 +38,7 @@ __all__ = [
     "SpineDefinition",
     "build_and_store",
     "builtin_by_name",
+    "dataset_file",
     "dataset_path",
     "register_builtins",
 ]
@@ -108,6 +116,15 @@ def dataset_path(data_dir: Path, workspace_id: str, dataset_id: str) -> Path:
     return data_dir / "datasets" / workspace_id / f"{dataset_id}.parquet"
 
 
+def dataset_file(session: Session, data_dir: Path, workspace_id: str, dataset_id: str) -> Path:
+    """The Parquet file of one of the workspace's datasets, or NotFoundError (no such dataset or file)."""
+    get_stored_dataset(session, workspace_id, dataset_id)
+    path = dataset_path(data_dir, workspace_id, dataset_id)
+    if not path.is_file():
+        raise NotFoundError(f"the file of dataset {dataset_id!r} is missing", field="dataset_id")
+    return path
+
+
 def _check(spec: SpineDefinition, feature_names: Sequence[str] | None) -> list[str]:
     if spec.start is not None and spec.end is not None and spec.start > spec.end:
         raise InvalidInputError("must not be after end", field="spine.start")
@@ -137,7 +154,7 @@ def build_and_store(
     as_of: dt.datetime | None,
     data_dir: Path,
     spine_record: dict[str, Any],
-) -> ManifestRow:
+) -> StoredDataset:
     """Build a point-in-time dataset, write its Parquet file and store its manifest (caller commits)."""
     names = _check(spec, feature_names)
     register_builtins(session, workspace_id)
@@ -157,14 +174,8 @@ def build_and_store(
     path.parent.mkdir(parents=True, exist_ok=True)
     to_parquet(dataset, manifest, path)
     try:
-        row = ManifestRow(
-            id=dataset_id,
-            workspace_id=workspace_id,
-            manifest={**manifest.to_dict(), "spine_definition": spine_record},
-        )
-        session.add(row)
-        session.flush()
+        store_manifest(session, workspace_id, manifest, dataset_id=dataset_id, spine_definition=spine_record)
     except Exception:
         path.unlink(missing_ok=True)
         raise
-    return row
+    return get_stored_dataset(session, workspace_id, dataset_id)

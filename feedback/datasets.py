@@ -31,26 +31,28 @@ from sqlalchemy.orm import Session
 from feedback.errors import InvalidInputError, NotFoundError
 from feedback.features import FeatureDefinition, RegisteredFeature, compute_feature
 from feedback.manifest import DatasetManifest, build_dataset
-from feedback.models import DatasetManifest as DatasetManifestRow
-from feedback.models import SegmentMembership, Variant
+from feedback.models import DatasetManifestRow, SegmentMembership, Variant
 from feedback.pit import time_column
 from feedback.preferences import edit_pairs, preference_pairs
 from feedback.registry import SqlFeatureRegistry
-from feedback.tenancy import ID_CHUNK, get_workspace
+from feedback.tenancy import ID_CHUNK, get_in_workspace, get_workspace, in_workspace
 
 __all__ = [
     "DATASET_ID_ATTR",
     "DRAFT_TEXT_FIELDS",
     "FEATURE_SOURCES",
     "FeatureRef",
+    "StoredDataset",
     "build_dataset_from_db",
     "default_prompt_text",
     "edit_pairs_from_db",
     "event_frame",
     "feedback_events_frame",
     "get_dataset_manifest",
+    "get_stored_dataset",
     "latest_membership_version",
     "list_dataset_manifests",
+    "list_stored_datasets",
     "outcome_events_frame",
     "preference_pairs_from_db",
     "spine_from_sends",
@@ -348,36 +350,85 @@ def build_dataset_from_db(
     return dataset, manifest
 
 
-def store_manifest(session: Session, workspace_id: str, manifest: DatasetManifest) -> str:
+@dataclasses.dataclass(frozen=True)
+class StoredDataset:
+    """A stored manifest: its id, when it was stored, the manifest and the spine definition it records.
+
+    The spine definition is what the API's build was asked for (empty for a dataset built from a
+    frame), kept so the build can be repeated.
+    """
+
+    id: str
+    created_at: datetime
+    manifest: DatasetManifest
+    spine_definition: dict[str, Any]
+
+
+def store_manifest(
+    session: Session,
+    workspace_id: str,
+    manifest: DatasetManifest,
+    *,
+    dataset_id: str | None = None,
+    spine_definition: Mapping[str, Any] | None = None,
+) -> str:
     """Save a manifest in the workspace's dataset manifest table (caller's transaction); return its id."""
     get_workspace(session, workspace_id)
-    row = DatasetManifestRow(workspace_id=workspace_id, manifest=manifest.to_dict())
+    record = manifest.to_dict()
+    if spine_definition is not None:
+        record["spine_definition"] = dict(spine_definition)
+    row = DatasetManifestRow(workspace_id=workspace_id, manifest=record)
+    if dataset_id is not None:
+        row.id = dataset_id
     session.add(row)
     session.flush()
     return row.id
 
 
+def _stored(row: DatasetManifestRow) -> StoredDataset:
+    record = dict(row.manifest)
+    spine = record.pop("spine_definition", {})
+    return StoredDataset(row.id, row.created_at, DatasetManifest.from_dict(record), spine)
+
+
+def get_stored_dataset(session: Session, workspace_id: str, dataset_id: str) -> StoredDataset:
+    """One stored manifest of the workspace, or NotFoundError."""
+    return _stored(get_in_workspace(session, DatasetManifestRow, workspace_id, dataset_id))
+
+
+def list_stored_datasets(
+    session: Session,
+    workspace_id: str,
+    *,
+    newest_first: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+) -> list[StoredDataset]:
+    """The workspace's stored manifests, oldest (or newest) first, ties by id."""
+    created = DatasetManifestRow.created_at
+    stmt = (
+        in_workspace(DatasetManifestRow, workspace_id)
+        .order_by(created.desc() if newest_first else created, DatasetManifestRow.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_stored(row) for row in session.scalars(stmt)]
+
+
 def get_dataset_manifest(session: Session, workspace_id: str, manifest_id: str) -> DatasetManifest:
     """One stored manifest of the workspace, or NotFoundError."""
-    row = session.scalar(
-        select(DatasetManifestRow).where(
-            DatasetManifestRow.workspace_id == workspace_id, DatasetManifestRow.id == manifest_id
-        )
-    )
-    if row is None:
-        raise NotFoundError(f"no dataset manifest {manifest_id!r} in this workspace", field="manifest_id")
-    return DatasetManifest.from_dict(row.manifest)
+    try:
+        return get_stored_dataset(session, workspace_id, manifest_id).manifest
+    except NotFoundError:
+        raise NotFoundError(
+            f"no dataset manifest {manifest_id!r} in this workspace", field="manifest_id"
+        ) from None
 
 
 def list_dataset_manifests(session: Session, workspace_id: str) -> list[tuple[str, DatasetManifest]]:
     """The workspace's stored manifests as ``(id, manifest)``, oldest first."""
     get_workspace(session, workspace_id)
-    stmt = (
-        select(DatasetManifestRow)
-        .where(DatasetManifestRow.workspace_id == workspace_id)
-        .order_by(DatasetManifestRow.created_at, DatasetManifestRow.id)
-    )
-    return [(row.id, DatasetManifest.from_dict(row.manifest)) for row in session.scalars(stmt)]
+    return [(stored.id, stored.manifest) for stored in list_stored_datasets(session, workspace_id)]
 
 
 def default_prompt_text(brief: Mapping[str, Any], segment: str) -> str:

@@ -41,6 +41,8 @@ __all__ = [
     "assign_contact",
     "create_experiment",
     "latest_decisions",
+    "list_experiments",
+    "load_experiment",
     "set_status",
 ]
 
@@ -143,6 +145,27 @@ def arms_of(session: Session, workspace_id: str, experiment_id: str) -> list[Exp
         .order_by(ExperimentArm.position)
     )
     return list(session.scalars(stmt))
+
+
+def load_experiment(
+    session: Session, workspace_id: str, experiment_id: str
+) -> tuple[Experiment, list[ExperimentArm]]:
+    """One experiment of the workspace with its arms by position, or NotFoundError."""
+    experiment = get_in_workspace(session, Experiment, workspace_id, experiment_id)
+    return experiment, arms_of(session, workspace_id, experiment_id)
+
+
+def list_experiments(
+    session: Session, workspace_id: str, *, limit: int | None = None, offset: int = 0
+) -> list[tuple[Experiment, list[ExperimentArm]]]:
+    """The workspace's experiments, newest first, each with its arms."""
+    stmt = (
+        in_workspace(Experiment, workspace_id)
+        .order_by(Experiment.created_at.desc(), Experiment.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(e, arms_of(session, workspace_id, e.id)) for e in session.scalars(stmt)]
 
 
 def set_status(session: Session, experiment: Experiment, status: str) -> Experiment:

@@ -51,10 +51,10 @@ __all__ = [
     "Brand",
     "Campaign",
     "Contact",
-    "DatasetManifest",
+    "DatasetManifestRow",
     "Experiment",
     "ExperimentArm",
-    "FeatureDefinition",
+    "FeatureDefinitionRow",
     "FeedbackEvent",
     "GenerationRequest",
     "JSONType",
@@ -470,7 +470,7 @@ class Assignment(Base):
     assigned_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class FeatureDefinition(Base):
+class FeatureDefinitionRow(Base):
     """A versioned feature definition; immutable once written (a database trigger refuses changes)."""
 
     __tablename__ = "feature_definitions"
@@ -492,7 +492,7 @@ class FeatureDefinition(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class DatasetManifest(Base):
+class DatasetManifestRow(Base):
     """The manifest of a built dataset: feature versions, spine hash, bounds, counts and lineage."""
 
     __tablename__ = "dataset_manifests"

@@ -30,8 +30,7 @@ from feedback.features import (
     definition_hash,
     definition_to_dict,
 )
-from feedback.models import FeatureDefinition as FeatureDefinitionRow
-from feedback.models import new_id, utcnow
+from feedback.models import FeatureDefinitionRow, new_id, utcnow
 from feedback.tenancy import get_workspace
 
 __all__ = ["SqlFeatureRegistry"]

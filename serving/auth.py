@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from feedback.api_keys import authenticate
 from serving.errors import ForbiddenError, UnauthorizedError
-from serving.keys import authenticate
 
 __all__ = [
     "ADMIN",

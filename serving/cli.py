@@ -182,10 +182,10 @@ def _key_database(database: str | None) -> Any:
 @click.option("--database", default=None, help="Database URL [default: the configured one].")
 def create_key_command(workspace: str, role: str, label: str, database: str | None) -> None:
     """Create an API key and print it (the only time its secret is shown)."""
+    from feedback.api_keys import create_key
     from feedback.db import session_factory
     from feedback.errors import NotFoundError
     from feedback.tenancy import create_workspace, get_workspace_by_name
-    from serving.keys import create_key
 
     try:
         engine = _key_database(database)
@@ -210,9 +210,9 @@ def create_key_command(workspace: str, role: str, label: str, database: str | No
 @click.option("--database", default=None, help="Database URL [default: the configured one].")
 def list_keys_command(workspace: str, database: str | None) -> None:
     """List a workspace's keys (ids, roles and labels; never secrets)."""
+    from feedback.api_keys import list_keys
     from feedback.db import session_factory
     from feedback.tenancy import get_workspace_by_name
-    from serving.keys import list_keys
 
     try:
         engine = _key_database(database)
@@ -236,9 +236,9 @@ def list_keys_command(workspace: str, database: str | None) -> None:
 @click.option("--database", default=None, help="Database URL [default: the configured one].")
 def revoke_key_command(key_id: str, workspace: str, database: str | None) -> None:
     """Revoke a key by its id (the part after ``cl_``); servers stop accepting it within seconds."""
+    from feedback.api_keys import revoke_key
     from feedback.db import session_factory
     from feedback.tenancy import get_workspace_by_name
-    from serving.keys import revoke_key
 
     try:
         engine = _key_database(database)

@@ -14,10 +14,10 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from feedback.batches import find_nul
 from genai.errors import InvalidInputError
 from serving.auth import ADMIN, DATA, READ, WRITE, Principal, check_role, resolve_principal
 from serving.errors import RateLimitedError
-from serving.limits import find_nul
 from serving.runtime import Runtime
 
 __all__ = [
@@ -89,8 +89,8 @@ CurrentWorkspace = Annotated[str, Depends(current_workspace)]
 async def refuse_nul(request: Request) -> None:
     """Refuse a JSON body holding a NUL character, naming the field (PostgreSQL cannot store one).
 
-    Batches (``events``) and webhook arrays are checked row by row by their routes instead, so that
-    one bad row does not refuse the others.
+    Batches (``events``) and webhook arrays are checked row by row when they are ingested
+    (`feedback.batches`, `feedback.webhooks`), so that one bad row does not refuse the others.
     """
     if request.method not in ("POST", "PUT", "PATCH") or "json" not in request.headers.get(
         "content-type", ""

@@ -1,5 +1,4 @@
-"""Request limits: a body size cap (ASGI middleware), a token-bucket rate limit per API key, and
-the check that text holds no NUL character (PostgreSQL cannot store one).
+"""Request limits: a body size cap (ASGI middleware) and a token-bucket rate limit per API key.
 
 The body cap refuses a declared ``Content-Length`` over the limit before reading anything, and
 stops a chunked body as soon as it passes the limit. The rate limiter is per process: with
@@ -13,12 +12,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodySizeLimitMiddleware", "RateLimiter", "TokenBucket", "find_nul"]
+__all__ = ["BodySizeLimitMiddleware", "RateLimiter", "TokenBucket"]
 
 
 class BodySizeLimitMiddleware:
@@ -136,21 +134,3 @@ class RateLimiter:
         stale = [k for k, b in self._buckets.items() if now - b.updated > full_after]
         for key in stale:
             del self._buckets[key]
-
-
-def find_nul(value: Any, path: str = "") -> str | None:
-    """The path of the first string in `value` (nested dicts and lists) holding a NUL character."""
-    if isinstance(value, str):
-        return (path or "body") if "\x00" in value else None
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            found = find_nul(key, where) or find_nul(item, where)
-            if found:
-                return found
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            found = find_nul(item, f"{path}.{index}" if path else str(index))
-            if found:
-                return found
-    return None

@@ -5,12 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
-from sqlalchemy import select
 
-from feedback.catalog import create_brand
-from feedback.errors import ConflictError
+from feedback import catalog
 from feedback.models import Brand
-from feedback.tenancy import get_in_workspace, in_workspace
+from feedback.tenancy import get_in_workspace
 from genai.brand import BrandKit, extract_brand
 from genai.brand.fetch import fetch_brand
 from genai.errors import InvalidInputError
@@ -53,7 +51,7 @@ def brand_out(brand: Brand) -> BrandOut:
 
 def _store(session: SessionDep, workspace_id: str, kit: BrandKit) -> BrandOut:
     with session.begin():
-        brand = create_brand(session, workspace_id, kit.name, kit.to_dict())
+        brand = catalog.create_brand(session, workspace_id, kit.name, kit.to_dict())
         return brand_out(brand)
 
 
@@ -90,8 +88,8 @@ def create_brand_from_url(
 def list_brands(key: Reader, session: SessionDep, limit: Limit = 100, offset: Offset = 0) -> list[BrandOut]:
     """The workspace's brands, by name."""
     with session.begin():
-        stmt = in_workspace(Brand, key.workspace_id).order_by(Brand.name).limit(limit).offset(offset)
-        return [brand_out(brand) for brand in session.scalars(stmt)]
+        brands = catalog.list_brands(session, key.workspace_id, limit=limit, offset=offset)
+        return [brand_out(brand) for brand in brands]
 
 
 @router.get("/{brand_id}")
@@ -107,16 +105,7 @@ def update_brand(brand_id: str, body: BrandUpdate, key: Marketer, session: Sessi
     with session.begin():
         brand = get_in_workspace(session, Brand, key.workspace_id, brand_id)
         kit = _kit({**brand.kit, **body.kit})
-        if kit.name != brand.name:
-            taken = session.scalar(
-                select(Brand.id).where(Brand.workspace_id == key.workspace_id, Brand.name == kit.name)
-            )
-            if taken is not None:
-                raise ConflictError(f"a brand named {kit.name!r} exists", field="kit.name")
-            brand.name = kit.name
-        brand.kit = kit.to_dict()
-        session.flush()
-        return brand_out(brand)
+        return brand_out(catalog.update_brand(session, brand, kit.name, kit.to_dict()))
 
 
 @router.get("/{brand_id}/completeness")

@@ -6,14 +6,11 @@ from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse, Response
-from sqlalchemy.orm import Session
 
-from feedback.dataset_store import SpineDefinition, build_and_store, dataset_path, register_builtins
-from feedback.errors import NotFoundError
+from feedback.dataset_store import SpineDefinition, build_and_store, dataset_file, register_builtins
+from feedback.datasets import StoredDataset, get_stored_dataset, list_stored_datasets
 from feedback.features import definition_to_dict
 from feedback.manifest import read_parquet
-from feedback.models import DatasetManifest as ManifestRow
-from feedback.tenancy import get_in_workspace, in_workspace
 from serving.deps import Analyst, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset
 from serving.schemas import DatasetCreate, DatasetOut, FeatureOut
@@ -25,16 +22,15 @@ router = APIRouter(prefix="/v1", tags=["datasets"], responses=COMMON_ERRORS)
 PARQUET_TYPE = "application/vnd.apache.parquet"
 
 
-def _out(row: ManifestRow) -> DatasetOut:
-    manifest = dict(row.manifest)
-    spine = manifest.pop("spine_definition", {})
-    base = f"/v1/datasets/{row.id}"
+def _out(stored: StoredDataset) -> DatasetOut:
+    manifest = stored.manifest.to_dict()
+    base = f"/v1/datasets/{stored.id}"
     return DatasetOut(
-        id=row.id,
-        created_at=row.created_at,
-        row_count=int(manifest.get("row_count", 0)),
-        columns=list(manifest.get("columns", [])),
-        spine=spine,
+        id=stored.id,
+        created_at=stored.created_at,
+        row_count=stored.manifest.row_count,
+        columns=list(stored.manifest.columns),
+        spine=stored.spine_definition,
         manifest=manifest,
         links={"parquet": f"{base}/download?format=parquet", "csv": f"{base}/download?format=csv"},
     )
@@ -80,7 +76,7 @@ def create_dataset(body: DatasetCreate, key: Analyst, session: SessionDep, runti
     record["rows"] = len(spine.rows or ())
     record["as_of"] = body.as_of.isoformat() if body.as_of else None
     with session.begin():
-        row = build_and_store(
+        stored = build_and_store(
             session,
             key.workspace_id,
             spec,
@@ -89,7 +85,7 @@ def create_dataset(body: DatasetCreate, key: Analyst, session: SessionDep, runti
             data_dir=runtime.settings.data_dir,
             spine_record=record,
         )
-        return _out(row)
+        return _out(stored)
 
 
 @router.get("/datasets")
@@ -98,24 +94,17 @@ def list_datasets(
 ) -> list[DatasetOut]:
     """The workspace's datasets, newest first."""
     with session.begin():
-        stmt = (
-            in_workspace(ManifestRow, key.workspace_id)
-            .order_by(ManifestRow.created_at.desc(), ManifestRow.id)
-            .limit(limit)
-            .offset(offset)
+        stored = list_stored_datasets(
+            session, key.workspace_id, newest_first=True, limit=limit, offset=offset
         )
-        return [_out(row) for row in session.scalars(stmt)]
-
-
-def _row(session: Session, workspace_id: str, dataset_id: str) -> ManifestRow:
-    return get_in_workspace(session, ManifestRow, workspace_id, dataset_id)
+        return [_out(dataset) for dataset in stored]
 
 
 @router.get("/datasets/{dataset_id}")
 def get_dataset(dataset_id: str, key: Analyst, session: SessionDep) -> DatasetOut:
     """A dataset's manifest."""
     with session.begin():
-        return _out(_row(session, key.workspace_id, dataset_id))
+        return _out(get_stored_dataset(session, key.workspace_id, dataset_id))
 
 
 @router.get(
@@ -140,10 +129,7 @@ def download_dataset(
 ) -> Response:
     """Download a dataset as Parquet (with its manifest) or CSV."""
     with session.begin():
-        _row(session, key.workspace_id, dataset_id)
-    path = dataset_path(runtime.settings.data_dir, key.workspace_id, dataset_id)
-    if not path.is_file():
-        raise NotFoundError(f"the file of dataset {dataset_id!r} is missing", field="dataset_id")
+        path = dataset_file(session, runtime.settings.data_dir, key.workspace_id, dataset_id)
     if format == "parquet":
         return FileResponse(path, media_type=PARQUET_TYPE, filename=f"dataset-{dataset_id}.parquet")
     frame, _ = read_parquet(path)

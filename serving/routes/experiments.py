@@ -6,14 +6,13 @@ import math
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy.orm import Session
 
-from feedback.errors import StateError
-from feedback.experiment_store import arm_stats, arms_of, assign_contact, create_experiment, set_status
-from feedback.experiments import DecisionRule, decide, thompson_weights
+from feedback import experiment_store
+from feedback.experiment_results import ArmWeights, bandit_weights, experiment_results
+from feedback.experiments import DecisionRule
 from feedback.models import Experiment, ExperimentArm
 from feedback.stats import ArmStats, BayesianResult, FrequentistResult
-from feedback.tenancy import get_in_workspace, in_workspace
+from feedback.tenancy import get_in_workspace
 from serving.deps import Marketer, Reader, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.schemas import (
@@ -34,8 +33,6 @@ from serving.schemas import (
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/experiments", tags=["experiments"], responses=COMMON_ERRORS)
-
-THOMPSON_DRAWS = 10_000
 
 
 def _num(value: float) -> float | None:
@@ -68,16 +65,11 @@ def _out(experiment: Experiment, arms: list[ExperimentArm]) -> ExperimentOut:
     )
 
 
-def _load(session: Session, workspace_id: str, experiment_id: str) -> tuple[Experiment, list[ExperimentArm]]:
-    experiment = get_in_workspace(session, Experiment, workspace_id, experiment_id)
-    return experiment, arms_of(session, workspace_id, experiment_id)
-
-
 @router.post("", status_code=201, responses=errors(409))
 def create(body: ExperimentCreate, key: Marketer, session: SessionDep) -> ExperimentOut:
     """Create an experiment from accepted variants (the first is the control), optionally for a segment."""
     with session.begin():
-        experiment = create_experiment(
+        experiment = experiment_store.create_experiment(
             session,
             key.workspace_id,
             name=body.name,
@@ -89,7 +81,7 @@ def create(body: ExperimentCreate, key: Marketer, session: SessionDep) -> Experi
             mode=body.mode,
             start=body.start,
         )
-        return _out(*_load(session, key.workspace_id, experiment.id))
+        return _out(*experiment_store.load_experiment(session, key.workspace_id, experiment.id))
 
 
 @router.get("")
@@ -98,36 +90,31 @@ def list_experiments(
 ) -> list[ExperimentOut]:
     """The workspace's experiments, newest first."""
     with session.begin():
-        stmt = (
-            in_workspace(Experiment, key.workspace_id)
-            .order_by(Experiment.created_at.desc(), Experiment.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        return [_out(e, arms_of(session, key.workspace_id, e.id)) for e in session.scalars(stmt)]
+        experiments = experiment_store.list_experiments(session, key.workspace_id, limit=limit, offset=offset)
+        return [_out(experiment, arms) for experiment, arms in experiments]
 
 
 @router.get("/{experiment_id}")
 def get_experiment(experiment_id: str, key: Reader, session: SessionDep) -> ExperimentOut:
     """One experiment with its arms."""
     with session.begin():
-        return _out(*_load(session, key.workspace_id, experiment_id))
+        return _out(*experiment_store.load_experiment(session, key.workspace_id, experiment_id))
 
 
 @router.post("/{experiment_id}/start", responses=errors(409))
 def start_experiment(experiment_id: str, key: Marketer, session: SessionDep) -> ExperimentOut:
     """Start a draft experiment: from now on it assigns contacts."""
     with session.begin():
-        experiment, arms = _load(session, key.workspace_id, experiment_id)
-        return _out(set_status(session, experiment, "running"), arms)
+        experiment, arms = experiment_store.load_experiment(session, key.workspace_id, experiment_id)
+        return _out(experiment_store.set_status(session, experiment, "running"), arms)
 
 
 @router.post("/{experiment_id}/stop", responses=errors(409))
 def stop_experiment(experiment_id: str, key: Marketer, session: SessionDep) -> ExperimentOut:
     """Stop a running experiment: it assigns no one new; results stay readable."""
     with session.begin():
-        experiment, arms = _load(session, key.workspace_id, experiment_id)
-        return _out(set_status(session, experiment, "stopped"), arms)
+        experiment, arms = experiment_store.load_experiment(session, key.workspace_id, experiment_id)
+        return _out(experiment_store.set_status(session, experiment, "stopped"), arms)
 
 
 @router.post("/{experiment_id}/assignments", responses=errors(409))
@@ -135,7 +122,7 @@ def assign(experiment_id: str, body: AssignmentIn, key: Marketer, session: Sessi
     """The arm (variant) a contact gets: drawn once by a stable hash, then always the same."""
     with session.begin():
         experiment = get_in_workspace(session, Experiment, key.workspace_id, experiment_id)
-        result = assign_contact(session, experiment, body.contact)
+        result = experiment_store.assign_contact(session, experiment, body.contact)
         return AssignmentOut(
             experiment_id=experiment.id,
             arm_id=result.arm.id,
@@ -200,21 +187,15 @@ def get_results(
         alpha=alpha,
     )
     with session.begin():
-        experiment, arms = _load(session, key.workspace_id, experiment_id)
-        metric = experiment.primary_metric
-        stats = arm_stats(session, key.workspace_id, experiment.id, arms, metric)
-        guardrails = {
-            name: _arm_results(arms, arm_stats(session, key.workspace_id, experiment.id, arms, name))
-            for name in experiment.guardrail_metrics
-        }
-    decision = decide(stats, [arm.weight for arm in arms], rule)
-    winner_arm = next((a for a in arms if a.variant_id == decision.winner), None)
+        results = experiment_results(session, key.workspace_id, experiment_id, rule)
+    arms, decision = results.arms, results.decision
+    winner_arm = results.winner_arm
     srm = decision.srm
     return ExperimentResultsOut(
-        experiment_id=experiment.id,
-        metric=metric,
+        experiment_id=results.experiment.id,
+        metric=results.experiment.primary_metric,
         engine=engine,
-        arms=_arm_results(arms, stats),
+        arms=_arm_results(arms, results.stats),
         comparisons=[_comparison(result) for result in decision.results.values()],
         srm=SrmOut(
             observed=list(srm.observed),
@@ -229,22 +210,12 @@ def get_results(
             winner_arm_id=winner_arm.id if winner_arm else None,
             reasons=decision.reasons,
         ),
-        guardrails=guardrails,
+        guardrails={name: _arm_results(arms, stats) for name, stats in results.guardrails.items()},
     )
 
 
-def _weights(
-    session: Session, workspace_id: str, experiment_id: str, floor: float, store: bool
-) -> WeightsOut:
-    experiment, arms = _load(session, workspace_id, experiment_id)
-    if store and experiment.mode != "bandit":
-        raise StateError("only a bandit experiment updates its weights", field="mode")
-    stats = arm_stats(session, workspace_id, experiment.id, arms, experiment.primary_metric)
-    thompson = thompson_weights(stats, floor=floor, draws=THOMPSON_DRAWS)
-    if store:
-        for arm, weight in zip(arms, thompson, strict=True):
-            arm.weight = weight
-        session.flush()
+def _weights_out(weights: ArmWeights, floor: float) -> WeightsOut:
+    experiment = weights.experiment
     return WeightsOut(
         experiment_id=experiment.id,
         mode=experiment.mode,
@@ -252,7 +223,7 @@ def _weights(
         floor=floor,
         arms=[
             WeightOut(arm_id=a.id, variant_id=a.variant_id, weight=a.weight, thompson=t)
-            for a, t in zip(arms, thompson, strict=True)
+            for a, t in zip(weights.arms, weights.thompson, strict=True)
         ],
     )
 
@@ -264,11 +235,13 @@ Floor = Annotated[float, Query(ge=0, le=0.5, description="Least share of traffic
 def get_weights(experiment_id: str, key: Reader, session: SessionDep, floor: Floor = 0.05) -> WeightsOut:
     """Each arm's stored weight and its Thompson-sampling weight from the outcomes so far."""
     with session.begin():
-        return _weights(session, key.workspace_id, experiment_id, floor, store=False)
+        weights = bandit_weights(session, key.workspace_id, experiment_id, floor=floor, store=False)
+        return _weights_out(weights, floor)
 
 
 @router.post("/{experiment_id}/weights", responses=errors(409))
 def update_weights(experiment_id: str, key: Marketer, session: SessionDep, floor: Floor = 0.05) -> WeightsOut:
     """Bandit mode: store the Thompson-sampling weights as the arms' allocation for new assignments."""
     with session.begin():
-        return _weights(session, key.workspace_id, experiment_id, floor, store=True)
+        weights = bandit_weights(session, key.workspace_id, experiment_id, floor=floor, store=True)
+        return _weights_out(weights, floor)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from feedback.api_keys import create_key, list_keys, revoke_key
+from feedback.models import ApiKey
 from feedback.privacy import erase_contact
 from feedback.tenancy import get_workspace
 from serving.deps import Admin, CurrentKey, RuntimeDep, SessionDep
-from serving.keys import ApiKey, create_key, list_keys, revoke_key
 from serving.routes import COMMON_ERRORS
 from serving.schemas import EraseIn, ErasureOut, IssuedKeyOut, KeyCreate, KeyOut, MeOut
 

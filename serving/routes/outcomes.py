@@ -8,14 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, UploadFile
 
+from feedback.batches import ingest_batch
 from feedback.csv_import import import_outcomes_csv
 from feedback.errors import InvalidInputError
-from feedback.events import RejectedRow
-from feedback.ingest import ingest_outcomes
-from feedback.tenancy import get_workspace
+from feedback.webhooks import ingest_webhook
 from serving.deps import Marketer, RuntimeDep
 from serving.routes import COMMON_ERRORS
-from serving.routes.feedback import batch_out, ingest_batch
+from serving.routes.feedback import batch_out
 from serving.schemas import (
     BatchOut,
     EventBatchIn,
@@ -24,7 +23,6 @@ from serving.schemas import (
     RejectedRowOut,
     WebhookReportOut,
 )
-from serving.webhooks import map_webhook_events
 
 __all__ = ["router"]
 
@@ -146,22 +144,15 @@ def receive_webhook(
     Platforms retry deliveries that fail, so a bad event is reported, never refused with the rest.
     Authenticate with the Bearer header or with Basic auth (`https://key:<API key>@host/...`).
     """
-    limit = runtime.settings.max_batch_events
-    if len(items) > limit:
-        raise InvalidInputError(f"has {len(items):,} events; at most {limit:,} per delivery", field="body")
-    with runtime.sessions() as session, session.begin():
-        secret = get_workspace(session, key.workspace_id).contact_secret
-        batch = map_webhook_events(items, secret)
-        result = ingest_outcomes(session, key.workspace_id, batch.events)
-    rejected = list(batch.rejected)
-    rejected.extend(RejectedRow(batch.sources[r.index], r.field, r.reason) for r in result.rejected)
-    rejected.sort()
+    report = ingest_webhook(
+        runtime.sessions, key.workspace_id, items, limit=runtime.settings.max_batch_events
+    )
     metrics = runtime.metrics
-    metrics.count_events(metrics.outcome_events, len(result.accepted), len(result.duplicates), len(rejected))
+    metrics.count_events(metrics.outcome_events, report.accepted, report.duplicates, len(report.rejected))
     return WebhookReportOut(
-        received=len(items),
-        accepted=len(result.accepted),
-        duplicates=len(result.duplicates),
-        ignored=batch.ignored,
-        rejected=[RejectedRowOut(index=r.index, field=r.field, reason=r.reason) for r in rejected],
+        received=report.received,
+        accepted=report.accepted,
+        duplicates=report.duplicates,
+        ignored=report.ignored,
+        rejected=[RejectedRowOut(index=r.index, field=r.field, reason=r.reason) for r in report.rejected],
     )

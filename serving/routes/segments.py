@@ -7,14 +7,13 @@ import io
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, UploadFile
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedback.catalog import get_or_create_segment
-from feedback.errors import ConflictError, InvalidInputError
-from feedback.models import Segment, SegmentMembership
+from feedback import catalog
+from feedback.errors import InvalidInputError
+from feedback.models import Segment
 from feedback.rfm import DEFAULT_LAPSED_AFTER_DAYS, compute_rfm, import_orders_csv, store_rfm_segments
-from feedback.tenancy import get_in_workspace, in_workspace
+from feedback.tenancy import get_in_workspace
 from serving.deps import Marketer, Reader, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.schemas import RfmReportOut, SegmentCreate, SegmentOut
@@ -24,31 +23,9 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=COMMON_ERRORS)
 
 
-def _latest_counts(session: Session, workspace_id: str, segment_ids: list[str]) -> dict[str, tuple[str, int]]:
-    """``{segment id: (latest version, members under it)}`` for segments with memberships."""
-    if not segment_ids:
-        return {}
-    stmt = (
-        select(
-            SegmentMembership.segment_id,
-            SegmentMembership.version,
-            func.count(),
-            func.max(SegmentMembership.computed_at),
-        )
-        .where(SegmentMembership.workspace_id == workspace_id, SegmentMembership.segment_id.in_(segment_ids))
-        .group_by(SegmentMembership.segment_id, SegmentMembership.version)
-    )
-    latest: dict[str, tuple[str, int, dt.datetime]] = {}
-    for segment_id, version, count, computed_at in session.execute(stmt):
-        known = latest.get(segment_id)
-        if known is None or (computed_at, version) > (known[2], known[0]):
-            latest[segment_id] = (version, int(count), computed_at)
-    return {k: (v[0], v[1]) for k, v in latest.items()}
-
-
 def segments_out(session: Session, workspace_id: str, segments: list[Segment]) -> list[SegmentOut]:
     """Segments with the member count of their latest computation."""
-    counts = _latest_counts(session, workspace_id, [s.id for s in segments])
+    counts = catalog.latest_member_counts(session, workspace_id, [s.id for s in segments])
     out = []
     for segment in segments:
         version, members = counts.get(segment.id, (None, 0))
@@ -70,13 +47,10 @@ def segments_out(session: Session, workspace_id: str, segments: list[Segment]) -
 def create_segment(body: SegmentCreate, key: Marketer, session: SessionDep) -> SegmentOut:
     """Create a segment; its name must be new in the workspace."""
     with session.begin():
-        name = body.name.strip()
-        if session.scalar(in_workspace(Segment, key.workspace_id).where(Segment.name == name)) is not None:
-            raise ConflictError(f"a segment named {name!r} exists", field="name")
-        segment = get_or_create_segment(
+        segment = catalog.create_segment(
             session,
             key.workspace_id,
-            name,
+            body.name,
             description=body.description,
             traits=body.traits.model_dump(mode="json"),
         )
@@ -127,12 +101,7 @@ def compute_rfm_segments(
     rfm = compute_rfm(orders, as_of, lapsed_after_days=lapsed_after_days)
     with session.begin():
         report = store_rfm_segments(session, key.workspace_id, rfm, version)
-        names = list(report.members)
-        segments = list(
-            session.scalars(
-                in_workspace(Segment, key.workspace_id).where(Segment.name.in_(names)).order_by(Segment.name)
-            )
-        )
+        segments = catalog.segments_named(session, key.workspace_id, report.members)
         return RfmReportOut(
             version=report.version,
             as_of=str(rfm.attrs.get("as_of", "")),
@@ -149,8 +118,8 @@ def list_segments(
 ) -> list[SegmentOut]:
     """The workspace's segments with their member counts, by name."""
     with session.begin():
-        stmt = in_workspace(Segment, key.workspace_id).order_by(Segment.name).limit(limit).offset(offset)
-        return segments_out(session, key.workspace_id, list(session.scalars(stmt)))
+        segments = catalog.list_segments(session, key.workspace_id, limit=limit, offset=offset)
+        return segments_out(session, key.workspace_id, segments)
 
 
 @router.get("/{segment_id}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
@@ -10,14 +11,21 @@ from sqlalchemy.orm import Session, sessionmaker
 from feedback.catalog import (
     create_brand,
     create_campaign,
+    create_segment,
     get_or_create_segment,
     get_variant,
+    latest_member_counts,
     lineage_of,
+    list_brands,
+    list_segments,
     save_campaign,
+    segments_named,
+    update_brand,
     variants_of,
 )
+from feedback.contacts import ensure_contacts
 from feedback.errors import ConflictError, InvalidInputError, NotFoundError
-from feedback.models import GenerationRequest, Variant
+from feedback.models import GenerationRequest, SegmentMembership, Variant
 from feedback.tenancy import create_workspace, existing_ids, get_in_workspace, get_workspace_by_name
 from tests.support.feedback import make_campaign
 
@@ -105,3 +113,51 @@ def test_each_workspace_gets_its_own_contact_secret(factory: sessionmaker[Sessio
         assert given.contact_secret == "a-long-enough-secret"
         with pytest.raises(InvalidInputError):
             create_workspace(session, "four", contact_secret="short")
+
+
+def test_a_new_segment_or_a_renamed_brand_may_not_take_a_name_in_use(factory: sessionmaker[Session]) -> None:
+    with factory() as session:
+        ws = create_workspace(session, "acme").id
+        create_segment(session, ws, " vip ", description="loyal")
+        with pytest.raises(ConflictError) as segment:
+            create_segment(session, ws, "vip")
+        assert segment.value.field == "name"
+        acme = create_brand(session, ws, "Acme")
+        create_brand(session, ws, "Zest")
+        with pytest.raises(ConflictError) as brand:
+            update_brand(session, acme, "Zest", {"name": "Zest"})
+        assert brand.value.field == "kit.name"
+        renamed = update_brand(session, acme, "Bloom", {"name": "Bloom", "voice": "warm"})
+        assert (renamed.name, renamed.kit) == ("Bloom", {"name": "Bloom", "voice": "warm"})
+        assert [b.name for b in list_brands(session, ws)] == ["Bloom", "Zest"]
+        assert [b.name for b in list_brands(session, ws, limit=1, offset=1)] == ["Zest"]
+
+
+def test_segments_list_by_name_with_the_members_of_their_latest_computation(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory() as session:
+        ws = create_workspace(session, "acme").id
+        other = create_workspace(session, "other").id
+        lapsed = create_segment(session, ws, "lapsed")
+        high = create_segment(session, ws, "high")
+        create_segment(session, other, "high")
+        contacts = ensure_contacts(session, ws, ["a", "b", "c"])
+        first = dt.datetime(2024, 4, 1, tzinfo=dt.UTC)
+        members = [
+            ("v1", "a", high, first),
+            ("v1", "b", high, first),
+            ("v2", "c", high, first + dt.timedelta(1)),
+        ]
+        session.add_all(
+            SegmentMembership(
+                workspace_id=ws, segment_id=segment.id, contact_id=contacts[c], version=v, computed_at=at
+            )
+            for v, c, segment, at in members
+        )
+        session.flush()
+        assert [s.name for s in list_segments(session, ws)] == ["high", "lapsed"]
+        assert [s.name for s in list_segments(session, ws, offset=1)] == ["lapsed"]
+        assert [s.id for s in segments_named(session, ws, ["lapsed", "high", "none"])] == [high.id, lapsed.id]
+        assert latest_member_counts(session, ws, [high.id, lapsed.id]) == {high.id: ("v2", 1)}
+        assert latest_member_counts(session, ws, []) == {}

@@ -19,11 +19,14 @@ from feedback.datasets import (
     edit_pairs_from_db,
     feedback_events_frame,
     get_dataset_manifest,
+    get_stored_dataset,
     latest_membership_version,
     list_dataset_manifests,
+    list_stored_datasets,
     outcome_events_frame,
     preference_pairs_from_db,
     spine_from_sends,
+    store_manifest,
     variants_frame,
 )
 from feedback.errors import InvalidInputError, NotFoundError
@@ -337,6 +340,29 @@ def test_the_manifest_records_the_lineage_of_the_spine_variants_and_is_stored(
         assert list_dataset_manifests(session, store.ws) == [(dataset_id, manifest)]
         with pytest.raises(NotFoundError):
             get_dataset_manifest(session, store.other_ws, dataset_id)
+
+
+def test_a_stored_manifest_keeps_its_spine_definition_and_lists_newest_first(
+    factory: sessionmaker[Session], store: Store
+) -> None:
+    spine = pd.DataFrame({"variant_id": [store.a0], "ts": [stamp(5)]})
+    with factory() as session, session.begin():
+        _, manifest = build_dataset_from_db(session, store.ws, spine, FEATURES[:1], store=False)
+        plain = store_manifest(session, store.ws, manifest)
+        named = store_manifest(
+            session, store.ws, manifest, dataset_id="d" * 32, spine_definition={"source": "rows", "rows": 1}
+        )
+    with factory() as session:
+        stored = get_stored_dataset(session, store.ws, named)
+        assert (stored.id, stored.manifest) == ("d" * 32, manifest)
+        assert stored.spine_definition == {"source": "rows", "rows": 1}
+        assert get_stored_dataset(session, store.ws, plain).spine_definition == {}
+        newest = list_stored_datasets(session, store.ws, newest_first=True)
+        assert [s.id for s in newest] == [named, plain]
+        assert [s.id for s in list_stored_datasets(session, store.ws, newest_first=True, offset=1)] == [plain]
+        assert list_dataset_manifests(session, store.ws) == [(plain, manifest), (named, manifest)]
+        with pytest.raises(NotFoundError):
+            get_stored_dataset(session, store.other_ws, named)
 
 
 def test_a_built_dataset_round_trips_through_parquet_with_its_manifest(

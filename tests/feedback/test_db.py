@@ -35,7 +35,7 @@ from feedback.db import (
 )
 from feedback.errors import InvalidInputError
 from feedback.ingest import ingest_outcomes
-from feedback.models import Base, FeatureDefinition, FeedbackEvent, Workspace
+from feedback.models import Base, FeatureDefinitionRow, FeedbackEvent, Workspace
 from tests.support.feedback import seed_workspace
 from tests.support.payloads import outcome_event
 
@@ -196,7 +196,7 @@ def test_feature_definitions_cannot_be_updated_or_deleted_in_the_database(
         session.add(workspace)
         session.flush()
         session.add(
-            FeatureDefinition(
+            FeatureDefinitionRow(
                 workspace_id=workspace.id,
                 name="subject_length",
                 version=1,
@@ -206,7 +206,7 @@ def test_feature_definitions_cannot_be_updated_or_deleted_in_the_database(
         )
         session.commit()
     for statement in (
-        update(FeatureDefinition).values(description="changed"),
+        update(FeatureDefinitionRow).values(description="changed"),
         text("DELETE FROM feature_definitions"),
     ):
         with factory() as session:
@@ -214,7 +214,7 @@ def test_feature_definitions_cannot_be_updated_or_deleted_in_the_database(
                 session.execute(statement)
             session.rollback()
     with factory() as session:
-        assert session.query(FeatureDefinition).one().description == ""
+        assert session.query(FeatureDefinitionRow).one().description == ""
 
 
 def test_a_growing_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:

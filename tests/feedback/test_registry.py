@@ -24,7 +24,7 @@ from feedback.features import (
     definition_hash,
     definition_to_dict,
 )
-from feedback.models import FeatureDefinition as FeatureDefinitionRow
+from feedback.models import FeatureDefinitionRow
 from feedback.registry import SqlFeatureRegistry
 from feedback.tenancy import create_workspace
 from tests.support.feedback import seed_workspace

@@ -22,12 +22,12 @@ import pytest
 import uvicorn
 from sqlalchemy import Engine
 
+from feedback.api_keys import ROLES, create_key
 from feedback.db import make_engine, session_factory
 from feedback.tenancy import create_workspace
 from genai.backends.base import Backend, Candidate, GenerationRequest, GenerationResult
 from genai.embed import HashingEmbedder
 from serving.app import create_app
-from serving.keys import ROLES, create_key
 from serving.settings import Settings
 from tests.conftest import REPO
 from tests.feedback.conftest import _drop_schema, new_postgres_schema

@@ -16,9 +16,9 @@ import pytest
 from click.testing import CliRunner
 from fastapi import FastAPI
 
+from feedback.api_keys import authenticate
 from feedback.db import make_engine, session_factory
 from serving.cli import cli
-from serving.keys import authenticate
 
 
 def free_port() -> int:

@@ -5,7 +5,8 @@ shown, logged and used to revoke the key; the secret (32 random bytes) is printe
 key is created and never stored. Secrets have 256 bits of entropy, so a plain SHA-256 is as good
 as a slow password hash here and costs microseconds per request.
 
-The table (`feedback.models.ApiKey`) is created by the feedback store's migrations.
+Keys are rows of `feedback.models.ApiKey`; the API reads the token from the ``Authorization`` header
+and asks `authenticate` who it belongs to.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from feedback.tenancy import get_workspace
 __all__ = [
     "KEY_PREFIX",
     "ROLES",
-    "ApiKey",
     "IssuedKey",
     "Role",
     "authenticate",

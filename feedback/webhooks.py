@@ -8,6 +8,8 @@ carried, at the top level or in the custom arguments the platform echoes back (`
 ``event_id``, ``id``) becomes the idempotency key, so a redelivered webhook stores nothing new;
 without one the key is derived from the event's content and the contact's hash.
 Event types that are not outcomes (``deferred``, ``dropped``...) are counted as ignored.
+A bad event is reported with its index, never refused with the rest: platforms retry deliveries
+that fail.
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
+
+from feedback.batches import find_nul
 from feedback.contacts import contact_hash
 from feedback.csv_import import DEFAULT_EVENT_NAMES
+from feedback.errors import InvalidInputError
 from feedback.events import RejectedRow
-from serving.limits import find_nul
+from feedback.ingest import ingest_outcomes
+from feedback.tenancy import get_workspace
 
-__all__ = ["IGNORED_EVENTS", "WebhookBatch", "map_webhook_events"]
+__all__ = ["IGNORED_EVENTS", "WebhookBatch", "WebhookReport", "ingest_webhook", "map_webhook_events"]
 
 WEBHOOK_EVENT_NAMES = {
     **DEFAULT_EVENT_NAMES,
@@ -48,6 +55,17 @@ class WebhookBatch:
     sources: list[int] = field(default_factory=list)
     ignored: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class WebhookReport:
+    """What one delivery stored: how many events came, were new, replayed or ignored, and the rejected."""
+
+    received: int
+    accepted: int
+    duplicates: int
+    ignored: int
+    rejected: list[RejectedRow]
 
 
 class _Bad(Exception):
@@ -168,3 +186,25 @@ def map_webhook_events(items: list[Any], secret: str) -> WebhookBatch:
         batch.events.append(event)
         batch.sources.append(index)
     return batch
+
+
+def ingest_webhook(
+    sessions: sessionmaker[Session], workspace_id: str, items: list[Any], *, limit: int
+) -> WebhookReport:
+    """Store a webhook delivery's outcome events in one transaction; rejected events are reported by index."""
+    if len(items) > limit:
+        raise InvalidInputError(f"has {len(items):,} events; at most {limit:,} per delivery", field="body")
+    with sessions() as session, session.begin():
+        secret = get_workspace(session, workspace_id).contact_secret
+        batch = map_webhook_events(items, secret)
+        result = ingest_outcomes(session, workspace_id, batch.events)
+    rejected = list(batch.rejected)
+    rejected.extend(RejectedRow(batch.sources[r.index], r.field, r.reason) for r in result.rejected)
+    rejected.sort()
+    return WebhookReport(
+        received=len(items),
+        accepted=len(result.accepted),
+        duplicates=len(result.duplicates),
+        ignored=batch.ignored,
+        rejected=rejected,
+    )
