@@ -185,8 +185,8 @@ def simulate(database: str | None, days: int, seed: int, end: str | None, worksp
     from tqdm import tqdm
 
     from feedback.db import make_engine, upgrade
-    from monitoring.simulate import SimulationConfig
-    from monitoring.simulate import simulate as run_simulation
+    from monitoring.demo_history import SimulationConfig
+    from monitoring.demo_history import simulate as run_simulation
 
     # The planted changes keep their place in the story whatever the length: a third in, etc.
     config = SimulationConfig(

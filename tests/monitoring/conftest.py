@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from feedback.db import make_engine, upgrade
 from genai.embed import HashingEmbedder
 from monitoring.config import MonitoringConfig, load_config
-from monitoring.simulate import SimulationConfig, SimulationResult, simulate
+from monitoring.demo_history import SimulationConfig, SimulationResult, simulate
 
 if TYPE_CHECKING:
     from monitoring.job import JobResult
