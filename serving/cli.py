@@ -5,11 +5,14 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
 from genai.errors import CopyloopError
+
+if TYPE_CHECKING:
+    from serving.settings import Settings
 
 __all__ = ["main"]
 
@@ -47,11 +50,8 @@ def generate(
 ) -> None:
     """Write email variants for every segment of a brief, with a side-by-side preview page."""
     from serving.cli_generate import run_generate
-    from serving.settings import Settings
 
-    settings = Settings()
-    if backend:
-        settings.backend = backend
+    settings = _settings(backend=backend or None)
     try:
         index = run_generate(settings, brand_path, brief_path, out_dir, url=url, seed=seed)
     except CopyloopError as exc:
@@ -89,7 +89,7 @@ def vllm_command(
     from genai.tuning.adapters import resolve_adapter
 
     try:
-        checkpoint = ensure_checkpoint(progress=lambda m: click.echo(m, err=True))
+        checkpoint = ensure_checkpoint(root=_settings().cache_dir, progress=lambda m: click.echo(m, err=True))
         chosen = resolve_adapter(adapter)
     except CopyloopError as exc:
         _fail(exc)
@@ -147,17 +147,14 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
 
 
-def _settings(**overrides: Any) -> Any:
+def _settings(**overrides: Any) -> Settings:
     """Settings from the environment, with the options given on the command line on top."""
-    from pydantic import ValidationError
-
-    from genai.brief import validation_to_error
-    from serving.settings import Settings
+    from serving.settings import load_settings
 
     try:
-        return Settings(**{name: value for name, value in overrides.items() if value is not None})
-    except ValidationError as exc:
-        _fail(validation_to_error(exc))
+        return load_settings(**overrides)
+    except CopyloopError as exc:
+        _fail(exc)
 
 
 @cli.group()

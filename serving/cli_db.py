@@ -51,9 +51,11 @@ def upgrade(url: str | None) -> None:
     """Migrate the database to the latest revision and print that revision."""
     from feedback.db import database_url, make_engine
     from feedback.db import upgrade as run_upgrade
+    from serving.settings import load_settings
 
     try:
-        resolved = database_url(url)
+        settings = load_settings(database_url=url)
+        resolved = database_url(settings.database_url, settings.data_dir)
         engine = make_engine(resolved)
         try:
             run_upgrade(engine)

@@ -102,17 +102,21 @@ def run(
 ) -> None:
     """Add the latency, drift and quality reports of the last complete window; exit 1 if a test fails."""
     from monitoring.job import run_monitoring
+    from serving.settings import load_settings
 
     bar = _Bar("report")
     try:
+        settings = load_settings(database_url=database, monitoring_config=config_path)
         result = run_monitoring(
-            database,
+            settings.resolved_database_url(),
             window,
             reference,
             _moment(now),
             webhook_url,
             workspace=workspace,
-            config=config_path,
+            config=settings.monitoring_config,
+            data_dir=settings.data_dir,
+            cache_dir=settings.cache_dir,
             windows=windows,
             progress=None if quiet else bar,
             force=force,
@@ -159,9 +163,11 @@ def ui(host: str, port: int, config_path: Path | None, workspace_dir: Path | Non
     """Serve Evidently's UI on the monitoring workspace, with telemetry off (DO_NOT_TRACK=1)."""
     from monitoring.config import load_config
     from monitoring.workspace import run_ui
+    from serving.settings import load_settings
 
     try:
-        path = workspace_dir or load_config(config_path).workspace_path()
+        settings = load_settings(monitoring_config=config_path)
+        path = workspace_dir or load_config(settings.monitoring_config).workspace_path(settings.data_dir)
     except CopyloopError as exc:
         _fail(exc)
     path.mkdir(parents=True, exist_ok=True)
@@ -187,6 +193,7 @@ def simulate(database: str | None, days: int, seed: int, end: str | None, worksp
     from feedback.db import make_engine, upgrade
     from monitoring.demo_history import SimulationConfig
     from monitoring.demo_history import simulate as run_simulation
+    from serving.settings import load_settings
 
     # The planted changes keep their place in the story whatever the length: a third in, etc.
     config = SimulationConfig(
@@ -201,7 +208,7 @@ def simulate(database: str | None, days: int, seed: int, end: str | None, worksp
     )
     bar = tqdm(total=days, unit="day", file=sys.stderr, dynamic_ncols=True)
     try:
-        engine = make_engine(database)
+        engine = make_engine(load_settings(database_url=database).resolved_database_url())
         upgrade(engine)
         result = run_simulation(engine, config, progress=lambda done, _total: bar.update(done - bar.n))
     except CopyloopError as exc:

@@ -57,6 +57,7 @@ def tune(
     from genai.tuning.corpus import check, load_corpus, split
     from genai.tuning.train import TuneOptions
     from genai.tuning.train import tune as run_tune
+    from serving.settings import load_settings
 
     def say(message: str) -> None:
         click.echo(message, err=True)
@@ -83,7 +84,7 @@ def tune(
             eval_limit=eval_limit,
         )
         initial = resolve_adapter(start_from) if start_from else None
-        checkpoint = Path(model) if model else ensure_checkpoint(progress=say)
+        checkpoint = Path(model) if model else ensure_checkpoint(root=load_settings().cache_dir, progress=say)
         report = run_tune(
             checkpoint,
             train,

@@ -128,10 +128,14 @@ def isolated_run(root: Path, url: str, config: MonitoringConfig, **kwargs: Any) 
     """`run_monitoring` with the data and cache folders under `root`, never the user's."""
     from monitoring.job import run_monitoring
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COPYLOOP_DATA_DIR", str(root / "data"))
-        patch.setenv("COPYLOOP_CACHE_DIR", str(root / "cache"))
-        return run_monitoring(url, config=config, embedder=HashingEmbedder(), **kwargs)
+    return run_monitoring(
+        url,
+        config=config,
+        embedder=HashingEmbedder(),
+        data_dir=root / "data",
+        cache_dir=root / "cache",
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="session")
