@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
 
+from genai.errors import invalid_input
 from genai.paths import user_data_dir
 from monitoring.errors import InvalidInputError
 
@@ -152,6 +153,4 @@ def load_config(
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "config"
-        raise InvalidInputError(first["msg"], field=where) from exc
+        raise invalid_input(exc, fallback="config") from exc

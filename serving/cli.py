@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from genai.errors import CopyloopError
+from serving.cli_errors import fail
 
 if TYPE_CHECKING:
     from serving.settings import Settings
 
 __all__ = ["main"]
-
-
-def _fail(exc: CopyloopError) -> NoReturn:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(2)
 
 
 @click.group()
@@ -55,7 +50,7 @@ def generate(
     try:
         index = run_generate(settings, brand_path, brief_path, out_dir, url=url, seed=seed)
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"preview: {index}")
 
 
@@ -92,7 +87,7 @@ def vllm_command(
         checkpoint = ensure_checkpoint(root=_settings().cache_dir, progress=lambda m: click.echo(m, err=True))
         chosen = resolve_adapter(adapter)
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     lora = {chosen.name: chosen.path.resolve()} if chosen else None
     args = vllm_serve_args(
         checkpoint,
@@ -154,7 +149,7 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return load_settings(**overrides)
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @cli.group()
@@ -197,7 +192,7 @@ def create_key_command(workspace: str, role: str, label: str, database: str | No
         finally:
             engine.dispose()
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"{role} key {issued.id} for workspace {workspace!r}; it is shown only once:", err=True)
     click.echo(issued.token)
 
@@ -222,7 +217,7 @@ def list_keys_command(workspace: str, database: str | None) -> None:
         finally:
             engine.dispose()
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     for line in lines:
         click.echo(line)
 
@@ -245,7 +240,7 @@ def revoke_key_command(key_id: str, workspace: str, database: str | None) -> Non
         finally:
             engine.dispose()
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"revoked {key_id}", err=True)
 
 

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from genai.errors import CopyloopError
+from serving.cli_errors import fail
 
 __all__ = ["db"]
-
-
-def _fail(exc: CopyloopError) -> None:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(2)
 
 
 def _current_revision(engine: Engine) -> str | None:
@@ -63,6 +57,5 @@ def upgrade(url: str | None) -> None:
         finally:
             engine.dispose()
     except CopyloopError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     click.echo(f"{_shown(resolved)}: at revision {revision}")

@@ -9,18 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from genai.errors import CopyloopError
+from serving.cli_errors import fail
 
 __all__ = ["monitor"]
-
-
-def _fail(exc: CopyloopError) -> NoReturn:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(2)
 
 
 def _moment(value: str | None) -> dt.datetime | None:
@@ -123,7 +119,7 @@ def run(
         )
     except CopyloopError as exc:
         bar.close()
-        _fail(exc)
+        fail(exc)
     bar.close()
     for window_run in result.runs:
         state = "already stored" if window_run.reused else "added"
@@ -169,7 +165,7 @@ def ui(host: str, port: int, config_path: Path | None, workspace_dir: Path | Non
         settings = load_settings(monitoring_config=config_path)
         path = workspace_dir or load_config(settings.monitoring_config).workspace_path(settings.data_dir)
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     path.mkdir(parents=True, exist_ok=True)
     click.echo(f"Evidently UI on http://{host}:{port} for {path} (Ctrl+C stops it)")
     sys.exit(run_ui(path, host, port))
@@ -213,7 +209,7 @@ def simulate(database: str | None, days: int, seed: int, end: str | None, worksp
         result = run_simulation(engine, config, progress=lambda done, _total: bar.update(done - bar.n))
     except CopyloopError as exc:
         bar.close()
-        _fail(exc)
+        fail(exc)
     bar.close()
     click.echo(
         f"workspace {workspace_name!r} ({result.workspace_id}): {result.requests} requests, "

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
 from genai.errors import CopyloopError
+from serving.cli_errors import fail
 
 __all__ = ["tune"]
 
@@ -97,8 +97,7 @@ def tune(
             start_from=initial,
         )
     except CopyloopError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(2)
+        fail(exc)
     summary = {k: getattr(report, k) for k in ("adapter", "train_pairs", "eval_pairs", "steps", "seconds")}
     summary |= {"eval_loss_before": report.eval_loss_before, "eval_loss_after": report.eval_loss_after}
     click.echo(json.dumps(summary))

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from genai.brief import validation_to_error
+from genai.errors import invalid_input
 from genai.paths import user_cache_dir, user_data_dir
 
 __all__ = ["Settings", "load_settings"]
@@ -111,4 +111,4 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{name: value for name, value in overrides.items() if value is not None})
     except ValidationError as exc:
-        raise validation_to_error(exc) from None
+        raise invalid_input(exc) from None
