@@ -72,7 +72,7 @@ def monitor() -> None:
     "config_path",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="YAML file of thresholds and settings, merged over the defaults.",
+    help="YAML settings and thresholds, merged over the defaults [default: $COPYLOOP_MONITORING_CONFIG].",
 )
 @click.option(
     "--windows",
@@ -147,7 +147,7 @@ def run(
     "config_path",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="YAML settings file (for the workspace folder).",
+    help="YAML settings file, for the workspace folder [default: $COPYLOOP_MONITORING_CONFIG].",
 )
 @click.option(
     "--workspace-dir",
