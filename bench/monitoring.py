@@ -272,13 +272,13 @@ def _peak_bytes() -> int:
 
 def phase_job(url: str, root: Path) -> dict[str, Any]:
     """The monitoring job for the last day, as cron runs it."""
-    os.environ["COPYLOOP_DATA_DIR"] = str(root / "data")
-    os.environ["COPYLOOP_CACHE_DIR"] = str(root / "cache")
     started = time.perf_counter()
     from monitoring.job import run_monitoring
 
     imported = time.perf_counter()
-    result = run_monitoring(url, "24h", "7d", now=END + dt.timedelta(hours=1))
+    result = run_monitoring(
+        url, "24h", "7d", now=END + dt.timedelta(hours=1), data_dir=root / "data", cache_dir=root / "cache"
+    )
     finished = time.perf_counter()
     run = result.runs[0]
     return {

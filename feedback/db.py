@@ -8,7 +8,6 @@ checkpointed on a background thread (`feedback.walcheckpoint`).
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,10 +23,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.errors import DatabaseError, InvalidInputError
 from feedback.walcheckpoint import WalCheckpointer
-from genai.paths import data_dir
+from genai.paths import user_data_dir
 
 __all__ = [
-    "DATABASE_URL_ENV",
     "SQLITE_BUSY_TIMEOUT_MS",
     "database_url",
     "downgrade",
@@ -39,7 +37,6 @@ __all__ = [
     "wal_checkpointer",
 ]
 
-DATABASE_URL_ENV = "COPYLOOP_DATABASE_URL"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 WAL_CHECKPOINT_BYTES = 64 * 2**20
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -55,12 +52,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def database_url(url: str | None = None) -> str:
-    """The URL to use: the argument, else ``COPYLOOP_DATABASE_URL``, else SQLite in the data directory."""
-    chosen = url or os.environ.get(DATABASE_URL_ENV)
-    if chosen:
-        return normalise_url(chosen)
-    return f"sqlite:///{data_dir() / 'copyloop.db'}"
+def database_url(url: str | None = None, data_dir: Path | None = None) -> str:
+    """The URL to use: `url`, else SQLite in `data_dir` (default: the user data folder)."""
+    if url:
+        return normalise_url(url)
+    return f"sqlite:///{(data_dir or user_data_dir()) / 'copyloop.db'}"
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -162,7 +158,7 @@ def _migrate(target: str | Engine | None, step: Callable[[Config], None]) -> Non
 
 
 def upgrade(target: str | Engine | None = None, revision: str = "head") -> None:
-    """Run the migrations up to `revision` on a URL or engine (default: the configured database)."""
+    """Run the migrations up to `revision` on a URL or engine (default: SQLite in the user data folder)."""
     _migrate(target, lambda config: command.upgrade(config, revision))
 
 

@@ -11,9 +11,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from genai.draft import CTA_LABELS
-from genai.errors import InvalidInputError
+from genai.errors import InvalidInputError, invalid_input
 
-__all__ = ["Brief", "Segment", "SegmentTraits", "load_brief", "validation_to_error"]
+__all__ = ["Brief", "Segment", "SegmentTraits", "load_brief"]
 
 MAX_VARIANTS = 8
 
@@ -108,14 +108,6 @@ class Brief(BaseModel):
         return match.group(1).replace(" ", "") if match else None
 
 
-def validation_to_error(exc: ValidationError, prefix: str = "") -> InvalidInputError:
-    """Turn the first pydantic error into an InvalidInputError naming the field."""
-    first = exc.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"])
-    field = f"{prefix}.{loc}" if prefix and loc else (prefix or loc)
-    return InvalidInputError(first["msg"], field=field or None)
-
-
 def load_brief(source: str | Path | dict[str, Any]) -> Brief:
     """Read a brief from a YAML/JSON file or a mapping; errors name the field."""
     if isinstance(source, dict):
@@ -137,4 +129,4 @@ def load_brief(source: str | Path | dict[str, Any]) -> Brief:
     try:
         return Brief.model_validate(data)
     except ValidationError as exc:
-        raise validation_to_error(exc, "brief") from None
+        raise invalid_input(exc, "brief") from None

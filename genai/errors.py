@@ -13,10 +13,16 @@ Hierarchy::
         ├── GenerationTimeoutError   a request ran past its deadline
         └── QueueFullError           the batcher queue is full
 
-Only the edges (HTTP, CLI) translate these into status codes and exit codes.
+Only the edges (HTTP, CLI) translate these into status codes and exit codes. `invalid_input` is
+the one translation of pydantic's validation errors into a field and a reason.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+from pydantic import ValidationError
 
 __all__ = [
     "BackendError",
@@ -29,6 +35,7 @@ __all__ = [
     "InvalidInputError",
     "ParseError",
     "QueueFullError",
+    "invalid_input",
 ]
 
 
@@ -100,3 +107,33 @@ class QueueFullError(BackendError):
     """The micro-batching queue is full; try again later."""
 
     code = "queue_full"
+
+
+def invalid_input(
+    problems: ValidationError | Sequence[Mapping[str, Any]],
+    prefix: str = "",
+    *,
+    fallback: str | None = None,
+    sources: Collection[str] = (),
+    count_others: bool = False,
+) -> InvalidInputError:
+    """The first of pydantic's validation problems as an InvalidInputError naming the field.
+
+    The field is the problem's location joined by dots, under `prefix`; a first part that is one of
+    `sources` (where a framework found the value: the body, the query) is left out, and `fallback`
+    names the field when nothing else does. `count_others` adds how many more problems there are.
+    """
+    errors = problems.errors(include_url=False) if isinstance(problems, ValidationError) else problems
+    if not errors:
+        return InvalidInputError("is not valid", field=prefix or fallback)
+    first = errors[0]
+    parts = [str(part) for part in first.get("loc", ())]
+    if parts and parts[0] in sources:
+        parts = parts[1:]
+    loc = ".".join(parts)
+    field = f"{prefix}.{loc}" if prefix and loc else (prefix or loc or fallback)
+    message = str(first.get("msg", "is not valid"))
+    if count_others and len(errors) > 1:
+        others = len(errors) - 1
+        message += f" (and {others} more problem{'s' if others > 1 else ''})"
+    return InvalidInputError(message, field=field or None)

@@ -1,22 +1,19 @@
-"""Where copyloop keeps its cache and data; overridable by environment variables."""
+"""The user's own cache and data folders: the defaults wherever no folder is passed in."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import platformdirs
 
-__all__ = ["cache_dir", "data_dir"]
+__all__ = ["user_cache_dir", "user_data_dir"]
 
 
-def cache_dir() -> Path:
-    """Converted checkpoints and other rebuildable files (`COPYLOOP_CACHE_DIR`)."""
-    env = os.environ.get("COPYLOOP_CACHE_DIR")
-    return Path(env) if env else Path(platformdirs.user_cache_dir("copyloop"))
+def user_cache_dir() -> Path:
+    """The user cache folder for converted checkpoints and other rebuildable files."""
+    return Path(platformdirs.user_cache_dir("copyloop"))
 
 
-def data_dir() -> Path:
-    """The database and reports (`COPYLOOP_DATA_DIR`)."""
-    env = os.environ.get("COPYLOOP_DATA_DIR")
-    return Path(env) if env else Path(platformdirs.user_data_dir("copyloop"))
+def user_data_dir() -> Path:
+    """The user data folder for the database and reports."""
+    return Path(platformdirs.user_data_dir("copyloop"))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
         QualityThresholds,
         load_config,
     )
+    from monitoring.demo_history import SimulationConfig, SimulationResult, simulate
     from monitoring.errors import MonitoringError, WorkspaceLockedError
     from monitoring.frames import MonitoringFrames, Scope, load_frames, scopes
     from monitoring.job import JobResult, WindowRun, post_failures, run_monitoring
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
         latency_report,
         quality_report,
     )
-    from monitoring.simulate import SimulationConfig, SimulationResult, simulate
     from monitoring.tables import wilson_interval
     from monitoring.textstats import EmbeddingCache, edit_distance, embed_texts, text_descriptors
     from monitoring.vllm_metrics import VllmLatency, parse_vllm_metrics, read_vllm_metrics
@@ -49,8 +49,8 @@ _EXPORTS: dict[str, str] = {
     "ReportFile": "monitoring.reportfiles",
     "ReportResult": "monitoring.reports",
     "Scope": "monitoring.frames",
-    "SimulationConfig": "monitoring.simulate",
-    "SimulationResult": "monitoring.simulate",
+    "SimulationConfig": "monitoring.demo_history",
+    "SimulationResult": "monitoring.demo_history",
     "TestOutcome": "monitoring.reports",
     "VllmLatency": "monitoring.vllm_metrics",
     "Window": "monitoring.windows",
@@ -74,7 +74,7 @@ _EXPORTS: dict[str, str] = {
     "read_vllm_metrics": "monitoring.vllm_metrics",
     "run_monitoring": "monitoring.job",
     "scopes": "monitoring.frames",
-    "simulate": "monitoring.simulate",
+    "simulate": "monitoring.demo_history",
     "text_descriptors": "monitoring.textstats",
     "ui_command": "monitoring.workspace",
     "wilson_interval": "monitoring.tables",

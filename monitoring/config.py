@@ -8,7 +8,6 @@ default.
 from __future__ import annotations
 
 import dataclasses
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +16,11 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
 
-from genai.paths import data_dir
+from genai.errors import invalid_input
+from genai.paths import user_data_dir
 from monitoring.errors import InvalidInputError
 
 __all__ = [
-    "CONFIG_ENV",
     "DEFAULTS_PATH",
     "DriftThresholds",
     "LatencyThresholds",
@@ -30,7 +29,6 @@ __all__ = [
     "load_config",
 ]
 
-CONFIG_ENV = "COPYLOOP_MONITORING_CONFIG"
 DEFAULTS_PATH = Path(__file__).with_name("monitoring.yaml")
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -103,13 +101,13 @@ class MonitoringConfig:
     drift: DriftThresholds
     quality: QualityThresholds
 
-    def workspace_path(self) -> Path:
-        """The Evidently workspace folder: as configured, else under the data directory."""
-        return self.workspace_dir or data_dir() / "monitoring" / "workspace"
+    def workspace_path(self, data_dir: Path | None = None) -> Path:
+        """The Evidently workspace folder: as configured, else under `data_dir` (the user data folder)."""
+        return self.workspace_dir or (data_dir or user_data_dir()) / "monitoring" / "workspace"
 
-    def reports_path(self) -> Path:
-        """The folder of HTML and JSON reports: as configured, else under the data directory."""
-        return self.reports_dir or data_dir() / "monitoring" / "reports"
+    def reports_path(self, data_dir: Path | None = None) -> Path:
+        """The folder of HTML and JSON reports: as configured, else under `data_dir` (the user data one)."""
+        return self.reports_dir or (data_dir or user_data_dir()) / "monitoring" / "reports"
 
     def replace(self, **changes: Any) -> MonitoringConfig:
         """A copy with some top-level fields changed (sections are replaced whole)."""
@@ -146,16 +144,13 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 def load_config(
     path: str | Path | None = None, overrides: Mapping[str, Any] | None = None
 ) -> MonitoringConfig:
-    """The shipped defaults, merged with the user's file (`path`, else ``COPYLOOP_MONITORING_CONFIG``)."""
+    """The shipped defaults, merged with the user's file at `path`, if any, and `overrides`."""
     data = _read_yaml(DEFAULTS_PATH)
-    chosen = path if path is not None else os.environ.get(CONFIG_ENV) or None
-    if chosen is not None:
-        data = _merge(data, _read_yaml(Path(chosen).expanduser()))
+    if path is not None:
+        data = _merge(data, _read_yaml(Path(path).expanduser()))
     if overrides:
         data = _merge(data, overrides)
     try:
         return _ADAPTER.validate_python(data)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(part) for part in first["loc"]) or "config"
-        raise InvalidInputError(first["msg"], field=where) from exc
+        raise invalid_input(exc, fallback="config") from exc

@@ -26,9 +26,9 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from feedback.db import make_engine
+from feedback.db import database_url, make_engine
 from genai.embed import Embedder
-from genai.paths import cache_dir
+from genai.paths import user_cache_dir
 from monitoring.config import MonitoringConfig, load_config
 from monitoring.errors import MonitoringError, WorkspaceLockedError
 from monitoring.frames import MonitoringFrames, Scope, load_edits, load_frames, load_texts, scopes
@@ -211,6 +211,8 @@ class _Runner:
         http_client: httpx.Client | None,
         progress: Progress | None,
         force: bool,
+        data_dir: Path | None,
+        cache_dir: Path | None,
     ) -> None:
         from monitoring.workspace import open_workspace
 
@@ -220,8 +222,9 @@ class _Runner:
         self.http_client = http_client
         self.progress = progress
         self.force = force
-        self.workspace = open_workspace(config.workspace_path())
-        self.reports_dir = config.reports_path()
+        self.workspace = open_workspace(config.workspace_path(data_dir))
+        self.reports_dir = config.reports_path(data_dir)
+        self.cache_dir = cache_dir or user_cache_dir()
         self._cache: EmbeddingCache | None = None
         self.steps_done = 0
         self.steps_total = 0
@@ -243,7 +246,7 @@ class _Runner:
     def cache(self) -> EmbeddingCache:
         if self._cache is None:
             name = self.embedder.name
-            path = cache_dir() / "monitoring" / f"embeddings-{slugify(name)}.npz"
+            path = self.cache_dir / "monitoring" / f"embeddings-{slugify(name)}.npz"
             self._cache = EmbeddingCache(name, path)
         return self._cache
 
@@ -388,6 +391,8 @@ def run_monitoring(
     config: MonitoringConfig | str | Path | None = None,
     workspace_dir: Path | None = None,
     reports_dir: Path | None = None,
+    data_dir: Path | None = None,
+    cache_dir: Path | None = None,
     windows: int = 1,
     embedder: Embedder | None = None,
     http_client: httpx.Client | None = None,
@@ -398,7 +403,9 @@ def run_monitoring(
 
     `workspace` limits the run to one copyloop workspace (id or name); `config` is a loaded
     configuration or the path of a YAML file; `webhook_url`, `workspace_dir` and `reports_dir`
-    override it. `force` recomputes windows that are already stored. Returns every window's
+    override it. The database (when no URL is given) and the folders the configuration leaves
+    unset go under `data_dir`, the embedding cache under `cache_dir` (default: the user's data and
+    cache folders). `force` recomputes windows that are already stored. Returns every window's
     reports and failed tests; a failed test is a result, not an exception.
     """
     settings = config if isinstance(config, MonitoringConfig) else load_config(config)
@@ -419,14 +426,18 @@ def run_monitoring(
         monitoring_window(window, reference, latest.end - latest.length * back)
         for back in reversed(range(windows))
     ]
-    engine = engine_or_url if isinstance(engine_or_url, Engine) else make_engine(engine_or_url)
+    engine = (
+        engine_or_url
+        if isinstance(engine_or_url, Engine)
+        else make_engine(database_url(engine_or_url, data_dir))
+    )
     result = JobResult()
     try:
         targets = scopes(engine, workspace, settings.project_per)
         if workspace is not None and not targets:
             raise MonitoringError(f"no workspace {workspace!r} in the database", field="workspace")
-        with _locked(settings.reports_path()):
-            runner = _Runner(engine, settings, embedder, http_client, progress, force)
+        with _locked(settings.reports_path(data_dir)):
+            runner = _Runner(engine, settings, embedder, http_client, progress, force, data_dir, cache_dir)
             runner.steps_total = len(targets) * len(spans) * len(REPORT_KINDS)
             try:
                 for span in spans:

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import shlex
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from genai.errors import CopyloopError
+from serving.cli_errors import fail
+
+if TYPE_CHECKING:
+    from serving.settings import Settings
 
 __all__ = ["main"]
-
-
-def _fail(exc: CopyloopError) -> NoReturn:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(2)
 
 
 @click.group()
@@ -47,15 +45,12 @@ def generate(
 ) -> None:
     """Write email variants for every segment of a brief, with a side-by-side preview page."""
     from serving.cli_generate import run_generate
-    from serving.settings import Settings
 
-    settings = Settings()
-    if backend:
-        settings.backend = backend
+    settings = _settings(backend=backend or None)
     try:
         index = run_generate(settings, brand_path, brief_path, out_dir, url=url, seed=seed)
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"preview: {index}")
 
 
@@ -89,10 +84,10 @@ def vllm_command(
     from genai.tuning.adapters import resolve_adapter
 
     try:
-        checkpoint = ensure_checkpoint(progress=lambda m: click.echo(m, err=True))
+        checkpoint = ensure_checkpoint(root=_settings().cache_dir, progress=lambda m: click.echo(m, err=True))
         chosen = resolve_adapter(adapter)
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     lora = {chosen.name: chosen.path.resolve()} if chosen else None
     args = vllm_serve_args(
         checkpoint,
@@ -147,17 +142,14 @@ def serve(
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=log_level)
 
 
-def _settings(**overrides: Any) -> Any:
+def _settings(**overrides: Any) -> Settings:
     """Settings from the environment, with the options given on the command line on top."""
-    from pydantic import ValidationError
-
-    from genai.brief import validation_to_error
-    from serving.settings import Settings
+    from serving.settings import load_settings
 
     try:
-        return Settings(**{name: value for name, value in overrides.items() if value is not None})
-    except ValidationError as exc:
-        _fail(validation_to_error(exc))
+        return load_settings(**overrides)
+    except CopyloopError as exc:
+        fail(exc)
 
 
 @cli.group()
@@ -200,7 +192,7 @@ def create_key_command(workspace: str, role: str, label: str, database: str | No
         finally:
             engine.dispose()
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"{role} key {issued.id} for workspace {workspace!r}; it is shown only once:", err=True)
     click.echo(issued.token)
 
@@ -225,7 +217,7 @@ def list_keys_command(workspace: str, database: str | None) -> None:
         finally:
             engine.dispose()
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     for line in lines:
         click.echo(line)
 
@@ -248,7 +240,7 @@ def revoke_key_command(key_id: str, workspace: str, database: str | None) -> Non
         finally:
             engine.dispose()
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"revoked {key_id}", err=True)
 
 

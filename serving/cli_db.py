@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from sqlalchemy import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from genai.errors import CopyloopError
+from serving.cli_errors import fail
 
 __all__ = ["db"]
-
-
-def _fail(exc: CopyloopError) -> None:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(2)
 
 
 def _current_revision(engine: Engine) -> str | None:
@@ -51,9 +45,11 @@ def upgrade(url: str | None) -> None:
     """Migrate the database to the latest revision and print that revision."""
     from feedback.db import database_url, make_engine
     from feedback.db import upgrade as run_upgrade
+    from serving.settings import load_settings
 
     try:
-        resolved = database_url(url)
+        settings = load_settings(database_url=url)
+        resolved = database_url(settings.database_url, settings.data_dir)
         engine = make_engine(resolved)
         try:
             run_upgrade(engine)
@@ -61,6 +57,5 @@ def upgrade(url: str | None) -> None:
         finally:
             engine.dispose()
     except CopyloopError as exc:
-        _fail(exc)
-        return
+        fail(exc)
     click.echo(f"{_shown(resolved)}: at revision {revision}")

@@ -9,18 +9,14 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from genai.errors import CopyloopError
+from serving.cli_errors import fail
 
 __all__ = ["monitor"]
-
-
-def _fail(exc: CopyloopError) -> NoReturn:
-    click.secho(f"error: {exc}", fg="red", err=True)
-    sys.exit(2)
 
 
 def _moment(value: str | None) -> dt.datetime | None:
@@ -76,7 +72,7 @@ def monitor() -> None:
     "config_path",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="YAML file of thresholds and settings, merged over the defaults.",
+    help="YAML settings and thresholds, merged over the defaults [default: $COPYLOOP_MONITORING_CONFIG].",
 )
 @click.option(
     "--windows",
@@ -102,24 +98,28 @@ def run(
 ) -> None:
     """Add the latency, drift and quality reports of the last complete window; exit 1 if a test fails."""
     from monitoring.job import run_monitoring
+    from serving.settings import load_settings
 
     bar = _Bar("report")
     try:
+        settings = load_settings(database_url=database, monitoring_config=config_path)
         result = run_monitoring(
-            database,
+            settings.resolved_database_url(),
             window,
             reference,
             _moment(now),
             webhook_url,
             workspace=workspace,
-            config=config_path,
+            config=settings.monitoring_config,
+            data_dir=settings.data_dir,
+            cache_dir=settings.cache_dir,
             windows=windows,
             progress=None if quiet else bar,
             force=force,
         )
     except CopyloopError as exc:
         bar.close()
-        _fail(exc)
+        fail(exc)
     bar.close()
     for window_run in result.runs:
         state = "already stored" if window_run.reused else "added"
@@ -147,7 +147,7 @@ def run(
     "config_path",
     default=None,
     type=click.Path(path_type=Path, dir_okay=False),
-    help="YAML settings file (for the workspace folder).",
+    help="YAML settings file, for the workspace folder [default: $COPYLOOP_MONITORING_CONFIG].",
 )
 @click.option(
     "--workspace-dir",
@@ -159,11 +159,13 @@ def ui(host: str, port: int, config_path: Path | None, workspace_dir: Path | Non
     """Serve Evidently's UI on the monitoring workspace, with telemetry off (DO_NOT_TRACK=1)."""
     from monitoring.config import load_config
     from monitoring.workspace import run_ui
+    from serving.settings import load_settings
 
     try:
-        path = workspace_dir or load_config(config_path).workspace_path()
+        settings = load_settings(monitoring_config=config_path)
+        path = workspace_dir or load_config(settings.monitoring_config).workspace_path(settings.data_dir)
     except CopyloopError as exc:
-        _fail(exc)
+        fail(exc)
     path.mkdir(parents=True, exist_ok=True)
     click.echo(f"Evidently UI on http://{host}:{port} for {path} (Ctrl+C stops it)")
     sys.exit(run_ui(path, host, port))
@@ -185,8 +187,9 @@ def simulate(database: str | None, days: int, seed: int, end: str | None, worksp
     from tqdm import tqdm
 
     from feedback.db import make_engine, upgrade
-    from monitoring.simulate import SimulationConfig
-    from monitoring.simulate import simulate as run_simulation
+    from monitoring.demo_history import SimulationConfig
+    from monitoring.demo_history import simulate as run_simulation
+    from serving.settings import load_settings
 
     # The planted changes keep their place in the story whatever the length: a third in, etc.
     config = SimulationConfig(
@@ -201,12 +204,12 @@ def simulate(database: str | None, days: int, seed: int, end: str | None, worksp
     )
     bar = tqdm(total=days, unit="day", file=sys.stderr, dynamic_ncols=True)
     try:
-        engine = make_engine(database)
+        engine = make_engine(load_settings(database_url=database).resolved_database_url())
         upgrade(engine)
         result = run_simulation(engine, config, progress=lambda done, _total: bar.update(done - bar.n))
     except CopyloopError as exc:
         bar.close()
-        _fail(exc)
+        fail(exc)
     bar.close()
     click.echo(
         f"workspace {workspace_name!r} ({result.workspace_id}): {result.requests} requests, "

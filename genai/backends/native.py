@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from genai.paths import cache_dir
+from genai.paths import user_cache_dir
 
 __all__ = [
     "NORMS",
@@ -190,7 +190,7 @@ def build(root: Path | None = None) -> Path:
     compiler = _compiler()
     if compiler is None:
         raise KernelBuildError("no C compiler found (set CC)")
-    folder = (root or cache_dir()) / "kernels"
+    folder = (root or user_cache_dir()) / "kernels"
     target = folder / f"decode_step-{build_key(compiler)}.so"
     if target.exists():
         return target

@@ -9,9 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from genai.brief import validation_to_error
 from genai.color import is_neutral
-from genai.errors import InvalidInputError
+from genai.errors import InvalidInputError, invalid_input
 
 __all__ = ["EXPECTED_FIELDS", "BrandKit", "CompletenessReport", "FieldSource", "Product"]
 
@@ -99,7 +98,7 @@ class BrandKit:
         try:
             checked = _BrandKitData.model_validate(plain).model_dump()
         except ValidationError as exc:
-            raise validation_to_error(exc, "brand") from None
+            raise invalid_input(exc, "brand") from None
         checked["products"] = [Product(**p) for p in checked["products"]]
         checked["sources"] = {k: FieldSource(**v) for k, v in checked["sources"].items()}
         return cls(**checked)

@@ -19,9 +19,9 @@ import yaml
 from pydantic import ValidationError
 
 from genai.brand import BrandKit, Product
-from genai.brief import Brief, Segment, SegmentTraits, validation_to_error
+from genai.brief import Brief, Segment, SegmentTraits
 from genai.draft import CTA_LABELS, EmailDraft
-from genai.errors import InvalidInputError
+from genai.errors import InvalidInputError, invalid_input
 from genai.gates import run_gates
 
 __all__ = ["CORPUS_DIR", "Example", "check", "load_corpus", "split"]
@@ -85,7 +85,7 @@ def _example(business: dict[str, Any], email: dict[str, Any], brand: BrandKit, w
             {**brief_data, "segments": [segment.model_dump()], "variants_per_segment": 1}
         )
     except ValidationError as exc:
-        raise InvalidInputError(f"{where}: {validation_to_error(exc)}", field="brief") from None
+        raise InvalidInputError(f"{where}: {invalid_input(exc)}", field="brief") from None
     out = email.get("email") or {}
     try:
         draft = EmailDraft(

@@ -31,7 +31,7 @@ from genai.errors import CopyloopError, GenerationTimeoutError
 from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
 from genai.render import render_html, render_text
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
-from serving.errors import error_status
+from serving.errors import domain_error, error_envelope, error_status
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.runtime import Runtime
 from serving.schemas import (
@@ -215,12 +215,10 @@ async def _event_stream(runtime: Runtime, workspace_id: str, body: GenerationCre
             if error is None:
                 yield _sse("done", task.result().model_dump_json())
             elif isinstance(error, CopyloopError):
-                envelope = {"error": {"code": error.code, "message": error.message, "field": error.field}}
-                yield _sse("error", {**envelope, "status": error_status(error)})
+                status, envelope, _ = domain_error(error)
+                yield _sse("error", {**envelope, "status": status})
             else:
-                envelope = {
-                    "error": {"code": "internal_error", "message": "the generation failed", "field": None}
-                }
+                envelope = error_envelope("internal_error", "the generation failed")
                 yield _sse("error", {**envelope, "status": 500})
             return
     finally:

@@ -60,8 +60,9 @@ TABLES = {
 
 
 def test_default_database_is_sqlite_in_the_data_directory_with_wal_and_foreign_keys(tmp_path: Path) -> None:
-    upgrade()
-    engine = make_engine()
+    url = database_url(data_dir=tmp_path / "data")
+    upgrade(url)
+    engine = make_engine(url)
     try:
         assert set(inspect(engine).get_table_names()) >= TABLES
         with engine.connect() as conn:
@@ -73,11 +74,9 @@ def test_default_database_is_sqlite_in_the_data_directory_with_wal_and_foreign_k
     assert (tmp_path / "data" / "copyloop.db").exists()
 
 
-def test_database_url_comes_from_the_environment_and_postgres_urls_use_psycopg(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("COPYLOOP_DATABASE_URL", "postgresql://u@db:5432/copyloop")
-    assert database_url() == "postgresql+psycopg://u@db:5432/copyloop"
+def test_database_url_is_the_one_given_and_postgres_urls_use_psycopg(tmp_path: Path) -> None:
+    assert database_url("postgresql://u@db:5432/copyloop") == "postgresql+psycopg://u@db:5432/copyloop"
+    assert database_url(None, tmp_path) == f"sqlite:///{tmp_path / 'copyloop.db'}"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
     assert normalise_url("postgres://u@h/d") == "postgresql+psycopg://u@h/d"
     assert normalise_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from feedback.db import make_engine, upgrade
 from genai.embed import HashingEmbedder
 from monitoring.config import MonitoringConfig, load_config
-from monitoring.simulate import SimulationConfig, SimulationResult, simulate
+from monitoring.demo_history import SimulationConfig, SimulationResult, simulate
 
 if TYPE_CHECKING:
     from monitoring.job import JobResult
@@ -128,10 +128,14 @@ def isolated_run(root: Path, url: str, config: MonitoringConfig, **kwargs: Any) 
     """`run_monitoring` with the data and cache folders under `root`, never the user's."""
     from monitoring.job import run_monitoring
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("COPYLOOP_DATA_DIR", str(root / "data"))
-        patch.setenv("COPYLOOP_CACHE_DIR", str(root / "cache"))
-        return run_monitoring(url, config=config, embedder=HashingEmbedder(), **kwargs)
+    return run_monitoring(
+        url,
+        config=config,
+        embedder=HashingEmbedder(),
+        data_dir=root / "data",
+        cache_dir=root / "cache",
+        **kwargs,
+    )
 
 
 @pytest.fixture(scope="session")

@@ -105,3 +105,14 @@ def test_run_on_a_database_without_the_schema_says_so(tmp_path: Path, config_fil
     result = CliRunner().invoke(monitor, ["run", "--database", url, "--config", str(config_file), "--quiet"])
     assert result.exit_code == 2
     assert "database_url: could not read the feedback store" in result.output
+
+
+def test_run_reads_the_thresholds_file_the_environment_names(
+    store_url: str, config_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COPYLOOP_MONITORING_CONFIG", str(config_file))
+    now = (day_end(9) + dt.timedelta(hours=2)).isoformat()
+    args = ["run", "--window", "24h", "--reference", "3d", "--database", store_url, "--now", now, "--quiet"]
+    result = CliRunner().invoke(monitor, args)
+    assert result.exit_code == 1, result.output
+    assert f"reports: {tmp_path / 'reports'}" in result.output

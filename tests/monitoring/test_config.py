@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.config import CONFIG_ENV, load_config
+from monitoring.config import load_config
 from monitoring.errors import InvalidInputError
 
 
@@ -20,8 +20,8 @@ def test_defaults_come_from_the_shipped_file() -> None:
 
 def test_default_folders_are_under_the_data_directory(tmp_path: Path) -> None:
     config = load_config()
-    assert config.workspace_path() == tmp_path / "data" / "monitoring" / "workspace"
-    assert config.reports_path() == tmp_path / "data" / "monitoring" / "reports"
+    assert config.workspace_path(tmp_path / "data") == tmp_path / "data" / "monitoring" / "workspace"
+    assert config.reports_path(tmp_path / "data") == tmp_path / "data" / "monitoring" / "reports"
 
 
 def test_a_user_file_changes_only_the_keys_it_names(tmp_path: Path) -> None:
@@ -36,10 +36,13 @@ def test_a_user_file_changes_only_the_keys_it_names(tmp_path: Path) -> None:
 
 
 def test_the_environment_names_the_user_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from serving.settings import load_settings
+
     path = tmp_path / "ops.yaml"
     path.write_text("quality:\n  min_open_rate: 0.2\n", encoding="utf-8")
-    monkeypatch.setenv(CONFIG_ENV, str(path))
-    assert load_config().quality.min_open_rate == 0.2
+    monkeypatch.setenv("COPYLOOP_MONITORING_CONFIG", str(path))
+    assert load_config(load_settings().monitoring_config).quality.min_open_rate == 0.2
+    assert load_config().quality.min_open_rate != 0.2  # the library itself reads no environment
 
 
 def test_a_misspelt_key_is_refused_with_its_path(tmp_path: Path) -> None:

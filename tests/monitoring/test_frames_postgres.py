@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from feedback.db import make_engine, upgrade
+from monitoring.demo_history import simulate
 from monitoring.frames import MonitoringFrames, load_frames, scopes
-from monitoring.simulate import simulate
 from monitoring.windows import monitoring_window
 from tests.feedback.conftest import _drop_schema, new_postgres_schema
 from tests.monitoring.conftest import SMALL, day_end

@@ -55,7 +55,7 @@ def test_embedded_model_writes_gated_variants_with_full_lineage(model_cache: Pat
             "variants_per_segment": 1,
         }
     )
-    backend = get_backend("transformers")
+    backend = get_backend("transformers", cache_dir=model_cache)
     try:
         campaign = generate_campaign(
             brand, brief, backend, options=GenerationOptions(seed=11, oversample=2, max_rounds=4)

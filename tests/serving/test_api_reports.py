@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import httpx
@@ -12,8 +11,8 @@ from monitoring.reportfiles import slugify
 from tests.serving.conftest import LiveServer, Tenant
 
 
-def _write_report(workspace_name: str, window_key: str, failed: int) -> Path:
-    root = Path(os.environ["COPYLOOP_DATA_DIR"]) / "monitoring" / "reports"
+def _write_report(data_dir: Path, workspace_name: str, window_key: str, failed: int) -> Path:
+    root = data_dir / "monitoring" / "reports"
     folder = root / slugify(f"copyloop · {workspace_name}") / window_key
     folder.mkdir(parents=True)
     run = {
@@ -31,8 +30,8 @@ def test_analyst_lists_and_reads_the_latest_report_of_its_workspace(
     server: LiveServer, tenant: Tenant
 ) -> None:
     other = server.tenant()
-    _write_report(tenant.name, "20261125T000000Z_1d_ref1w", failed=2)
-    _write_report(other.name, "20261125T000000Z_1d_ref1w", failed=0)
+    _write_report(server.settings.data_dir, tenant.name, "20261125T000000Z_1d_ref1w", failed=2)
+    _write_report(server.settings.data_dir, other.name, "20261125T000000Z_1d_ref1w", failed=0)
     with server.client(tenant, role="analyst") as client:
         listed = client.get("/v1/reports")
         assert listed.status_code == 200

@@ -13,7 +13,7 @@ from feedback.errors import ConflictError
 from feedback.experiments import decide, srm_check
 from feedback.models import Assignment, ExperimentArm, FeedbackEvent, OutcomeEvent, Variant
 from feedback.stats import ArmStats
-from monitoring.simulate import simulate
+from monitoring.demo_history import simulate
 from tests.monitoring.conftest import SMALL, SimulatedStore
 
 
