@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from genai.paths import cache_dir, data_dir
 
@@ -64,6 +65,23 @@ class Settings(BaseSettings):
         default=10_000, ge=1, description="Most feedback or outcome events in one API batch."
     )
     brand_fetch_timeout_s: float = Field(default=10.0, gt=0, description="Deadline to fetch a brand page.")
+    brand_fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names or IP networks a brand page may be fetched from although they are not "
+        "public (comma-separated); by default only public addresses are fetched.",
+    )
+    brand_fetch_allow_ports: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Ports a brand page may be fetched from besides 80 and 443 (comma-separated).",
+    )
+
+    @field_validator("brand_fetch_allow_hosts", "brand_fetch_allow_ports", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """A comma-separated environment variable as a list."""
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
 
     def resolved_database_url(self) -> str:
         """The database to use: `database_url`, else SQLite in `data_dir`."""
