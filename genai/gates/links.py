@@ -9,15 +9,17 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates.base import Finding, Gate
-from genai.gates.text import EMAIL_RE, digits, phones, urls
+from genai.gates.lookalikes import idna_host
+from genai.gates.text import digits, emails, phones, urls
 
 
 def _host(url: str) -> str | None:
-    """The lower-case host of a link, with or without a scheme; None when it cannot be read."""
+    """The host of a link in its ASCII (IDNA) form, with or without a scheme; None if unreadable."""
     try:
-        return urlsplit(url if "://" in url else f"http://{url}").hostname
+        host = urlsplit(url if "://" in url else f"http://{url}").hostname
     except ValueError:
         return None
+    return idna_host(host) if host else None
 
 
 def _domain(entry: str) -> str:
@@ -69,7 +71,7 @@ def _check_contact_details(draft: EmailDraft, brief: Brief, brand: BrandKit) -> 
     known_phones = [digits(p) for p in brand.phones if digits(p)]
     findings: list[Finding] = []
     for name, text in draft.text_fields().items():
-        for email in EMAIL_RE.findall(text):
+        for email in emails(text):
             if email.lower() not in known_emails:
                 message = f"e-mail address {email} is not in the brand kit"
                 findings.append(Finding("block", message, [f"{name}: {email}"]))

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 
 from genai.draft import MERGE_TAG_RE, EmailDraft
+from genai.gates.lookalikes import unmask
 
 _URL_CHARS = r"[^\s<>\"'()\[\]{}]"
 URL_RE = re.compile(
@@ -62,12 +63,17 @@ def prose(text: str) -> str:
 
 
 def urls(text: str) -> Iterator[str]:
-    """Every link-like string in `text`, trailing sentence punctuation removed."""
-    for match in URL_RE.finditer(text):
+    """Every link-like string in `text`, disguises undone, trailing sentence punctuation removed."""
+    for match in URL_RE.finditer(unmask(text)):
         url = match.group(0).rstrip(".,;:!?")
         if "://" not in url and url.split("/", 1)[0].rsplit(".", 1)[-1].lower() in _NOT_TLDS:
             continue
         yield url
+
+
+def emails(text: str) -> list[str]:
+    """Every e-mail address in `text`, disguises such as `[at]` and look-alike dots undone."""
+    return EMAIL_RE.findall(unmask(text))
 
 
 def phones(text: str) -> Iterator[str]:
