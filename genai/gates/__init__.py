@@ -36,7 +36,7 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
 - grounding, audience_label, brief_rules: see `genai.gates.grounding`.
 - links, contact_details: links and e-mail addresses are matched after their disguises are undone
   (fullwidth letters, look-alike dots, invisible characters, `hxxp`, `evil[.]com`; see
-  `genai.gates.lookalikes`), and hosts compare in their IDNA form.
+  `genai.links`), and hosts compare in their IDNA form.
 
 Each family lives in its own module and exposes `GATES`; `register_gate` adds a third-party
 gate exactly as the built-in ones are added.

@@ -9,8 +9,8 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates.base import Finding, Gate
-from genai.gates.lookalikes import idna_host
-from genai.gates.text import digits, emails, phones, urls
+from genai.gates.text import digits, phones
+from genai.links import emails, idna_host, urls
 
 
 def _host(url: str) -> str | None:

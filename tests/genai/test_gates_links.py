@@ -10,7 +10,7 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates import run_gates
-from genai.gates.lookalikes import idna_host, unmask
+from genai.links import idna_host, unmask
 
 CTA = "https://lumencandles.com/holiday"
 BRAND = BrandKit(

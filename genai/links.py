@@ -1,4 +1,4 @@
-"""Undoing the disguises of links and e-mail addresses, so the link and contact gates see them.
+"""Finding links and e-mail addresses in text, undoing the disguises that hide them from a pattern.
 
 A link can be written so that a reader (and a mail client that links it) still takes it for one
 while a plain pattern does not: fullwidth letters (`ｅｖｉｌ．ｃｏｍ`), dots that only look like
@@ -6,7 +6,8 @@ dots (U+2024, U+FF0E, U+3002, U+FF61, U+2027, ...), invisible format characters 
 (zero-width space and joiners, word joiner, byte-order mark, soft hyphen), `hxxp://`, and dots or
 at-signs in brackets (`evil[.]com`, `evil (dot) com`, `me[at]evil.com`). `unmask` folds all of
 these back to the plain form (NFKC, format characters removed, look-alike dots mapped, bracketed
-forms joined) before the gates match links; `idna_host` compares hosts in their ASCII form.
+forms joined) before `urls` and `emails` match; `idna_host` compares hosts in their ASCII form.
+The quality gates and the brand-page reader both find links here.
 
 Look-alike dots count as a dot only between two ASCII letters or digits, so the ideographic full
 stop that ends a Japanese or Chinese sentence and the Catalan `l·l` stay prose. A stop with no
@@ -18,8 +19,43 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 
-__all__ = ["idna_host", "unmask"]
+__all__ = ["EMAIL_RE", "URL_RE", "emails", "idna_host", "unmask", "urls"]
+
+_URL_CHARS = r"[^\s<>\"'()\[\]{}]"
+URL_RE = re.compile(
+    # Not the tail of an e-mail address or of a longer host name.
+    r"(?<![\w@.-])"
+    rf"(?:https?://{_URL_CHARS}+"
+    # Bare hosts use Unicode letters so a look-alike such as "brаnd.com" (Cyrillic a) is still seen.
+    r"|(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![\w@-])"
+    rf"(?:[/?#]{_URL_CHARS}*)?)",
+    re.IGNORECASE,
+)
+# File extensions that are not top-level domains, so "menu.pdf" is a file name, not a host.
+_NOT_TLDS = frozenset(
+    {
+        "js",
+        "css",
+        "pdf",
+        "jpg",
+        "jpeg",
+        "png",
+        "gif",
+        "svg",
+        "webp",
+        "txt",
+        "csv",
+        "json",
+        "html",
+        "htm",
+        "xml",
+    }
+)
+
+EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+
 
 # Characters drawn as a dot, or close enough to one in a host name.
 _DOTS = frozenset(
@@ -77,3 +113,17 @@ def idna_host(host: str) -> str:
         return host.encode("idna").decode("ascii")
     except UnicodeError:
         return host
+
+
+def urls(text: str) -> Iterator[str]:
+    """Every link-like string in `text`, disguises undone, trailing sentence punctuation removed."""
+    for match in URL_RE.finditer(unmask(text)):
+        url = match.group(0).rstrip(".,;:!?")
+        if "://" not in url and url.split("/", 1)[0].rsplit(".", 1)[-1].lower() in _NOT_TLDS:
+            continue
+        yield url
+
+
+def emails(text: str) -> list[str]:
+    """Every e-mail address in `text`, disguises such as `[at]` and look-alike dots undone."""
+    return EMAIL_RE.findall(unmask(text))
