@@ -1,4 +1,8 @@
-"""Link and contact gates: links only to the CTA or the brand, contact details only from the kit."""
+"""Link and contact gates: links only to the CTA or the brand, contact details only from the kit.
+
+Both read everything a rendered e-mail shows: the draft's fields and the brand's own parts (its
+name, tagline, postal address and website link, see `genai.render.brand_parts`), since a brand kit
+can come from a page no one here controls."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from genai.draft import EmailDraft
 from genai.gates.base import Finding, Gate
 from genai.gates.text import digits, phones
 from genai.links import emails, idna_host, urls
+from genai.render import brand_parts
 
 
 def _host(url: str) -> str | None:
@@ -44,7 +49,8 @@ def _check_links(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Findi
     domains = {_domain(d) for d in brand.allowed_domains}
     if brand.website:
         domains.add(_domain(brand.website))
-    fields = [*draft.text_fields().items(), ("cta_url", draft.cta_url)]
+    # The brand's parts are rendered into every e-mail, so a link in them is checked like the draft's.
+    fields = [*draft.text_fields().items(), ("cta_url", draft.cta_url), *brand_parts(brand).items()]
     return [
         Finding(
             "block",
@@ -70,7 +76,7 @@ def _check_contact_details(draft: EmailDraft, brief: Brief, brand: BrandKit) -> 
     known_emails = {e.strip().lower().removeprefix("mailto:") for e in brand.emails}
     known_phones = [digits(p) for p in brand.phones if digits(p)]
     findings: list[Finding] = []
-    for name, text in draft.text_fields().items():
+    for name, text in [*draft.text_fields().items(), *brand_parts(brand).items()]:
         for email in emails(text):
             if email.lower() not in known_emails:
                 message = f"e-mail address {email} is not in the brand kit"

@@ -156,3 +156,37 @@ def test_unmask_folds_disguises_back_and_leaves_prose_alone(text: str, plain: st
 def test_hosts_compare_in_their_ascii_form() -> None:
     assert idna_host("Bücher.Example.") == "xn--bcher-kva.example"
     assert idna_host("xn--bcher-kva.example") == "xn--bcher-kva.example"
+
+
+def brand_gate(gate_id: str, **changes: str) -> tuple[bool, str, list[str]]:
+    brand = replace(BRAND, **changes)
+    found = next(r for r in run_gates(DRAFT, BRIEF, brand) if r.gate_id == gate_id)
+    return found.passed, found.message, found.evidence
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "evidence"),
+    [
+        ("tagline", "Candles at evil\uff0eexample", "brand.tagline: evil.example"),
+        ("name", "Lumen Candles (evil.example)", "brand.name: evil.example"),
+        ("address", "12 Mill Lane, Hudson NY, see hxxp://evil.example", "brand.address: http://evil.example"),
+    ],
+)
+def test_a_link_in_the_brands_rendered_parts_is_blocked_too(field: str, value: str, evidence: str) -> None:
+    passed, _, found = brand_gate("links", **{field: value, "allowed_domains": ["lumencandles.com"]})
+
+    assert not passed and evidence in found
+
+
+def test_an_address_in_the_brands_footer_that_the_kit_lacks_is_blocked() -> None:
+    passed, message, found = brand_gate("contact_details", address="12 Mill Lane. Write to x@evil.example")
+
+    assert not passed and "x@evil.example" in message and found == ["brand.address: x@evil.example"]
+
+
+def test_the_brands_own_name_tagline_address_and_website_pass() -> None:
+    for gate_id in ("links", "contact_details"):
+        passed, message, _ = brand_gate(
+            gate_id, tagline="Hand-poured at lumencandles.com", address="12 Mill Lane, Hudson NY 12534"
+        )
+        assert passed, message
