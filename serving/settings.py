@@ -8,6 +8,8 @@ from typing import Annotated, Any
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from genai.brand.fetch_policy import FetchPolicy
+from genai.errors import InvalidInputError
 from genai.paths import cache_dir, data_dir
 
 __all__ = ["Settings"]
@@ -70,7 +72,7 @@ class Settings(BaseSettings):
         description="Host names or IP networks a brand page may be fetched from although they are not "
         "public (comma-separated); by default only public addresses are fetched.",
     )
-    brand_fetch_allow_ports: Annotated[list[int], NoDecode] = Field(
+    brand_fetch_allow_ports: Annotated[list[Annotated[int, Field(gt=0, lt=65536)]], NoDecode] = Field(
         default_factory=list,
         description="Ports a brand page may be fetched from besides 80 and 443 (comma-separated).",
     )
@@ -81,6 +83,16 @@ class Settings(BaseSettings):
         """A comma-separated environment variable as a list."""
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("brand_fetch_allow_hosts")
+    @classmethod
+    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
+        """Each entry a host name or an IP network, checked when the settings load."""
+        try:
+            FetchPolicy(allow_hosts=tuple(value))
+        except InvalidInputError as exc:
+            raise ValueError(exc.message) from None
         return value
 
     def resolved_database_url(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from serving.settings import Settings
 
@@ -21,3 +22,18 @@ def test_brand_fetches_reach_only_public_hosts_on_default_ports_unless_configure
     settings = Settings()
 
     assert settings.brand_fetch_allow_hosts == [] and settings.brand_fetch_allow_ports == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("COPYLOOP_BRAND_FETCH_ALLOW_HOSTS", "10.0.0.0/33"), ("COPYLOOP_BRAND_FETCH_ALLOW_PORTS", "70000")],
+)
+def test_a_bad_brand_fetch_allow_entry_fails_when_the_settings_load(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert variable.removeprefix("COPYLOOP_").lower() in str(info.value)
