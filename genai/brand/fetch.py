@@ -68,6 +68,7 @@ def fetch_page(
         raise InvalidInputError(f"must be positive, got {timeout}", field="timeout")
     policy = policy or FetchPolicy()
     deadline = Deadline(timeout)
+    asked = url
     try:
         with httpx.Client(
             transport=transport or guarded_transport(policy, deadline),
@@ -87,7 +88,11 @@ def fetch_page(
                     response.close()
             raise BrandFetchError(f"{url} redirects too many times (over {MAX_REDIRECTS})", field="url")
     except httpx.InvalidURL as exc:
-        raise InvalidInputError(f"{url!r} is not a valid URL: {exc}", field="url") from None
+        if url == asked:
+            raise InvalidInputError(f"{url!r} is not a valid URL: {exc}", field="url") from None
+        raise BrandFetchError(
+            f"redirected to {url!r}, which is not a valid URL: {exc}", field="url"
+        ) from None
     except (httpx.TimeoutException, httpcore.TimeoutException):
         raise BrandFetchError(f"{url} did not answer within {timeout:g} s", field="url") from None
     except httpx.TransportError as exc:
