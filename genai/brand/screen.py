@@ -21,19 +21,22 @@ __all__ = ["INSTRUCTION_RE", "Screened", "screen_text"]
 
 INSTRUCTION_RE = re.compile(
     r"""
-    \b(?:ignore|disregard|forget|override|bypass|skip)\b[^.!?\n]{0,40}?
-        \b(?:instructions?|prompts?|rules|directions|guidelines|messages|context|constraints|guardrails)\b
+    \b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|the|of)\s+)*
+        (?:previous|prior|above|earlier|preceding|all|any|your|these|those|system|original|initial)\s+
+        (?:\w+\s+){0,2}?(?:instructions?|prompts?|rules|directions|guidelines|messages|context|guardrails)\b
     | \byou\s+are\s+(?:now|no\s+longer)\b
-    | \bfrom\s+now\s+on\b[^.!?\n]{0,30}\b(?:you|write|respond|answer|reply|say)\b
-    | \bpretend\s+(?:to\s+be|you\s+are|that\s+you)\b
-    | \b(?:act|behave)\s+as\s+(?:if\s+you|an?\s+(?:ai|assistant|model|chatbot|language\s+model))\b
+    | \bfrom\s+now\s+on,?\s+(?:you\s+)?(?:are|must|will|only\s+)?\s*(?:write|respond|answer|reply|speak|act)\b
+    | \bpretend\s+(?:to\s+be|you\s+are|that\s+you\s+are)\s+(?:an?|the)\s+(?:\w+\s+)?
+        (?:ai|assistant|model|chatbot|owner|developer|admin|administrator|system)\b
+    | \b(?:act|behave)\s+as\s+(?:if\s+you\s+(?:are|were)\s+)?an?\s+
+        (?:ai|assistant|model|chatbot|language\s+model)\b
     | (?:^|[\s"'(\[{<|>*#])(?:system|assistant|developer|user)\s*:
-    | \bnew\s+(?:instructions?|rules|system\s+prompt)\b
-    | \bsystem\s+prompt\b
-    | \b(?:do\s+not|don'?t|never)\s+(?:follow|obey)\b
-    | \b(?:as\s+an?\s+)?(?:ai|language\s+model|llm|chatbot|assistant)\s*,?\s+(?:you\s+)?(?:must|should|will)\b
-    | \b(?:write|say|tell|include|add|insert|mention|put)\b[^.!?\n]{0,40}\b(?:in|into|to)\s+
-        (?:every|each|all|the|your)\s+(?:e-?mails?|drafts?|messages?|outputs?|responses?|replies|answers?)\b
+    | \bnew\s+(?:instructions?|system\s+prompt)\b | \bsystem\s+prompt\b
+    | \b(?:do\s+not|don'?t|never)\s+(?:follow|obey)\s+(?:the\s+|your\s+|any\s+)?
+        (?:brief|instructions?|prompt|guidelines|system)\b
+    | \bas\s+an?\s+(?:ai|language\s+model|llm|chatbot)\b
+    | \b(?:write|say|include|add|insert|mention|put)\b[^.!?\n]{0,40}\b(?:in|into|to)\s+(?:every|each|all)\s+
+        (?:e-?mails?|drafts?|messages?|outputs?|responses?|replies|answers?)\b
     | <\|[a-z_]+\|> | </?(?:start|end)_of_turn> | \[/?INST\] | <</?SYS>> | \#{2,}\s*(?:instruction|system)
     | \bprompt\s+injection\b | \bjailbreak\b
     """,

@@ -57,6 +57,15 @@ ORDINARY = [
     "Open Mon.-Fri., 9 a.m. to 5 p.m.",
     "Visit lumencandles.com/shop for more.",  # the brand's own domain stays
     "Small-batch candles · Soap · Gifts",
+    "Our shop assistant will help you choose.",
+    "Forget the rules of winter: light a candle.",
+    "From now on, you can pick up in store.",
+    "Pretend you are in Paris with our Rue de Seine scent.",
+    "Never follow the crowd.",
+    "New rules for a slow evening.",
+    "Add a gift note to your order.",
+    "Add us to your email contacts.",
+    "Skip the queue and order online.",
 ]
 
 
