@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -226,3 +228,38 @@ def test_an_allow_list_entry_that_is_neither_host_nor_network_names_its_place() 
         FetchPolicy(allow_hosts=("intranet.example", "10.0.0.0/33"))
 
     assert info.value.field == "allow_hosts[1]"
+
+
+def _resolving(answers: dict[str, list[str]]) -> Callable[..., list[tuple[Any, ...]]]:
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: str, port: int, *args: Any, **kwargs: Any) -> list[tuple[Any, ...]]:
+        if host not in answers:
+            return real(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET6 if ":" in a else socket.AF_INET, socket.SOCK_STREAM, 6, "", (a, port))
+            for a in answers[host]
+        ]
+
+    return getaddrinfo
+
+
+def test_a_name_with_any_non_public_address_among_its_answers_is_refused(
+    server: PageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving({"shop.test": ["93.184.215.14", "127.0.0.1"]}))
+
+    with pytest.raises(BrandFetchError, match=r"refused shop\.test: .* 127\.0\.0\.1"):
+        fetch_brand(f"http://shop.test:{server.port}/", policy=FetchPolicy(allow_ports=(server.port,)))
+
+
+def test_the_connection_goes_to_the_address_that_was_checked_with_the_name_kept(
+    server: PageServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hosts: list[str] = []
+    server.route("/", lambda handler: (hosts.append(handler.headers["Host"]), handler.send_page()))
+    monkeypatch.setattr(socket, "getaddrinfo", _resolving({"shop.test": ["127.0.0.1"]}))
+
+    kit = fetch_brand(f"http://shop.test:{server.port}/", policy=local(server))
+
+    assert kit.name == "Local Candles" and hosts == [f"shop.test:{server.port}"]

@@ -25,13 +25,14 @@ class PageHandler(BaseHTTPRequestHandler):
         route = self.routes.get(self.path.split("?")[0])
         try:
             if route is None:
-                self._page()
+                self.send_page()
             else:
                 route(self)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the fetch gave up, as it should
 
-    def _page(self) -> None:
+    def send_page(self) -> None:
+        """Answer with `PAGE`."""
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(PAGE)))
