@@ -23,6 +23,7 @@ __all__ = [
     "DEFAULT_CTA_COLOR",
     "PREVIEW_AS",
     "TEXT_WIDTH",
+    "brand_parts",
     "cta_colors",
     "font_stack",
     "preview_html",
@@ -111,6 +112,17 @@ def _lang_attrs(lang: str) -> tuple[str, str]:
 def _address_lines(brand: BrandKit) -> list[str]:
     lines = [line.strip() for line in (brand.address or "").splitlines() if line.strip()]
     return lines or [merge_tag("LIST:ADDRESS")]
+
+
+def brand_parts(brand: BrandKit) -> dict[str, str]:
+    """The brand's text and links as every rendered e-mail shows them, by name, for the gates."""
+    parts = {"brand.name": brand.name, "brand.tagline": brand.tagline}
+    if brand.address:
+        parts["brand.address"] = "\n".join(_address_lines(brand))
+    website = safe_url(brand.website)
+    if website != "#":
+        parts["brand.website"] = website
+    return {name: text for name, text in parts.items() if text}
 
 
 def _wrap(text: str, width: int = TEXT_WIDTH) -> str:

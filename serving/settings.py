@@ -7,12 +7,13 @@ URLs and files as arguments, and the command line and the API pass them in from 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from genai.errors import invalid_input
+from genai.brand.fetch_policy import FetchPolicy
+from genai.errors import InvalidInputError, invalid_input
 from genai.paths import user_cache_dir, user_data_dir
 
 __all__ = ["Settings", "load_settings"]
@@ -73,6 +74,33 @@ class Settings(BaseSettings):
     monitoring_config: Path | None = Field(
         default=None, description="YAML file of monitoring thresholds, merged over the shipped ones."
     )
+    brand_fetch_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names or IP networks a brand page may be fetched from although they are not "
+        "public (comma-separated); by default only public addresses are fetched.",
+    )
+    brand_fetch_allow_ports: Annotated[list[Annotated[int, Field(gt=0, lt=65536)]], NoDecode] = Field(
+        default_factory=list,
+        description="Ports a brand page may be fetched from besides 80 and 443 (comma-separated).",
+    )
+
+    @field_validator("brand_fetch_allow_hosts", "brand_fetch_allow_ports", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        """A comma-separated environment variable as a list."""
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("brand_fetch_allow_hosts")
+    @classmethod
+    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
+        """Each entry a host name or an IP network, checked when the settings load."""
+        try:
+            FetchPolicy(allow_hosts=tuple(value))
+        except InvalidInputError as exc:
+            raise ValueError(exc.message) from None
+        return value
 
     def resolved_database_url(self) -> str:
         """The database to use: `database_url`, else SQLite in `data_dir`."""

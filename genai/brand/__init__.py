@@ -2,8 +2,9 @@
 
 `kit` holds the value types (`BrandKit`, `Product`, where each field came from, how complete a kit
 is) and imports none of the readers. The readers sit beside it: `html` reads a kit out of a page
-(with `page`, `css`, `jsonld`, `text`, `urls` and `fields` for its parts), `fetch` gets a page over
-HTTP(S) first, and `load` reads a saved page or a JSON kit from a file.
+(with `page`, `css`, `jsonld`, `text`, `urls`, `fields` and `screen` for its parts), `fetch` gets a
+page over HTTP(S) first (`fetch_policy` and `fetch_network` say what it may reach, and by when),
+and `load` reads a saved page or a JSON kit from a file.
 """
 
 from genai.brand.html import extract_brand

@@ -1,19 +1,30 @@
-"""Fetching a brand's web page over HTTP(S), with a timeout and a size cap, and reading its kit."""
+"""Fetching a brand's web page over HTTP(S), public hosts only, by one deadline and a size cap."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpcore
 import httpx
 
+from genai.brand.fetch_network import Deadline, guarded_transport
+from genai.brand.fetch_policy import FetchPolicy
 from genai.brand.html import extract_brand
 from genai.brand.kit import BrandKit
-from genai.brand.urls import validate_page_url
+from genai.brand.urls import join_url, validate_page_url
 from genai.errors import BrandFetchError, InvalidInputError
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_TIMEOUT", "FetchedPage", "fetch_brand", "fetch_page"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_TIMEOUT",
+    "MAX_REDIRECTS",
+    "FetchedPage",
+    "fetch_brand",
+    "fetch_page",
+]
 
 DEFAULT_TIMEOUT = 10.0
+MAX_REDIRECTS = 5
 DEFAULT_MAX_BYTES = 2_000_000
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _HEADERS = {
@@ -41,28 +52,49 @@ def fetch_page(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    policy: FetchPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> FetchedPage:
-    """GET an HTML page, following redirects; stop reading once it passes `max_bytes`."""
+    """GET an HTML page by `timeout` in all, following up to 5 redirects that `policy` allows.
+
+    Every hop's scheme, port and address are checked (see `genai.brand.fetch_policy`); reading
+    stops once the body passes `max_bytes`. `transport` replaces the network (tests), in which case
+    only what the URLs themselves say can be checked.
+    """
     url = validate_page_url(url)
     if max_bytes <= 0:
         raise InvalidInputError(f"must be positive, got {max_bytes}", field="max_bytes")
     if timeout <= 0:
         raise InvalidInputError(f"must be positive, got {timeout}", field="timeout")
+    policy = policy or FetchPolicy()
+    deadline = Deadline(timeout)
+    asked = url
     try:
-        with (
-            httpx.Client(
-                transport=transport, follow_redirects=True, timeout=timeout, headers=_HEADERS
-            ) as client,
-            client.stream("GET", url) as response,
-        ):
-            return _read(response, max_bytes)
+        with httpx.Client(
+            transport=transport or guarded_transport(policy, deadline),
+            follow_redirects=False,
+            trust_env=False,  # a proxy from the environment would be reached instead of the vetted host
+            headers=_HEADERS,
+        ) as client:
+            for _hop in range(MAX_REDIRECTS + 1):
+                policy.check_url(url)
+                request = client.build_request("GET", url, timeout=deadline.left())
+                response = client.send(request, stream=True)
+                try:
+                    if not response.is_redirect:
+                        return _read(response, max_bytes, deadline)
+                    url = _redirect_target(response)
+                finally:
+                    response.close()
+            raise BrandFetchError(f"{url} redirects too many times (over {MAX_REDIRECTS})", field="url")
     except httpx.InvalidURL as exc:
-        raise InvalidInputError(f"{url!r} is not a valid URL: {exc}", field="url") from None
-    except httpx.TimeoutException:
+        if url == asked:
+            raise InvalidInputError(f"{url!r} is not a valid URL: {exc}", field="url") from None
+        raise BrandFetchError(
+            f"redirected to {url!r}, which is not a valid URL: {exc}", field="url"
+        ) from None
+    except (httpx.TimeoutException, httpcore.TimeoutException):
         raise BrandFetchError(f"{url} did not answer within {timeout:g} s", field="url") from None
-    except httpx.TooManyRedirects:
-        raise BrandFetchError(f"{url} redirects too many times", field="url") from None
     except httpx.TransportError as exc:
         raise BrandFetchError(
             f"could not reach {url}: {str(exc) or type(exc).__name__}", field="url"
@@ -73,7 +105,15 @@ def fetch_page(
         ) from None
 
 
-def _read(response: httpx.Response, max_bytes: int) -> FetchedPage:
+def _redirect_target(response: httpx.Response) -> str:
+    location = response.headers.get("location", "").strip()
+    target = join_url(str(response.url), location) if location else None
+    if not target:
+        raise BrandFetchError(f"{response.url} redirects without a usable Location", field="url")
+    return target
+
+
+def _read(response: httpx.Response, max_bytes: int, deadline: Deadline) -> FetchedPage:
     final = str(response.url)
     if not response.is_success:
         reason = f" {response.reason_phrase}" if response.reason_phrase else ""
@@ -88,6 +128,7 @@ def _read(response: httpx.Response, max_bytes: int) -> FetchedPage:
         )
     body = bytearray()
     for chunk in response.iter_bytes():
+        deadline.left()  # a replaced transport has no deadline of its own
         body.extend(chunk)
         if len(body) > max_bytes:
             raise BrandFetchError(f"{final} is larger than the {max_bytes:,}-byte limit", field="url")
@@ -101,8 +142,9 @@ def fetch_brand(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    policy: FetchPolicy | None = None,
     transport: httpx.BaseTransport | None = None,
 ) -> BrandKit:
     """Fetch a brand's page and read a brand kit from it, resolving links against the final URL."""
-    page = fetch_page(url, timeout=timeout, max_bytes=max_bytes, transport=transport)
+    page = fetch_page(url, timeout=timeout, max_bytes=max_bytes, policy=policy, transport=transport)
     return extract_brand(page.body, page.url, encoding=page.charset)

@@ -19,9 +19,12 @@ Where each field comes from, first match wins (the choice is kept in `BrandKit.s
   by use like colours, plus Google Fonts links; a declaration that starts with a generic or system
   family (sans-serif, system-ui, -apple-system) names no brand font. At most four.
 - logo: the organisation's JSON-LD logo, an <img> whose src, alt, class or id (or an ancestor's class
-  or id) says "logo", then og:image or twitter:image; resolved against the page URL.
+  or id) says "logo", then og:image or twitter:image; resolved against the page URL. Only a logo on
+  the brand's own domain (that of the URL given, or fetched from) is taken; without a URL only a
+  relative one, since og:url, canonical and <base> are the page's word about itself.
 - products: JSON-LD Product nodes (also inside ItemList and @graph), else product cards in the HTML
-  (schema.org microdata or a `product-card`-like class) with a name, a price and a link.
+  (schema.org microdata or a `product-card`-like class) with a name, a price and a link; a link off
+  the brand's own domain is left out as the logo's is.
 - address: the organisation's JSON-LD PostalAddress, else a visible <address> element.
 - website: the `url` the page was fetched from, else the organisation's url, og:url or canonical.
 - allowed domains: the website's host and its bare/www twin, plus hosts of product links under
@@ -31,23 +34,31 @@ Where each field comes from, first match wins (the choice is kept in `BrandKit.s
 
 Text in hidden elements (hidden, aria-hidden, display:none, sr-only and the like) is ignored, so text a
 visitor cannot see, such as an instruction planted for a language model, never reaches the kit.
+Visible text is data too: in the name, tagline, description, address and product names and prices,
+a sentence that instructs a model, links off the brand's domain or gives an e-mail address is
+dropped (`screen`), and every removal is flagged in the field's source and the completeness report.
 
 The work is split by what it reads: `page` walks the HTML, `css` ranks colours and fonts, `jsonld`
-reads schema.org data, `text` finds tone words, `urls` handles hosts and `fields` makes the choices
-above. This module decodes the page and puts the kit together.
+reads schema.org data, `text` finds tone words, `urls` handles hosts, `fields` makes the choices
+above and `screen` takes instructions and links out of the chosen text. This module decodes the
+page and puts the kit together.
 """
 
 from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from genai.brand.fields import Extraction
 from genai.brand.jsonld import JsonLd
-from genai.brand.kit import BrandKit
+from genai.brand.kit import BrandKit, FieldSource, Product
 from genai.brand.page import parse_page
-from genai.brand.urls import allowed_domains, host_of, join_url, validate_page_url
-from genai.errors import InvalidInputError
+from genai.brand.screen import screen_text
+from genai.brand.urls import allowed_domains, host_of, join_url, registrable_domain, validate_page_url
+from genai.errors import BrandExtractionError, InvalidInputError
+from genai.links import idna_host
 
 __all__ = ["decode_html", "extract_brand"]
 
@@ -99,25 +110,53 @@ def extract_brand(html: str | bytes, url: str | None = None, *, encoding: str | 
     ex = Extraction(page=page, ld=JsonLd(page.jsonld), url=url)
     website = ex.website()
     name = ex.name(host_of(url or website))
-    base = ex.base(website)
+    # Only the URL the page was given or fetched from says whose page it is; what the page says of
+    # itself (og:url, canonical, <base>) could name anyone's domain.
+    own_host = host_of(url)
+    own = registrable_domain(idna_host(own_host)) if own_host else None
+    base = ex.base(website) if url else None
+    flags: dict[str, list[str]] = {}
 
-    def resolve(ref: str) -> str | None:
-        ref = ref.strip()
-        if not ref or len(ref) > MAX_URL or ref.lower().startswith(("data:", "javascript:", "#")):
-            return None
-        if not base:
-            return "https:" + ref if ref.startswith("//") else ref
-        return join_url(base, ref)
+    def flag(field: str, reasons: list[str]) -> None:
+        flags.setdefault(field, []).extend(r for r in reasons if r not in flags.get(field, []))
 
-    tagline = ex.tagline(name)
-    description = ex.description()
+    def screened(field: str, value: str) -> str:
+        result = screen_text(value, own)
+        flag(field, result.flagged)
+        return result.text
+
+    def resolver(field: str) -> Callable[[str], str | None]:
+        def resolve(ref: str) -> str | None:
+            ref = ref.strip()
+            if not ref or len(ref) > MAX_URL or ref.lower().startswith(("data:", "javascript:", "#")):
+                return None
+            if not base:
+                resolved: str | None = "https:" + ref if ref.startswith("//") else ref
+            else:
+                resolved = join_url(base, ref)
+            if resolved and not _on_own_site(resolved, own):
+                where = f"the brand's own domain {own}" if own else "the page's URL (none was given)"
+                flag(field, [f"{resolved} was left out: it is not on {where}"])
+                return None
+            return resolved
+
+        return resolve
+
+    name = screened("name", name)
+    if not name:
+        raise BrandExtractionError(
+            "no brand name found: the page's name is an instruction or a link, not a name", field="name"
+        )
+    tagline = screened("tagline", ex.tagline(name))
+    description = screened("description", ex.description())
     palette, fonts = ex.palette_and_fonts()
-    products = ex.products(resolve)
+    products = _screened_products(ex.products(resolver("products")), own, flag)
     domains = allowed_domains(website, url, products)
     if domains:
         ex.note(
             "allowed_domains", "website", "website host, its www twin and product hosts on the same domain"
         )
+    address = ex.address()
     kit = BrandKit(
         name=name,
         tagline=tagline,
@@ -125,13 +164,40 @@ def extract_brand(html: str | bytes, url: str | None = None, *, encoding: str | 
         voice=ex.voice(tagline, description),
         palette=palette,
         fonts=fonts,
-        logo_url=ex.logo(resolve),
+        logo_url=ex.logo(resolver("logo_url")),
         products=products,
         website=website,
-        address=ex.address(),
+        address=screened("address", address) or None if address else None,
         allowed_domains=domains,
         emails=ex.emails(),
         phones=ex.phones(),
     )
+    for field, reasons in flags.items():
+        ex.sources.setdefault(field, FieldSource("page")).flagged.extend(reasons)
     kit.sources = ex.sources
     return kit
+
+
+def _on_own_site(link: str, own: str | None) -> bool:
+    """True for a relative link, or an absolute one on the registrable domain `own`."""
+    try:
+        parts = urlsplit(link)
+    except ValueError:
+        return False
+    if not parts.scheme and not parts.netloc:
+        return True
+    host = parts.hostname
+    return bool(host and own and registrable_domain(idna_host(host)) == own)
+
+
+def _screened_products(
+    products: list[Product], own: str | None, flag: Callable[[str, list[str]], None]
+) -> list[Product]:
+    kept: list[Product] = []
+    for product in products:
+        named = screen_text(product.name, own)
+        price = screen_text(product.price, own) if product.price else None
+        flag("products", named.flagged + (price.flagged if price else []))
+        if named.text:
+            kept.append(Product(named.text, price.text or None if price else None, product.url))
+    return kept

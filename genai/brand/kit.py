@@ -40,10 +40,12 @@ class Product:
 
 @dataclass
 class FieldSource:
-    """Where a brand-kit field came from, e.g. `meta[name=theme-color]` or `user`."""
+    """Where a brand-kit field came from, e.g. `meta[name=theme-color]` or `user`, and what of the
+    page's text was left out of it (an instruction to a model, a link, a foreign logo URL)."""
 
     source: str
     detail: str = ""
+    flagged: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -130,6 +132,8 @@ class BrandKit:
             )
         if self.website and not self.allowed_domains:
             warnings.append("no allowed link domains: every link in a draft will be blocked")
+        for name, source in self.sources.items():
+            warnings.extend(f"{name}: {reason}" for reason in source.flagged)
         score = round((len(EXPECTED_FIELDS) - len(missing)) / len(EXPECTED_FIELDS), 2)
         return CompletenessReport(missing=missing, warnings=warnings, score=score)
 
@@ -155,6 +159,7 @@ class _FieldSourceData(BaseModel):
 
     source: str = Field(max_length=200)
     detail: str = Field(default="", max_length=2000)
+    flagged: list[str] = Field(default_factory=list, max_length=50)
 
 
 class _BrandKitData(BaseModel):

@@ -34,6 +34,9 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
 - merge_tags: conditions name a known field only (`*|IF:FNAME|*`); comparisons such as
   `*|IF:FNAME=Ann|*` are refused, as they are not among the known forms.
 - grounding, audience_label, brief_rules: see `genai.gates.grounding`.
+- links, contact_details: links and e-mail addresses are matched after their disguises are undone
+  (fullwidth letters, look-alike dots, invisible characters, `hxxp`, `evil[.]com`; see
+  `genai.links`), and hosts compare in their IDNA form.
 
 Each family lives in its own module and exposes `GATES`; `register_gate` adds a third-party
 gate exactly as the built-in ones are added.

@@ -1,4 +1,8 @@
-"""Link and contact gates: links only to the CTA or the brand, contact details only from the kit."""
+"""Link and contact gates: links only to the CTA or the brand, contact details only from the kit.
+
+Both read everything a rendered e-mail shows: the draft's fields and the brand's own parts (its
+name, tagline, postal address and website link, see `genai.render.brand_parts`), since a brand kit
+can come from a page no one here controls."""
 
 from __future__ import annotations
 
@@ -9,15 +13,18 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates.base import Finding, Gate
-from genai.gates.text import EMAIL_RE, digits, phones, urls
+from genai.gates.text import digits, phones
+from genai.links import emails, idna_host, urls
+from genai.render import brand_parts
 
 
 def _host(url: str) -> str | None:
-    """The lower-case host of a link, with or without a scheme; None when it cannot be read."""
+    """The host of a link in its ASCII (IDNA) form, with or without a scheme; None if unreadable."""
     try:
-        return urlsplit(url if "://" in url else f"http://{url}").hostname
+        host = urlsplit(url if "://" in url else f"http://{url}").hostname
     except ValueError:
         return None
+    return idna_host(host) if host else None
 
 
 def _domain(entry: str) -> str:
@@ -42,7 +49,8 @@ def _check_links(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Findi
     domains = {_domain(d) for d in brand.allowed_domains}
     if brand.website:
         domains.add(_domain(brand.website))
-    fields = [*draft.text_fields().items(), ("cta_url", draft.cta_url)]
+    # The brand's parts are rendered into every e-mail, so a link in them is checked like the draft's.
+    fields = [*draft.text_fields().items(), ("cta_url", draft.cta_url), *brand_parts(brand).items()]
     return [
         Finding(
             "block",
@@ -68,8 +76,8 @@ def _check_contact_details(draft: EmailDraft, brief: Brief, brand: BrandKit) -> 
     known_emails = {e.strip().lower().removeprefix("mailto:") for e in brand.emails}
     known_phones = [digits(p) for p in brand.phones if digits(p)]
     findings: list[Finding] = []
-    for name, text in draft.text_fields().items():
-        for email in EMAIL_RE.findall(text):
+    for name, text in [*draft.text_fields().items(), *brand_parts(brand).items()]:
+        for email in emails(text):
             if email.lower() not in known_emails:
                 message = f"e-mail address {email} is not in the brand kit"
                 findings.append(Finding("block", message, [f"{name}: {email}"]))

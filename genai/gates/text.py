@@ -1,4 +1,4 @@
-"""Shared text scanning for the gates: links, e-mail addresses, phone numbers and words."""
+"""Shared text scanning for the gates: phone numbers and words (links and e-mail addresses: `genai.links`)."""
 
 from __future__ import annotations
 
@@ -6,39 +6,7 @@ import re
 from collections.abc import Iterator
 
 from genai.draft import MERGE_TAG_RE, EmailDraft
-
-_URL_CHARS = r"[^\s<>\"'()\[\]{}]"
-URL_RE = re.compile(
-    # Not the tail of an e-mail address or of a longer host name.
-    r"(?<![\w@.-])"
-    rf"(?:https?://{_URL_CHARS}+"
-    # Bare hosts use Unicode letters so a look-alike such as "brаnd.com" (Cyrillic a) is still seen.
-    r"|(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+[^\W\d_]{2,24}(?![\w@-])"
-    rf"(?:[/?#]{_URL_CHARS}*)?)",
-    re.IGNORECASE,
-)
-# File extensions that are not top-level domains, so "menu.pdf" is a file name, not a host.
-_NOT_TLDS = frozenset(
-    {
-        "js",
-        "css",
-        "pdf",
-        "jpg",
-        "jpeg",
-        "png",
-        "gif",
-        "svg",
-        "webp",
-        "txt",
-        "csv",
-        "json",
-        "html",
-        "htm",
-        "xml",
-    }
-)
-
-EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+from genai.links import EMAIL_RE, URL_RE
 
 _PHONE_RE = re.compile(r"(?<![\w$€£%.,/+-])\+?\(?\d{1,12}\)?(?:[ .-]\(?\d{1,12}\)?){0,5}(?![\w%$€£]|[.,]\d)")
 _PHONE_DIGITS = range(7, 16)
@@ -59,15 +27,6 @@ def prose(text: str) -> str:
     text = MERGE_TAG_RE.sub(" ", text)
     text = EMAIL_RE.sub(" ", text)
     return URL_RE.sub(" ", text)
-
-
-def urls(text: str) -> Iterator[str]:
-    """Every link-like string in `text`, trailing sentence punctuation removed."""
-    for match in URL_RE.finditer(text):
-        url = match.group(0).rstrip(".,;:!?")
-        if "://" not in url and url.split("/", 1)[0].rsplit(".", 1)[-1].lower() in _NOT_TLDS:
-            continue
-        yield url
 
 
 def phones(text: str) -> Iterator[str]:

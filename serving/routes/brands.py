@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, UploadFile
@@ -11,7 +12,8 @@ from feedback.models import Brand
 from feedback.tenancy import get_in_workspace
 from genai.brand import BrandKit, extract_brand
 from genai.brand.fetch import fetch_brand
-from genai.errors import InvalidInputError
+from genai.brand.fetch_policy import FetchPolicy
+from genai.errors import BrandFetchError, InvalidInputError
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
 from serving.schemas import BrandCreate, BrandFromUrl, BrandOut, BrandUpdate, CompletenessOut
@@ -19,6 +21,11 @@ from serving.schemas import BrandCreate, BrandFromUrl, BrandOut, BrandUpdate, Co
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/brands", tags=["brands"], responses=COMMON_ERRORS)
+log = logging.getLogger("copyloop.api")
+
+# One answer for every fetch that fails, so the API cannot be used to learn which hosts and ports
+# answer inside the server's network; the reason goes to the log.
+FETCH_FAILED = "the page could not be fetched: it must be a public http(s) web page that answers with HTML"
 
 
 def _kit(data: dict[str, Any]) -> BrandKit:
@@ -77,10 +84,22 @@ def create_brand_from_html(
 def create_brand_from_url(
     body: BrandFromUrl, key: Marketer, session: SessionDep, runtime: RuntimeDep
 ) -> BrandOut:
-    """Create a brand from its web page, fetched by the server."""
-    kit = fetch_brand(
-        body.url, timeout=runtime.settings.brand_fetch_timeout_s, transport=runtime.fetch_transport
+    """Create a brand from its public web page, fetched by the server."""
+    settings = runtime.settings
+    policy = FetchPolicy(
+        allow_hosts=tuple(settings.brand_fetch_allow_hosts),
+        allow_ports=tuple(settings.brand_fetch_allow_ports),
     )
+    try:
+        kit = fetch_brand(
+            body.url,
+            timeout=settings.brand_fetch_timeout_s,
+            policy=policy,
+            transport=runtime.fetch_transport,
+        )
+    except BrandFetchError as exc:
+        log.warning("brand page fetch failed for workspace %s: %s", key.workspace_id, exc.message)
+        raise BrandFetchError(FETCH_FAILED, field="url") from None
     return _store(session, key.workspace_id, kit)
 
 

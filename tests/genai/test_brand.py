@@ -16,6 +16,7 @@ from genai.brand.urls import registrable_domain
 from genai.errors import BrandExtractionError, BrandFetchError, InvalidInputError
 
 SAMPLE = Path(genai.__file__).parent / "samples" / "wick-and-willow.html"
+SAMPLE_SITE = "https://wickandwillow.com/"  # where the sample page says it lives
 CAN_SPAM = "no postal address: CAN-SPAM requires one in every email footer"
 
 
@@ -31,7 +32,7 @@ def page(head: str = "", body: str = "", title: str = "Test Shop") -> str:
 
 
 def test_demo_page_gives_a_complete_wick_and_willow_kit() -> None:
-    kit = extract_brand(SAMPLE.read_bytes())
+    kit = extract_brand(SAMPLE.read_bytes(), SAMPLE_SITE)
 
     assert kit.name == "Wick & Willow"
     assert kit.tagline == "Hand-poured soy candles for slow evenings"
@@ -55,7 +56,7 @@ def test_demo_page_gives_a_complete_wick_and_willow_kit() -> None:
 
 
 def test_demo_page_is_complete_with_no_warnings() -> None:
-    report = extract_brand(SAMPLE.read_bytes()).completeness()
+    report = extract_brand(SAMPLE.read_bytes(), SAMPLE_SITE).completeness()
 
     assert report.missing == []
     assert report.warnings == []
@@ -64,7 +65,7 @@ def test_demo_page_is_complete_with_no_warnings() -> None:
 
 
 def test_demo_page_records_where_each_field_came_from() -> None:
-    sources = extract_brand(SAMPLE.read_bytes()).sources
+    sources = extract_brand(SAMPLE.read_bytes(), SAMPLE_SITE).sources
 
     assert sources["name"] == FieldSource("meta[property=og:site_name]")
     assert sources["tagline"].source == "json-ld:Store.slogan"
@@ -75,7 +76,7 @@ def test_demo_page_records_where_each_field_came_from() -> None:
     assert sources["fonts"].source == "css"
     assert sources["logo_url"].source == "json-ld:Store.logo"
     assert sources["products"] == FieldSource("json-ld:Product", "5 products")
-    assert sources["website"].source == "json-ld:Store.url"
+    assert sources["website"] == FieldSource("url", SAMPLE_SITE)
     assert sources["address"].source == "json-ld:Store.address"
     assert sources["emails"].source == "json-ld:Store.email"
 
@@ -129,7 +130,7 @@ def test_page_without_address_or_tagline_reports_them_with_the_can_spam_warning(
 
 
 def test_json_ld_graph_gives_organisation_fields(pages: Path) -> None:
-    kit = kit_from(pages, "northside-coffee.html")
+    kit = kit_from(pages, "northside-coffee.html", "https://www.northsidecoffee.co.uk/")
 
     assert kit.name == "Northside Coffee Roasters"  # the Organization beats the WebSite's shorter name
     assert kit.sources["name"].source == "json-ld:Organization.name"
@@ -144,7 +145,7 @@ def test_json_ld_graph_gives_organisation_fields(pages: Path) -> None:
 
 
 def test_json_ld_products_in_an_item_list_keep_price_and_currency(pages: Path) -> None:
-    kit = kit_from(pages, "northside-coffee.html")
+    kit = kit_from(pages, "northside-coffee.html", "https://www.northsidecoffee.co.uk/")
 
     assert kit.products == [
         Product(
@@ -154,15 +155,20 @@ def test_json_ld_products_in_an_item_list_keep_price_and_currency(pages: Path) -
         Product(
             "Decaf Colombia", "from 10.50 GBP", "https://www.northsidecoffee.co.uk/coffee/decaf-colombia"
         ),
-        Product("Brewing Starter Kit", "45 GBP", "https://www.faire.com/brand/northside-coffee-roasters"),
+        # a marketplace link is not the brand's own domain, so it is left out and flagged
+        Product("Brewing Starter Kit", "45 GBP", None),
         # referenced by @id from the list, priced through a PriceSpecification, relative URL resolved
         Product("Roastery Gift Card", "20.00 GBP", "https://www.northsidecoffee.co.uk/gift-card"),
     ]
     assert "Home" not in [p.name for p in kit.products]  # a breadcrumb is not a product
+    assert kit.sources["products"].flagged == [
+        "https://www.faire.com/brand/northside-coffee-roasters was left out: "
+        "it is not on the brand's own domain northsidecoffee.co.uk"
+    ]
 
 
 def test_allowed_domains_take_same_domain_product_hosts_but_not_other_sites(pages: Path) -> None:
-    kit = kit_from(pages, "northside-coffee.html")
+    kit = kit_from(pages, "northside-coffee.html", "https://www.northsidecoffee.co.uk/")
 
     assert kit.website == "https://www.northsidecoffee.co.uk"
     assert kit.allowed_domains == [
@@ -244,7 +250,7 @@ def test_hidden_prompt_injection_reaches_no_field(pages: Path) -> None:
 
 
 def test_malformed_page_still_gives_what_it_has(pages: Path) -> None:
-    kit = kit_from(pages, "malformed.html")
+    kit = kit_from(pages, "malformed.html", "https://bramblebakehouse.com/")
 
     assert kit.name == "Bramble Bakehouse"
     assert kit.tagline == "Sourdough, pastries & seasonal pies"  # from a <title> that is never closed

@@ -121,13 +121,17 @@ class Tenant:
 class LiveServer:
     """The API app served by uvicorn on 127.0.0.1 in a background thread."""
 
-    def __init__(self, settings: Settings, *, inject_backend: bool = True) -> None:
+    def __init__(
+        self, settings: Settings, *, inject_backend: bool = True, real_network: bool = False
+    ) -> None:
         self.settings = settings
         self.responder = Responder()
         # Without an injected backend the app loads the one its settings name, as in production.
         backend = ScriptBackend(self.responder) if inject_backend else None
+        # Brand pages come from `page_transport`, unless a test fetches them over the real network.
+        transport = None if real_network else page_transport()
         self.app = create_app(
-            settings, backend=backend, embedder=HashingEmbedder(), fetch_transport=page_transport()
+            settings, backend=backend, embedder=HashingEmbedder(), fetch_transport=transport
         )
         # An explicit TCP protocol number, so that asyncio sets TCP_NODELAY on accepted connections
         # (without it, small answers wait ~40 ms on delayed ACKs).

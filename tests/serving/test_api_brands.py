@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import httpx
+import socket
 
-from tests.serving.conftest import KIT, SAMPLE_PAGE, SAMPLE_URL
+import httpx
+import pytest
+
+from serving.routes.brands import FETCH_FAILED
+from tests.serving.conftest import KIT, SAMPLE_PAGE, SAMPLE_URL, LiveServer, api_settings
+from tests.support.page_server import page_server, redirect_to
 
 
 def test_a_brand_from_json_reports_what_its_kit_lacks(api: httpx.Client) -> None:
@@ -56,10 +61,51 @@ def test_a_brand_from_a_url_is_fetched_by_the_server(api: httpx.Client) -> None:
     assert response.status_code == 201 and response.json()["name"] == "Wick & Willow"
     missing = api.post("/v1/brands/from-url", json={"url": "https://wickandwillow.example/gone"})
     assert missing.status_code == 422
-    assert (
-        missing.json()["error"]["code"] == "brand_fetch_failed"
-        and "404" in missing.json()["error"]["message"]
-    )
+    assert missing.json()["error"] == {"code": "brand_fetch_failed", "message": FETCH_FAILED, "field": "url"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://127.0.0.1/", "http://169.254.169.254/latest/meta-data/", "http://2130706433/", "http://[::1]/"],
+)
+def test_a_brand_url_on_the_servers_own_network_is_refused_with_the_one_error(
+    api: httpx.Client, url: str
+) -> None:
+    response = api.post("/v1/brands/from-url", json={"url": url})
+    assert response.status_code == 422
+    assert response.json()["error"] == {"code": "brand_fetch_failed", "message": FETCH_FAILED, "field": "url"}
+
+
+def test_fetching_over_the_network_follows_the_allow_settings(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    with page_server() as pages:
+        pages.route("/metadata", redirect_to("http://169.254.169.254/latest/meta-data/"))
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        closed_port = closed.getsockname()[1]
+        closed.close()  # nothing listens there now
+        settings = api_settings(
+            database_url,
+            tmp_path_factory.mktemp("data"),
+            brand_fetch_allow_hosts="127.0.0.1",
+            brand_fetch_allow_ports=f"{pages.port},{closed_port}",
+        )
+        live = LiveServer(settings, real_network=True).start()
+        try:
+            with live.client(live.tenant()) as client:
+                fetched = client.post("/v1/brands/from-url", json={"url": pages.url + "/"})
+                assert fetched.status_code == 201, fetched.text
+                assert fetched.json()["name"] == "Local Candles"
+                # A redirect into the metadata range and a closed port read exactly alike.
+                answers = [
+                    client.post("/v1/brands/from-url", json={"url": url}).json()["error"]
+                    for url in (pages.url + "/metadata", f"http://127.0.0.1:{closed_port}/")
+                ]
+        finally:
+            live.stop()
+    assert answers == [{"code": "brand_fetch_failed", "message": FETCH_FAILED, "field": "url"}] * 2
+    assert pages.seen == ["/", "/metadata"]
 
 
 def test_updating_a_brand_changes_only_the_fields_given(api: httpx.Client) -> None:
