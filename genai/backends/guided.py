@@ -116,6 +116,12 @@ def plan_schema(schema: dict[str, Any]) -> SchemaPlan:
     return SchemaPlan(tuple(merged))
 
 
+def _starts_sentence(first: str) -> bool:
+    """A paragraph opens on a capital or an opening quote; a digit or a lower-case word there is
+    mostly the sentence the string before ran out of room for, carried on."""
+    return bool(first) and (first.isupper() or first in "\"'“‘¡¿")
+
+
 class TokenTable:
     """Per-vocabulary facts the processor needs, computed once per tokenizer."""
 
@@ -150,6 +156,11 @@ class TokenTable:
         spaced = torch.tensor([t.startswith(" ") for t in self.text], dtype=torch.bool)
         self.spaced_end_mask = self.word_end_mask & ends_well & spaced
         self.joined_end_mask = self.word_end_mask & ends_well & ~spaced
+        # what a sentence starts with: a capital, a digit or an opening mark, never a lower-case
+        # word, which would carry on the sentence the string before ran out of room for
+        self.sentence_start_mask = allowed & torch.tensor(
+            [_starts_sentence(t.lstrip()[:1]) for t in self.text], dtype=torch.bool
+        )
         # a whole word a sentence can end on, without its stop (" candles")
         self.spaced_word_mask = (
             allowed
@@ -322,6 +333,10 @@ class SchemaLogitsProcessor:
             return None
         # a token longer than the room left would overshoot the limit
         allow = self._string_mask & (self._lengths <= limit - row.chars)
+        if step.ends_sentence and not row.text.strip():
+            starts = allow & self.table.sentence_start_mask.to(allow.device)
+            if bool(starts.any()):
+                allow = starts
         ended = finished(row.text) if step.ends_sentence else True
         if step.ends_sentence and limit - row.chars <= SENTENCE_END_ROOM:
             if ended and row.chars >= step.min_chars:

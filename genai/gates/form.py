@@ -132,7 +132,18 @@ def _check_empty_fields(draft: EmailDraft, brief: Brief, brand: BrandKit) -> lis
         cut += [c for c in _unfinished(draft) if c not in cut]
     if cut:
         findings.append(Finding("block", "text stops mid-sentence", cut))
+    # a paragraph that opens on a lower-case word carries on a sentence cut off before it
+    carried = [
+        f"{name}: {text.strip()[:30]}..." for name, text in _sentence_fields(draft) if _opens_lower(text)
+    ]
+    if carried:
+        findings.append(Finding("block", "text starts mid-sentence", carried))
     return findings
+
+
+def _opens_lower(text: str) -> bool:
+    first = next((ch for ch in text if ch.isalnum()), "")
+    return first.islower()
 
 
 def _sentence_fields(draft: EmailDraft) -> Iterator[tuple[str, str]]:
@@ -159,7 +170,7 @@ GATES: tuple[Gate, ...] = (
     Gate(
         "empty_fields",
         "block",
-        "every required field filled in; none stops mid-sentence",
+        "every required field filled in; none starts or stops mid-sentence",
         _check_empty_fields,
     ),
 )

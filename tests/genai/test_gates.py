@@ -546,3 +546,13 @@ def test_a_sentence_may_end_on_a_word_that_can_close_it(
 ) -> None:
     done = replace(draft, body=[*BODY, f"Warm light for long evenings. {ending}"])
     assert result(run_gates(done, brief, brand), "empty_fields").passed
+
+
+def test_a_paragraph_that_carries_on_a_cut_sentence_blocks(
+    draft: EmailDraft, brief: Brief, brand: BrandKit
+) -> None:
+    carried = replace(draft, body=[*BODY, "the 20% off candle you have been waiting for. Order by Friday."])
+    found = result(run_gates(carried, brief, brand), "empty_fields")
+    assert found.blocks and found.evidence == ["body[2]: the 20% off candle you have be..."]
+    opening = replace(draft, body=[*BODY, '"Worth every minute," one reader wrote. Order by Friday.'])
+    assert result(run_gates(opening, brief, brand), "empty_fields").passed
