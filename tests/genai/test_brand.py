@@ -16,7 +16,7 @@ from genai.brand.urls import registrable_domain
 from genai.errors import BrandExtractionError, BrandFetchError, InvalidInputError
 
 SAMPLE = Path(genai.__file__).parent / "samples" / "wick-and-willow.html"
-SAMPLE_SITE = "https://wickandwillow.com/"  # where the sample page says it lives
+SAMPLE_SITE = "https://wickandwillow.example/"  # where the sample page says it lives
 CAN_SPAM = "no postal address: CAN-SPAM requires one in every email footer"
 
 
@@ -40,18 +40,18 @@ def test_demo_page_gives_a_complete_wick_and_willow_kit() -> None:
     assert kit.voice == ["handcrafted", "warm", "cozy"]
     assert kit.palette[:4] == ["#b5562f", "#3b2a20", "#f7efe3", "#7d8f69"]
     assert kit.fonts == ["Fraunces", "Work Sans"]
-    assert kit.logo_url == "https://wickandwillow.com/cdn/logo-wick-and-willow.svg"
+    assert kit.logo_url == "https://wickandwillow.example/cdn/logo-wick-and-willow.svg"
     assert kit.products == [
-        Product("Hearth & Cedar", "28.00 USD", "https://wickandwillow.com/products/hearth-and-cedar"),
-        Product("Orchard Morning", "24.00 USD", "https://wickandwillow.com/products/orchard-morning"),
-        Product("Wool Blanket", "28.00 USD", "https://wickandwillow.com/products/wool-blanket"),
-        Product("Lavender Porch", "24.00 USD", "https://wickandwillow.com/products/lavender-porch"),
-        Product("Refill Tin Trio", "38.00 USD", "https://wickandwillow.com/products/refill-tin-trio"),
+        Product("Hearth & Cedar", "28.00 USD", "https://wickandwillow.example/products/hearth-and-cedar"),
+        Product("Orchard Morning", "24.00 USD", "https://wickandwillow.example/products/orchard-morning"),
+        Product("Wool Blanket", "28.00 USD", "https://wickandwillow.example/products/wool-blanket"),
+        Product("Lavender Porch", "24.00 USD", "https://wickandwillow.example/products/lavender-porch"),
+        Product("Refill Tin Trio", "38.00 USD", "https://wickandwillow.example/products/refill-tin-trio"),
     ]
-    assert kit.website == "https://wickandwillow.com"
+    assert kit.website == "https://wickandwillow.example"
     assert kit.address == "27 Larkspur Lane, Hudson, NY 12534, US"
-    assert kit.allowed_domains == ["wickandwillow.com", "www.wickandwillow.com"]
-    assert kit.emails == ["hello@wickandwillow.com"]
+    assert kit.allowed_domains == ["wickandwillow.example", "www.wickandwillow.example"]
+    assert kit.emails == ["hello@wickandwillow.example"]
     assert kit.phones == []
 
 
@@ -337,7 +337,7 @@ def test_brand_voice_meta_hint_wins_over_the_lexicon() -> None:
 
 
 def test_title_part_that_matches_the_host_is_taken_as_the_name() -> None:
-    kit = extract_brand(page(title="Shop candles – Wick &amp; Willow"), url="https://wickandwillow.com/shop")
+    kit = extract_brand(page(title="Shop candles – Wick &amp; Willow"), url="https://wickandwillow.example/shop")
 
     assert kit.name == "Wick & Willow"
     assert kit.tagline == "Shop candles"
