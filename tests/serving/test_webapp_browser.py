@@ -5,6 +5,7 @@ verdicts. Screenshots of every step at 1280 and 390 px land in the test's tempor
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import socket
@@ -162,6 +163,27 @@ def serious_violations(page: Page) -> list[dict[str, object]]:
     return found
 
 
+def send_outcomes(server: Server, clicks: dict[str, int], contacts: int) -> None:
+    """Assign `contacts` to the running experiment, send each its arm's e-mail and record clicks."""
+    headers = {"Authorization": f"Bearer {server.key_a}"}
+    with httpx.Client(base_url=server.url, headers=headers, timeout=30) as api:
+        (experiment,) = api.get("/v1/experiments").json()
+        now = dt.datetime.now(dt.UTC).isoformat()
+        events = []
+        clicked: dict[str, int] = dict.fromkeys(clicks, 0)
+        for i in range(contacts):
+            contact = f"reader{i}@example.com"
+            arm = api.post(f"/v1/experiments/{experiment['id']}/assignments", json={"contact": contact})
+            variant = arm.json()["variant_id"]
+            event = {"variant_id": variant, "contact": contact, "event_time": now}
+            events.append({**event, "idempotency_key": f"send-{i}", "kind": "send"})
+            if clicked[variant] < clicks[variant]:
+                clicked[variant] += 1
+                events.append({**event, "idempotency_key": f"click-{i}", "kind": "click"})
+        stored = api.post("/v1/outcomes", json={"events": events, "atomic": True})
+        assert stored.status_code == 200, stored.text
+
+
 CARDS = "[...document.querySelectorAll('.variant[data-id]')]"
 
 
@@ -273,6 +295,16 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
         "keep_running",
         "inconclusive",
     )
+    assert page.evaluate("document.querySelectorAll('#results svg.plot circle').length") == 0
+
+    # Outcomes arrive through the API meanwhile; the page's statistics and plot follow them.
+    send_outcomes(server, clicks={ids[0]: 6, ids[2]: 12}, contacts=60)
+    page.wait_for("document.querySelectorAll('#results svg.plot circle').length === 1", timeout_s=20)
+    recipients = page.evaluate(
+        "[...document.querySelectorAll('#results table.arms td:nth-of-type(1)')]"
+        ".map(td => Number(td.textContent))"
+    )
+    assert sum(recipients) == 60 and all(n > 0 for n in recipients)
     shots("experiment")
     assert serious_violations(page) == []
 

@@ -200,7 +200,7 @@ class Page:
         """
         self.set_width(width)
         self.settle(0.1)
-        height = int(self.evaluate("Math.ceil(document.documentElement.scrollHeight)"))
+        height = int(self.send("Page.getLayoutMetrics")["cssContentSize"]["height"])
         self.set_width(width, min(max(height, 200), 16_000))
         self.settle()
         data = self.send("Page.captureScreenshot", format="png")["data"]

@@ -127,7 +127,7 @@ function editForm(variant, send, done) {
 
 /** A variant's card; `verdict(variant, kind, extra)` sends feedback (stored variants only). */
 export function card(variant, verdict) {
-  const label = `${variant.segment} variant ${variant.rank + 1}`;
+  const label = `${variant.segment} variant ${variant.rank}`;
   const titleId = `v-${variant.id || variant.pipeline_id}-title`;
   const state = el("p", { class: "state", "aria-live": "polite" }, variant.id ? "" : "Ready; storing…");
   const done = (text) => {
@@ -151,7 +151,7 @@ export function card(variant, verdict) {
       "data-id": variant.id,
       "aria-labelledby": titleId,
     },
-    el("h4", { id: titleId }, `Variant ${variant.rank + 1}`, el("span", { class: "score" }, ` · score ${variant.score.toFixed(2)}`)),
+    el("h4", { id: titleId }, `Variant ${variant.rank}`, el("span", { class: "score" }, ` · score ${variant.score.toFixed(2)}`)),
     el("p", {}, el("strong", {}, "Subject: "), el("span", { class: "subject" }, variant.draft.subject)),
     el("p", { class: "preheader" }, variant.draft.preheader),
     variant.reasons.length ? el("p", { class: "reasons" }, `Why: ${variant.reasons.join("; ")}`) : null,
