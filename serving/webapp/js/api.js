@@ -1,5 +1,5 @@
 // The public HTTP API (/v1/...), called with the API key kept in this tab's sessionStorage.
-// The key goes only in the Authorization header: never in a URL, never to the console.
+// The key goes only in the Authorization header: never in a URL, never logged.
 
 const KEY_ITEM = "copyloop.apiKey";
 
