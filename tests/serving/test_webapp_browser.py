@@ -21,7 +21,7 @@ import pytest
 from sqlalchemy import select
 
 from feedback.db import make_engine, session_factory, upgrade
-from feedback.models import Experiment, FeedbackEvent
+from feedback.models import Experiment, FeedbackEvent, GenerationRequest
 from feedback.tenancy import create_workspace
 from serving.keys import create_key
 from tests.conftest import REPO
@@ -195,6 +195,14 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
     server: Server, page: Page, tmp_path: Path
 ) -> None:
     shots = Shots(page, tmp_path / "screenshots")
+    segment = {"name": "high-spenders", "description": "loyal customers who order often"}
+    stored = httpx.post(
+        f"{server.url}/v1/segments",
+        headers={"Authorization": f"Bearer {server.key_a}"},
+        json={**segment, "traits": {"spend_tier": "high"}},
+        timeout=30,
+    )
+    assert stored.status_code == 201, stored.text
     page.goto(f"{server.url}/app/")
     shots("login")
     assert serious_violations(page) == []
@@ -229,11 +237,10 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
     fill(page, "#offer", "20% off all candles")
     fill(page, "#cta-url", "https://wickandwillow.example/collections/holiday")
     fill(page, "#send-date", "2026-12-10")
-    fill(
-        page,
-        "#typed-segments",
-        "high-spenders: loyal customers who order often\nnew-customers: people who placed a first order",
-    )
+    # One stored segment ticked, one typed.
+    page.wait_for("document.querySelector('#stored-segments input').value === 'high-spenders'")
+    click(page, "#stored-segments input")
+    fill(page, "#typed-segments", "new-customers: people who placed a first order")
     fill(page, "#variants-per-segment", "9")
     fill(page, "#constraints", "Mention that every candle is hand-poured in small batches.")
     click(page, "#brief-form button[type=submit]")
@@ -307,6 +314,21 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
     assert sum(recipients) == 60 and all(n > 0 for n in recipients)
     shots("experiment")
     assert serious_violations(page) == []
+    page.set_width(WIDTHS["mobile"])
+    assert serious_violations(page) == []
+    page.set_width(WIDTHS["desktop"])
+
+    # One segment written again: its variants are replaced, the other segment's stay.
+    box = "document.querySelector('#segment-new-customers')"
+    before = page.evaluate(f"[...{box}.querySelectorAll('.variant')].map(c => c.dataset.id)")
+    page.evaluate(f"{box}.querySelector('button').click()")
+    page.wait_for(
+        f"(ids => ids.length === 2 && ids.every(id => id && !{js(before)}.includes(id)))"
+        f"([...{box}.querySelectorAll('.variant')].map(c => c.dataset.id))",
+        timeout_s=60,
+    )
+    assert page.evaluate(f"{CARDS}.slice(0, 2).map(c => c.dataset.id)") == ids[:2]
+    shots("regenerated")
 
     # The key never left the Authorization header: not in a URL, the server's log or the console.
     assert server.key_a not in page.evaluate("location.href")
@@ -321,6 +343,9 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
             got = [(e.variant_id, e.kind, list(e.reason_codes), e.comment) for e in events]
             edit = next(e.edited_text for e in events if e.kind == "edit")
             experiments = session.scalars(select(Experiment)).all()
+            generations = session.scalars(
+                select(GenerationRequest).order_by(GenerationRequest.created_at)
+            ).all()
     finally:
         engine.dispose()
     assert got == [
@@ -331,6 +356,9 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
     ]
     assert edit is not None and edit.splitlines()[0] == "Candlelight, 20% off"
     assert [e.name for e in experiments] == ["holiday subject test"]
+    segments = sorted([s["name"] for s in g.brief["segments"]] for g in generations)
+    assert segments == [["high-spenders", "new-customers"], ["new-customers"]]
+    assert generations[0].brief["segments"][0]["traits"]["spend_tier"] == "high"
 
 
 def test_a_key_of_another_workspace_sees_none_of_its_brands_or_variants(

@@ -49,7 +49,7 @@ function previews(variant, label) {
       title: `${label} as the subscriber sees it, ${name} width (${width} px)`,
       referrerpolicy: "no-referrer",
     });
-    return el("figure", { class: `preview ${name}` }, el("figcaption", {}, `${name} · ${width} px`), el("div", { class: "frame" }, frame));
+    return el("figure", { class: `preview ${name}` }, el("figcaption", {}, `${name} · ${width} px`), el("div", { class: "frame", tabindex: 0, role: "region", "aria-label": `${label}, ${name} preview (scrolls)` }, frame));
   });
   if (variant.id) {
     call("GET", `/v1/variants/${encodeURIComponent(variant.id)}/html`, undefined, { accept: "text/html" })
