@@ -225,7 +225,7 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
     page.wait_for("!document.querySelector('#brand-kit').hidden")
     assert page.evaluate("document.querySelector('#kit-name').value") == "Wick & Willow"
     assert text(page, "#kit-name-source") not in ("", "not found")
-    assert "Complete:" in text(page, "#completeness")
+    assert "Complete:" in text(page, "#completeness") and "null" not in text(page, "#completeness")
     shots("brand-read")
     fill(page, "#kit-voice", "warm, calm, cosy")
     click(page, "#brand-kit button[type=submit]")

@@ -138,11 +138,12 @@ function show(brand) {
 function showCompleteness(report) {
   const box = $("#completeness");
   const pct = Math.round(report.score * 100);
-  box.replaceChildren(
+  const parts = [
     el("p", {}, el("strong", {}, `Complete: ${pct}%`), report.complete ? " — nothing missing." : ""),
     report.missing.length ? el("p", {}, `Missing: ${report.missing.join(", ")}`) : null,
     report.warnings.length ? el("ul", { class: "warnings" }, report.warnings.map((w) => el("li", {}, w))) : null,
-  );
+  ];
+  box.replaceChildren(...parts.filter(Boolean));
 }
 
 function parsed(kind, text) {
