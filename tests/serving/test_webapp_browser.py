@@ -149,7 +149,7 @@ def log_in(page: Page, server: Server, key: str) -> None:
         page.wait_for("document.readyState === 'complete' && !document.querySelector('#login').hidden")
     fill(page, "#api-key", key)
     click(page, "#login-form button[type=submit]")
-    page.wait_for("!document.querySelector('#workspace').hidden")
+    page.wait_for("document.querySelector('#status').textContent.startsWith('Logged in')")
 
 
 def serious_violations(page: Page) -> list[dict[str, object]]:
@@ -213,7 +213,7 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
     page.wait_for("document.querySelector('#api-key-error').textContent.includes('not valid')")
     fill(page, "#api-key", server.key_a)
     click(page, "#login-form button[type=submit]")
-    page.wait_for("!document.querySelector('#workspace').hidden")
+    page.wait_for("document.querySelector('#status').textContent.startsWith('Logged in')")
     assert "acme" in text(page, "#who")
     assert page.evaluate("sessionStorage.getItem('copyloop.apiKey')") == server.key_a
     shots("logged-in")
