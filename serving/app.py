@@ -13,10 +13,12 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from feedback.db import make_engine, session_factory, upgrade
 from genai.backends import Backend, get_backend
@@ -165,6 +167,8 @@ def create_app(
         reports,
     ):
         app.include_router(module.router)
+    # The marketers' web app: static files that call the public API above.
+    app.mount("/app", StaticFiles(directory=Path(__file__).parent / "webapp", html=True), name="webapp")
     _document_text_answers(app)
     return app
 

@@ -148,8 +148,22 @@ def test_the_console_entry_point_exits_2_on_bad_input(tmp_path: Path, no_backend
 
 
 def test_a_backend_error_exits_2_with_its_message(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The fake backend built from settings has nothing to replay, so generation fails cleanly.
-    monkeypatch.setenv("COPYLOOP_BACKEND", "fake")
+    # A fake backend told not to write drafts has nothing to replay, so generation fails cleanly.
+    monkeypatch.setattr(serving.cli_generate, "get_backend", lambda name, **options: FakeBackend(write=False))
     result = generate(BRIEF, tmp_path)
     assert result.exit_code == 2
     assert "no output queued" in result.stderr
+
+
+def test_the_fake_backend_from_settings_writes_a_whole_campaign(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COPYLOOP_BACKEND", "fake")
+    result = generate(BRIEF, tmp_path / "out")
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text("utf-8"))
+    assert {seg: len(vs) for seg, vs in manifest["variants"].items()} == {
+        "high-spenders": 2,
+        "medium-spenders": 2,
+        "low-spenders": 2,
+    }
