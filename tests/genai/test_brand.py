@@ -337,7 +337,9 @@ def test_brand_voice_meta_hint_wins_over_the_lexicon() -> None:
 
 
 def test_title_part_that_matches_the_host_is_taken_as_the_name() -> None:
-    kit = extract_brand(page(title="Shop candles – Wick &amp; Willow"), url="https://wickandwillow.example/shop")
+    kit = extract_brand(
+        page(title="Shop candles – Wick &amp; Willow"), url="https://wickandwillow.example/shop"
+    )
 
     assert kit.name == "Wick & Willow"
     assert kit.tagline == "Shop candles"

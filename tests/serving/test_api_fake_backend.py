@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
+from feedback.api_keys import create_key
 from feedback.db import make_engine, session_factory, upgrade
 from feedback.tenancy import create_workspace
 from genai.embed import HashingEmbedder
 from serving.app import create_app
-from serving.keys import create_key
 from tests.conftest import REPO
 from tests.serving.conftest import api_settings
 

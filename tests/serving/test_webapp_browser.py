@@ -20,10 +20,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from feedback.api_keys import create_key
 from feedback.db import make_engine, session_factory, upgrade
 from feedback.models import Experiment, FeedbackEvent, GenerationRequest
 from feedback.tenancy import create_workspace
-from serving.keys import create_key
 from tests.conftest import REPO
 from tests.support.cdp import CHROMIUM, Browser, Page
 
