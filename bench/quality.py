@@ -107,6 +107,11 @@ def _measure(
     }
 
 
+def _write(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     """Run the benchmark and write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -130,11 +135,6 @@ def main() -> None:
         "eval_businesses": sorted({e.business for e in examples}),
         "targets": TARGETS,
     }
-    base = TransformersBackend(adapter="none")
-    try:
-        result["base"] = _measure(base, "1", examples, args.variants, args.seed)
-    finally:
-        base.close()
     tuned = TransformersBackend(adapter=args.adapter)
     try:
         result["tuned"] = _measure(tuned, load_prompt().version, examples, args.variants, args.seed)
@@ -161,6 +161,12 @@ def main() -> None:
         }
     finally:
         tuned.close()
+    _write(args.out, {**result, "complete": False})  # the tuned side, should the base side not finish
+    base = TransformersBackend(adapter="none")
+    try:
+        result["base"] = _measure(base, "1", examples, args.variants, args.seed)
+    finally:
+        base.close()
     result["variants"] = result["base"]["returned"] + result["tuned"]["returned"]
     tuned_rate = result["tuned"]["sendable_rate"] or 0.0
     result["met"] = {
@@ -168,8 +174,7 @@ def main() -> None:
         "tuned_cut_off_rate": result["tuned"]["cut_off_rate"] <= TARGETS["tuned_cut_off_rate_max"],
         "demo_campaign_s": result["demo_campaign"]["seconds"] <= TARGETS["demo_campaign_s_max"],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    _write(args.out, {**result, "complete": True})
     print(json.dumps({k: v for k, v in result.items() if k not in ("base", "tuned")}, indent=2))
     for name in ("base", "tuned"):
         print(name, {k: v for k, v in result[name].items() if k != "samples"})

@@ -8,7 +8,7 @@ from typing import Any
 
 from genai.draft import EmailDraft
 from genai.errors import ParseError
-from genai.sentences import trim_unfinished
+from genai.sentences import finished, sentences, trim_unfinished
 
 __all__ = ["parse_draft", "split_paragraph"]
 
@@ -52,10 +52,24 @@ def parse_draft(text: str, cta_url: str) -> EmailDraft:
         subject=fields["subject"],
         preheader=trim_unfinished(fields["preheader"]),
         headline=fields["headline"],
-        body=[q for p in body for q in split_paragraph(trim_unfinished(" ".join(p.split())))],
+        body=[q for p in _whole_paragraphs(body) for q in split_paragraph(p)],
         cta_label=fields["cta_label"],
         cta_url=cta_url,
     )
+
+
+def _whole_paragraphs(body: list[str]) -> list[str]:
+    """Paragraphs trimmed to their finished sentences; where one was cut off at its limit, the next
+    one's first sentence goes too, as the model mostly carried the cut sentence on into it."""
+    kept: list[str] = []
+    cut_before = False
+    for raw in body:
+        text = " ".join(raw.split())
+        if cut_before and len(sentences(text)) > 1:
+            text = " ".join(sentences(text)[1:])
+        kept.append(trim_unfinished(text))
+        cut_before = bool(text) and not finished(text)
+    return kept
 
 
 def split_paragraph(text: str, max_sentences: int = 2) -> list[str]:

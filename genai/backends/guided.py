@@ -46,6 +46,9 @@ Step = _Force | _String | _Choice
 # A string that must end on a sentence may, in its last characters before `maxLength`, only
 # write a token that ends the sentence: it stops on a full stop instead of mid-word.
 SENTENCE_END_ROOM = 16
+# From this share of `maxLength` on, a finished sentence closes the string, so that a paragraph
+# ends on its own sentence well before the limit instead of starting one it has no room for.
+SENTENCE_CLOSE_FROM = 0.6
 
 
 @dataclass(frozen=True)
@@ -338,6 +341,8 @@ class SchemaLogitsProcessor:
             if bool(starts.any()):
                 allow = starts
         ended = finished(row.text) if step.ends_sentence else True
+        if step.ends_sentence and ended and row.chars >= max(step.min_chars, SENTENCE_CLOSE_FROM * limit):
+            return None  # past most of its room, a finished sentence closes the string
         if step.ends_sentence and limit - row.chars <= SENTENCE_END_ROOM:
             if ended and row.chars >= step.min_chars:
                 return None  # near the limit a finished sentence closes the string

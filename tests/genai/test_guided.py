@@ -165,6 +165,11 @@ def test_a_sentence_string_never_ends_mid_sentence(backend: TransformersBackend)
             assert last_word(kept) not in CUT_BEFORE_STOP, value
             if kept == value:
                 assert len(value) >= 20
+            # past 60% of its room a finished sentence closed the string: nothing follows one there
+            late_ends = [
+                m.end() for m in re.finditer(r"[.!?]", value) if m.end() >= 54 and finished(value[: m.end()])
+            ]
+            assert not late_ends or late_ends[0] == len(value), value
     assert forced and trimmed  # both ways of ending were taken: the test saw each
 
 

@@ -139,3 +139,17 @@ def test_unfinished_sentences_at_the_end_of_a_sentence_field_are_dropped(written
     )
     assert draft.preheader == kept
     assert draft.body[0] == kept
+
+
+def test_a_paragraph_after_one_cut_off_loses_the_sentence_it_carried_on() -> None:
+    body = [
+        "Every candle is hand-poured in small batches. Each one is made in Hudson,",
+        "New York, and we light every batch once. Orders placed by Friday arrive before Christmas.",
+        "The sale runs until Sunday. Come and see us.",
+    ]
+    draft = parse_draft(json.dumps(dict(DRAFT, body=body)), CTA)
+    assert draft.body == [
+        "Every candle is hand-poured in small batches.",
+        "Orders placed by Friday arrive before Christmas.",
+        "The sale runs until Sunday. Come and see us.",
+    ]
