@@ -84,11 +84,10 @@ else:
     )
     from feedback.ingest import ingest_outcomes
     from feedback.manifest import build_dataset
-    from feedback.models import OutcomeEvent, Variant
+    from feedback.models import OutcomeEvent, VariantRow
     from feedback.registry import SqlFeatureRegistry
     from feedback.tenancy import create_workspace
-    from genai.campaign import CampaignDraft, GateResult, Lineage
-    from genai.campaign import Variant as DraftVariant
+    from genai.campaign import CampaignDraft, GateResult, Lineage, Variant
     from genai.draft import EmailDraft
 
 
@@ -166,7 +165,7 @@ def _campaign(variants: int) -> CampaignDraft:
         goal="Benchmark",
         variants={
             "everyone": [
-                DraftVariant(
+                Variant(
                     id=f"v{rank}",
                     segment="everyone",
                     rank=rank,
@@ -188,7 +187,9 @@ def seed(factory: sessionmaker[Session], variants: int) -> tuple[str, list[str]]
         workspace = create_workspace(session, f"bench-{secrets.token_hex(4)}")
         brand = create_brand(session, workspace.id, "Bench")
         request = save_campaign(session, workspace.id, {"goal": "bench"}, _campaign(variants), brand.id)
-        ids = list(session.scalars(select(Variant.id).where(Variant.generation_request_id == request.id)))
+        ids = list(
+            session.scalars(select(VariantRow.id).where(VariantRow.generation_request_id == request.id))
+        )
         return workspace.id, ids
 
 

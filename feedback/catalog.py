@@ -13,10 +13,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedback.errors import ConflictError, InvalidInputError
-from feedback.models import Brand, Campaign, GenerationRequest, Segment, SegmentMembership, Variant
+from feedback.models import Brand, Campaign, GenerationRequestRow, SegmentMembership, SegmentRow, VariantRow
 from feedback.tenancy import get_in_workspace, get_workspace, in_workspace
-from genai.campaign import CampaignDraft, Lineage
-from genai.campaign import Variant as DraftVariant
+from genai.campaign import CampaignDraft, Lineage, Variant
 
 __all__ = [
     "create_brand",
@@ -116,13 +115,15 @@ def get_or_create_segment(
     *,
     description: str = "",
     traits: Mapping[str, Any] | None = None,
-) -> Segment:
+) -> SegmentRow:
     """The segment with this name in the workspace, created (with description and traits) if absent."""
     get_workspace(session, workspace_id)
     clean = _name(name, 80)
-    segment: Segment | None = session.scalar(in_workspace(Segment, workspace_id).where(Segment.name == clean))
+    segment: SegmentRow | None = session.scalar(
+        in_workspace(SegmentRow, workspace_id).where(SegmentRow.name == clean)
+    )
     if segment is None:
-        segment = Segment(
+        segment = SegmentRow(
             workspace_id=workspace_id,
             name=clean,
             description=description,
@@ -140,25 +141,29 @@ def create_segment(
     *,
     description: str = "",
     traits: Mapping[str, Any] | None = None,
-) -> Segment:
+) -> SegmentRow:
     """Create a segment whose name is new in the workspace; an existing name is a ConflictError."""
     clean = name.strip()
-    if session.scalar(in_workspace(Segment, workspace_id).where(Segment.name == clean)) is not None:
+    if session.scalar(in_workspace(SegmentRow, workspace_id).where(SegmentRow.name == clean)) is not None:
         raise ConflictError(f"a segment named {clean!r} exists", field="name")
     return get_or_create_segment(session, workspace_id, clean, description=description, traits=traits)
 
 
 def list_segments(
     session: Session, workspace_id: str, *, limit: int | None = None, offset: int = 0
-) -> list[Segment]:
+) -> list[SegmentRow]:
     """The workspace's segments, by name."""
-    stmt = in_workspace(Segment, workspace_id).order_by(Segment.name).limit(limit).offset(offset)
+    stmt = in_workspace(SegmentRow, workspace_id).order_by(SegmentRow.name).limit(limit).offset(offset)
     return list(session.scalars(stmt))
 
 
-def segments_named(session: Session, workspace_id: str, names: Iterable[str]) -> list[Segment]:
+def segments_named(session: Session, workspace_id: str, names: Iterable[str]) -> list[SegmentRow]:
     """The workspace's segments with these names, by name."""
-    stmt = in_workspace(Segment, workspace_id).where(Segment.name.in_(list(names))).order_by(Segment.name)
+    stmt = (
+        in_workspace(SegmentRow, workspace_id)
+        .where(SegmentRow.name.in_(list(names)))
+        .order_by(SegmentRow.name)
+    )
     return list(session.scalars(stmt))
 
 
@@ -190,9 +195,9 @@ def latest_member_counts(
     return {k: (v[0], v[1]) for k, v in latest.items()}
 
 
-def _variant_row(workspace_id: str, request_id: str, variant: DraftVariant) -> Variant:
+def _variant_row(workspace_id: str, request_id: str, variant: Variant) -> VariantRow:
     lineage = dataclasses.asdict(variant.lineage)
-    return Variant(
+    return VariantRow(
         workspace_id=workspace_id,
         generation_request_id=request_id,
         pipeline_id=variant.id,
@@ -216,7 +221,7 @@ def save_campaign(
     brand_id: str | None,
     *,
     campaign_id: str | None = None,
-) -> GenerationRequest:
+) -> GenerationRequestRow:
     """Store a pipeline result: one completed generation request and every variant with its lineage."""
     get_workspace(session, workspace_id)
     if brand_id is not None:
@@ -225,7 +230,7 @@ def save_campaign(
         get_in_workspace(session, Campaign, workspace_id, campaign_id)
     stats = _to_json({"goal": campaign.goal, "brand": campaign.brand, **campaign.stats.to_dict()}, "campaign")
     stats["rejected"] = {segment: len(items) for segment, items in campaign.rejected.items()}
-    request = GenerationRequest(
+    request = GenerationRequestRow(
         workspace_id=workspace_id,
         brand_id=brand_id,
         campaign_id=campaign_id,
@@ -244,23 +249,23 @@ def save_campaign(
     return request
 
 
-def variants_of(session: Session, workspace_id: str, generation_request_id: str) -> list[Variant]:
+def variants_of(session: Session, workspace_id: str, generation_request_id: str) -> list[VariantRow]:
     """The variants of one generation request, by segment then rank."""
-    get_in_workspace(session, GenerationRequest, workspace_id, generation_request_id)
+    get_in_workspace(session, GenerationRequestRow, workspace_id, generation_request_id)
     stmt = (
-        in_workspace(Variant, workspace_id)
-        .where(Variant.generation_request_id == generation_request_id)
-        .order_by(Variant.segment_name, Variant.rank)
+        in_workspace(VariantRow, workspace_id)
+        .where(VariantRow.generation_request_id == generation_request_id)
+        .order_by(VariantRow.segment_name, VariantRow.rank)
     )
     return list(session.scalars(stmt))
 
 
-def get_variant(session: Session, workspace_id: str, variant_id: str) -> Variant:
+def get_variant(session: Session, workspace_id: str, variant_id: str) -> VariantRow:
     """One variant of the workspace, or NotFoundError."""
-    return get_in_workspace(session, Variant, workspace_id, variant_id)
+    return get_in_workspace(session, VariantRow, workspace_id, variant_id)
 
 
-def lineage_of(variant: Variant) -> Lineage:
+def lineage_of(variant: VariantRow) -> Lineage:
     """The stored variant's lineage as the pipeline's own dataclass."""
     return Lineage(**{name: getattr(variant, name) for name in LINEAGE_FIELDS})
 
@@ -269,6 +274,6 @@ def segment_names(session: Session, workspace_id: str) -> list[str]:
     """Names of the workspace's segments, sorted."""
     return list(
         session.scalars(
-            select(Segment.name).where(Segment.workspace_id == workspace_id).order_by(Segment.name)
+            select(SegmentRow.name).where(SegmentRow.workspace_id == workspace_id).order_by(SegmentRow.name)
         )
     )

@@ -29,7 +29,7 @@ from feedback.datasets import (
 from feedback.errors import InvalidInputError, NotFoundError, StateError
 from feedback.features import FeatureDefinition, RegisteredFeature, builtin_features
 from feedback.manifest import to_parquet
-from feedback.models import Variant, new_id
+from feedback.models import VariantRow, new_id
 from feedback.registry import SqlFeatureRegistry
 from feedback.tenancy import existing_ids
 
@@ -92,7 +92,7 @@ def _spine(session: Session, workspace_id: str, spec: SpineDefinition) -> pd.Dat
         spine = _variant_spine(session, workspace_id)
     else:
         ids = [variant_id for variant_id, _ in spec.rows]
-        known = existing_ids(session, Variant, workspace_id, ids)
+        known = existing_ids(session, VariantRow, workspace_id, ids)
         for index, variant_id in enumerate(ids):
             if variant_id not in known:
                 raise NotFoundError(

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from feedback.errors import InvalidInputError, NotFoundError
 from feedback.features import FeatureDefinition, RegisteredFeature, compute_feature
 from feedback.manifest import DatasetManifest, build_dataset
-from feedback.models import DatasetManifestRow, SegmentMembership, Variant
+from feedback.models import DatasetManifestRow, SegmentMembership, VariantRow
 from feedback.pit import time_column
 from feedback.preferences import edit_pairs, preference_pairs
 from feedback.registry import SqlFeatureRegistry
@@ -588,8 +588,8 @@ def _with_db_lineage(
     prompts = set(manifest.prompt_versions)
     for start in range(0, len(ids), ID_CHUNK):
         stmt = (
-            select(Variant.model_id, Variant.prompt_name, Variant.prompt_version)
-            .where(Variant.workspace_id == workspace_id, Variant.id.in_(ids[start : start + ID_CHUNK]))
+            select(VariantRow.model_id, VariantRow.prompt_name, VariantRow.prompt_version)
+            .where(VariantRow.workspace_id == workspace_id, VariantRow.id.in_(ids[start : start + ID_CHUNK]))
             .distinct()
         )
         for model_id, prompt_name, prompt_version in session.execute(stmt):

@@ -26,8 +26,8 @@ from feedback.models import (
     ExperimentArm,
     FeedbackEvent,
     OutcomeEvent,
-    Segment,
-    Variant,
+    SegmentRow,
+    VariantRow,
     utcnow,
 )
 from feedback.stats import ArmStats
@@ -92,11 +92,11 @@ def create_experiment(
     if len(checked) != len(variant_ids):
         raise InvalidInputError(f"needs one weight per variant ({len(variant_ids)})", field="weights")
     if segment_id is not None:
-        get_in_workspace(session, Segment, workspace_id, segment_id)
-    known = existing_ids(session, Variant, workspace_id, variant_ids)
+        get_in_workspace(session, SegmentRow, workspace_id, segment_id)
+    known = existing_ids(session, VariantRow, workspace_id, variant_ids)
     for variant_id in variant_ids:
         if variant_id not in known:
-            get_in_workspace(session, Variant, workspace_id, variant_id)  # raises NotFoundError
+            get_in_workspace(session, VariantRow, workspace_id, variant_id)  # raises NotFoundError
     decisions = latest_decisions(session, workspace_id, variant_ids)
     for index, variant_id in enumerate(variant_ids):
         if decisions.get(variant_id) != "accept":

@@ -26,7 +26,7 @@ from feedback.bulk import insert_or_fetch_ids
 from feedback.contacts import contact_hash, contact_ids_by_hash, contacts_lock
 from feedback.errors import DatabaseError
 from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedRow, validate_feedback, validate_outcomes
-from feedback.models import FeedbackEvent, OutcomeEvent, Variant, utcnow
+from feedback.models import FeedbackEvent, OutcomeEvent, VariantRow, utcnow
 from feedback.privacy import scrub_text
 from feedback.tenancy import existing_ids, get_workspace
 
@@ -127,7 +127,7 @@ def _store(
 def _known_variants(
     session: Session, workspace_id: str, valid: ValidRows
 ) -> tuple[set[str], list[RejectedRow]]:
-    known = existing_ids(session, Variant, workspace_id, {row["variant_id"] for _, row in valid})
+    known = existing_ids(session, VariantRow, workspace_id, {row["variant_id"] for _, row in valid})
     unknown = [
         RejectedRow(index, "variant_id", "unknown variant")
         for index, row in valid

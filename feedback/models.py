@@ -56,13 +56,13 @@ __all__ = [
     "ExperimentArm",
     "FeatureDefinitionRow",
     "FeedbackEvent",
-    "GenerationRequest",
+    "GenerationRequestRow",
     "JSONType",
     "OutcomeEvent",
-    "Segment",
     "SegmentMembership",
+    "SegmentRow",
     "UTCDateTime",
-    "Variant",
+    "VariantRow",
     "Workspace",
     "new_id",
     "utcnow",
@@ -193,7 +193,7 @@ class Brand(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class Segment(Base):
+class SegmentRow(Base):
     """A named group of contacts (e.g. an RFM tier)."""
 
     __tablename__ = "segments"
@@ -264,7 +264,7 @@ class Campaign(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class GenerationRequest(Base):
+class GenerationRequestRow(Base):
     """One brief sent to the generation pipeline and the state of that run."""
 
     __tablename__ = "generation_requests"
@@ -287,7 +287,7 @@ class GenerationRequest(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class Variant(Base):
+class VariantRow(Base):
     """One generated email variant with the full lineage of how it was made."""
 
     __tablename__ = "variants"

@@ -34,7 +34,7 @@ from feedback.bulk import insert_ignore
 from feedback.catalog import get_or_create_segment
 from feedback.contacts import contact_hash, contact_ids_by_hash
 from feedback.errors import ConflictError, InvalidInputError, NotFoundError
-from feedback.models import Segment, SegmentMembership, utcnow
+from feedback.models import SegmentMembership, SegmentRow, utcnow
 from feedback.tenancy import get_workspace
 
 __all__ = [
@@ -300,7 +300,7 @@ def store_rfm_segments(
 def segment_contact_ids(session: Session, workspace_id: str, segment_name: str, version: str) -> list[int]:
     """Contact ids in a segment under one computation version, sorted."""
     segment_id = session.scalar(
-        select(Segment.id).where(Segment.workspace_id == workspace_id, Segment.name == segment_name)
+        select(SegmentRow.id).where(SegmentRow.workspace_id == workspace_id, SegmentRow.name == segment_name)
     )
     if segment_id is None:
         raise NotFoundError(f"no segment named {segment_name!r}", field="segment")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from feedback.models import FeedbackEvent, Variant
+from feedback.models import FeedbackEvent, VariantRow
 from feedback.tenancy import get_in_workspace, in_workspace
 
 __all__ = ["VariantVerdicts", "variant_verdicts"]
@@ -26,7 +26,7 @@ class VariantVerdicts:
 
 def variant_verdicts(session: Session, workspace_id: str, variant_id: str, *, limit: int) -> VariantVerdicts:
     """The feedback on one of the workspace's variants with its `limit` newest events, or NotFoundError."""
-    get_in_workspace(session, Variant, workspace_id, variant_id)
+    get_in_workspace(session, VariantRow, workspace_id, variant_id)
     mine = (FeedbackEvent.workspace_id == workspace_id, FeedbackEvent.variant_id == variant_id)
     counts = {
         kind: int(n)

@@ -26,9 +26,9 @@ from feedback.models import (
     Experiment,
     ExperimentArm,
     FeedbackEvent,
-    GenerationRequest,
+    GenerationRequestRow,
     OutcomeEvent,
-    Variant,
+    VariantRow,
     Workspace,
 )
 from genai.campaign import GenerationStats
@@ -165,7 +165,7 @@ def _generations(
 ) -> pd.DataFrame:
     """Variants created in ``[start, end)`` (only those of `request_ids` when given)."""
     dialect = engine.dialect.name
-    v, gr = Variant, GenerationRequest
+    v, gr = VariantRow, GenerationRequestRow
     stmt = (
         select(
             v.id.label("variant_id"),
@@ -220,7 +220,7 @@ def _generations(
 
 def _request_ids(engine: Engine, scope: Scope, start: dt.datetime, end: dt.datetime) -> pd.Series:
     """Ids of the generation requests created in ``[start, end)``."""
-    gr = GenerationRequest
+    gr = GenerationRequestRow
     stmt = select(gr.id).where(
         gr.workspace_id == scope.workspace_id, gr.created_at >= start, gr.created_at < end
     )
@@ -268,7 +268,7 @@ def offer_types(offers: pd.Series) -> np.ndarray:
 def _requests(engine: Engine, scope: Scope, window: Window, generations: pd.DataFrame) -> pd.DataFrame:
     """Requests of the current window with their counts; lineage from their variants (first by rank)."""
     dialect = engine.dialect.name
-    gr = GenerationRequest
+    gr = GenerationRequestRow
     stmt = select(
         gr.id.label("request_id"),
         _epoch(gr.created_at, dialect).label("created_s"),
@@ -310,7 +310,7 @@ def _requests(engine: Engine, scope: Scope, window: Window, generations: pd.Data
 
 def _feedback(engine: Engine, scope: Scope, window: Window) -> tuple[pd.DataFrame, pd.DataFrame]:
     dialect = engine.dialect.name
-    fe, v, gr = FeedbackEvent, Variant, GenerationRequest
+    fe, v, gr = FeedbackEvent, VariantRow, GenerationRequestRow
     stmt = (
         select(
             fe.id.label("event_id"),
@@ -353,7 +353,7 @@ def _feedback(engine: Engine, scope: Scope, window: Window) -> tuple[pd.DataFram
 
 
 def _sends(engine: Engine, scope: Scope, window: Window) -> pd.DataFrame:
-    oe, v, gr = OutcomeEvent, Variant, GenerationRequest
+    oe, v, gr = OutcomeEvent, VariantRow, GenerationRequestRow
     flags = [
         func.max(case((oe.kind == kind, 1), else_=0)).label(flag)
         for kind, flag in (("send", "sent"), *OUTCOME_FLAGS.items())
@@ -389,7 +389,7 @@ def _sends(engine: Engine, scope: Scope, window: Window) -> pd.DataFrame:
 
 
 def _lineage(conn: Any, workspace_id: str, variant_ids: list[str]) -> pd.DataFrame:
-    v = Variant
+    v = VariantRow
     rows: list[Any] = []
     for start in range(0, len(variant_ids), _ID_CHUNK):
         chunk = variant_ids[start : start + _ID_CHUNK]
@@ -483,8 +483,8 @@ def load_texts(engine: Engine, workspace_id: str, variant_ids: Sequence[str]) ->
     with engine.connect() as conn:
         for chunk in _chunks(variant_ids):
             for row in conn.execute(
-                select(Variant.id, Variant.draft).where(
-                    Variant.workspace_id == workspace_id, Variant.id.in_(chunk)
+                select(VariantRow.id, VariantRow.draft).where(
+                    VariantRow.workspace_id == workspace_id, VariantRow.id.in_(chunk)
                 )
             ):
                 subject, body, _ = _draft_parts(row.draft)
@@ -494,7 +494,7 @@ def load_texts(engine: Engine, workspace_id: str, variant_ids: Sequence[str]) ->
 
 def load_edits(engine: Engine, workspace_id: str, event_ids: Sequence[int]) -> pd.DataFrame:
     """The edited text of the given edit events and the visible draft text they started from."""
-    fe, v = FeedbackEvent, Variant
+    fe, v = FeedbackEvent, VariantRow
     records: list[tuple[int, str, str]] = []
     with engine.connect() as conn:
         for chunk in _chunks(event_ids):

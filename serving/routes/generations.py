@@ -21,11 +21,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from feedback.catalog import create_campaign, lineage_of, save_campaign, variants_of
-from feedback.models import Brand, GenerationRequest, Variant
+from feedback.models import Brand, GenerationRequestRow, VariantRow
 from feedback.tenancy import get_in_workspace, in_workspace
 from genai.brand import BrandKit
-from genai.campaign import CampaignDraft
-from genai.campaign import Variant as DraftVariant
+from genai.campaign import CampaignDraft, Variant
 from genai.draft import EmailDraft
 from genai.errors import CopyloopError, GenerationTimeoutError
 from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
@@ -59,7 +58,7 @@ _STREAM_DOC = (
 )
 
 
-def variant_out(variant: Variant) -> VariantOut:
+def variant_out(variant: VariantRow) -> VariantOut:
     """A stored variant as the API shows it."""
     base = f"/v1/variants/{variant.id}"
     return VariantOut(
@@ -78,7 +77,7 @@ def variant_out(variant: Variant) -> VariantOut:
     )
 
 
-def generation_out(request: GenerationRequest, variants: list[Variant]) -> GenerationOut:
+def generation_out(request: GenerationRequestRow, variants: list[VariantRow]) -> GenerationOut:
     """A stored generation with its variants grouped by segment (in the brief's order)."""
     order = [s.get("name") for s in request.brief.get("segments", []) if isinstance(s, dict)]
     grouped: dict[str, list[VariantOut]] = {str(name): [] for name in order}
@@ -96,7 +95,7 @@ def generation_out(request: GenerationRequest, variants: list[Variant]) -> Gener
     )
 
 
-def _draft_variant(variant: DraftVariant) -> DraftVariantOut:
+def _draft_variant(variant: Variant) -> DraftVariantOut:
     return DraftVariantOut(
         pipeline_id=variant.id,
         segment=variant.segment,
@@ -259,9 +258,9 @@ def _variant_counts(session: Session, request_ids: list[str]) -> dict[str, int]:
     if not request_ids:
         return {}
     stmt = (
-        select(Variant.generation_request_id, func.count())
-        .where(Variant.generation_request_id.in_(request_ids))
-        .group_by(Variant.generation_request_id)
+        select(VariantRow.generation_request_id, func.count())
+        .where(VariantRow.generation_request_id.in_(request_ids))
+        .group_by(VariantRow.generation_request_id)
     )
     return {rid: int(count) for rid, count in session.execute(stmt)}
 
@@ -273,8 +272,8 @@ def list_generations(
     """The workspace's generations, newest first."""
     with session.begin():
         stmt = (
-            in_workspace(GenerationRequest, key.workspace_id)
-            .order_by(GenerationRequest.created_at.desc(), GenerationRequest.id)
+            in_workspace(GenerationRequestRow, key.workspace_id)
+            .order_by(GenerationRequestRow.created_at.desc(), GenerationRequestRow.id)
             .limit(limit)
             .offset(offset)
         )
@@ -298,7 +297,7 @@ def list_generations(
 def get_generation(generation_id: str, key: Reader, session: SessionDep) -> GenerationOut:
     """One generation with its variants per segment, gates, scores and lineage."""
     with session.begin():
-        request = get_in_workspace(session, GenerationRequest, key.workspace_id, generation_id)
+        request = get_in_workspace(session, GenerationRequestRow, key.workspace_id, generation_id)
         return generation_out(request, variants_of(session, key.workspace_id, generation_id))
 
 
@@ -306,16 +305,16 @@ def get_generation(generation_id: str, key: Reader, session: SessionDep) -> Gene
 def get_variant(variant_id: str, key: Reader, session: SessionDep) -> VariantOut:
     """One variant as JSON: draft, gates, score, reasons and lineage."""
     with session.begin():
-        return variant_out(get_in_workspace(session, Variant, key.workspace_id, variant_id))
+        return variant_out(get_in_workspace(session, VariantRow, key.workspace_id, variant_id))
 
 
 def _rendered(session: Session, workspace_id: str, variant_id: str, kind: str) -> str:
-    variant = get_in_workspace(session, Variant, workspace_id, variant_id)
+    variant = get_in_workspace(session, VariantRow, workspace_id, variant_id)
     stored = variant.html if kind == "html" else variant.text
     if stored:
         return stored
     # Variants stored without their rendering are rendered from the draft and the brand kit.
-    request = get_in_workspace(session, GenerationRequest, workspace_id, variant.generation_request_id)
+    request = get_in_workspace(session, GenerationRequestRow, workspace_id, variant.generation_request_id)
     kit = BrandKit(name="")
     if request.brand_id is not None:
         kit = BrandKit.from_dict(get_in_workspace(session, Brand, workspace_id, request.brand_id).kit)

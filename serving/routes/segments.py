@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from feedback import catalog
 from feedback.errors import InvalidInputError
-from feedback.models import Segment
+from feedback.models import SegmentRow
 from feedback.rfm import DEFAULT_LAPSED_AFTER_DAYS, compute_rfm, import_orders_csv, store_rfm_segments
 from feedback.tenancy import get_in_workspace
 from serving.deps import Marketer, Reader, SessionDep
@@ -23,7 +23,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/v1/segments", tags=["segments"], responses=COMMON_ERRORS)
 
 
-def segments_out(session: Session, workspace_id: str, segments: list[Segment]) -> list[SegmentOut]:
+def segments_out(session: Session, workspace_id: str, segments: list[SegmentRow]) -> list[SegmentOut]:
     """Segments with the member count of their latest computation."""
     counts = catalog.latest_member_counts(session, workspace_id, [s.id for s in segments])
     out = []
@@ -126,5 +126,5 @@ def list_segments(
 def get_segment(segment_id: str, key: Reader, session: SessionDep) -> SegmentOut:
     """One segment with its member count."""
     with session.begin():
-        segment = get_in_workspace(session, Segment, key.workspace_id, segment_id)
+        segment = get_in_workspace(session, SegmentRow, key.workspace_id, segment_id)
         return segments_out(session, key.workspace_id, [segment])[0]

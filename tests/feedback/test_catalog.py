@@ -25,7 +25,7 @@ from feedback.catalog import (
 )
 from feedback.contacts import ensure_contacts
 from feedback.errors import ConflictError, InvalidInputError, NotFoundError
-from feedback.models import GenerationRequest, SegmentMembership, Variant
+from feedback.models import GenerationRequestRow, SegmentMembership, VariantRow
 from feedback.tenancy import create_workspace, existing_ids, get_in_workspace, get_workspace_by_name
 from tests.support.feedback import make_campaign
 
@@ -44,7 +44,7 @@ def test_a_campaign_draft_is_stored_with_every_variant_and_its_lineage(
         session.commit()
         request_id = request.id
     with factory() as session:
-        stored = get_in_workspace(session, GenerationRequest, ws.id, request_id)
+        stored = get_in_workspace(session, GenerationRequestRow, ws.id, request_id)
         assert stored.status == "completed" and stored.brief == {"goal": "Holiday sale"}
         assert stored.brand_id == brand.id and stored.campaign_id == campaign.id
         assert stored.stats["candidates"] == 9 and stored.stats["goal"] == "Holiday sale"
@@ -80,8 +80,8 @@ def test_rows_of_another_workspace_are_invisible(factory: sessionmaker[Session])
             save_campaign(session, mine.id, {}, make_campaign({"all": 1}), brand.id)
         with pytest.raises(NotFoundError):
             variants_of(session, mine.id, request.id)
-        assert existing_ids(session, Variant, mine.id, [variant.id]) == set()
-        assert existing_ids(session, Variant, theirs.id, [variant.id, "x"]) == {variant.id}
+        assert existing_ids(session, VariantRow, mine.id, [variant.id]) == set()
+        assert existing_ids(session, VariantRow, theirs.id, [variant.id, "x"]) == {variant.id}
 
 
 def test_names_are_unique_within_a_workspace(factory: sessionmaker[Session]) -> None:

@@ -33,7 +33,7 @@ from feedback.errors import InvalidInputError, NotFoundError
 from feedback.features import FeatureNotFoundError, builtin_features
 from feedback.ingest import ingest_feedback, ingest_outcomes
 from feedback.manifest import read_parquet, to_parquet
-from feedback.models import SegmentMembership, Variant
+from feedback.models import SegmentMembership, VariantRow
 from feedback.registry import SqlFeatureRegistry
 from feedback.tenancy import create_workspace
 from tests.support.feedback import make_campaign, seed_workspace
@@ -206,7 +206,7 @@ def test_variants_frame_carries_lineage_and_draft_text_from_their_creation(
 ) -> None:
     with factory() as session:
         frame = variants_frame(session, store.ws).set_index("variant_id")
-        created = session.get(Variant, store.b1)
+        created = session.get(VariantRow, store.b1)
         assert created is not None
     assert sorted(frame.index) == sorted([store.a0, store.a1, store.b0, store.b1])
     row = frame.loc[store.b1]

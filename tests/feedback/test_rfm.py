@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.contacts import ensure_contacts
 from feedback.errors import ConflictError, InvalidInputError
-from feedback.models import Contact, Segment, SegmentMembership
+from feedback.models import Contact, SegmentMembership, SegmentRow
 from feedback.rfm import (
     TIER_SEGMENTS,
     compute_rfm,
@@ -104,7 +104,7 @@ def test_tiers_are_stored_as_segment_memberships_with_their_version(factory: ses
         session.commit()
         assert report.contacts == 6
         assert sum(report.members.values()) == 6 and report.members["lapsed"] == 1
-        names = set(session.scalars(select(Segment.name)))
+        names = set(session.scalars(select(SegmentRow.name)))
         assert names == {"high-spenders", "medium-spenders", "low-spenders", "lapsed"}
         contact_b = ensure_contacts(session, ws.id, ["b"])["b"]
         assert segment_contact_ids(session, ws.id, "high-spenders", "rfm-2024-06-30") == [contact_b]
@@ -169,9 +169,9 @@ def test_cdnow_segments_are_stored_in_bulk(
     with factory() as session:
         per_segment = dict(
             session.execute(
-                select(Segment.name, func.count(SegmentMembership.id))
-                .join(SegmentMembership, SegmentMembership.segment_id == Segment.id)
-                .group_by(Segment.name)
+                select(SegmentRow.name, func.count(SegmentMembership.id))
+                .join(SegmentMembership, SegmentMembership.segment_id == SegmentRow.id)
+                .group_by(SegmentRow.name)
             ).all()
         )
         assert per_segment == report.members

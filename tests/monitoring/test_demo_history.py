@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from feedback.db import make_engine, upgrade
 from feedback.errors import ConflictError
 from feedback.experiments import decide, srm_check
-from feedback.models import Assignment, ExperimentArm, FeedbackEvent, OutcomeEvent, Variant
+from feedback.models import Assignment, ExperimentArm, FeedbackEvent, OutcomeEvent, VariantRow
 from feedback.stats import ArmStats
 from monitoring.demo_history import simulate
 from tests.monitoring.conftest import SMALL, SimulatedStore
@@ -21,10 +21,10 @@ def _counts(url: str) -> dict[str, int]:
     engine = make_engine(url)
     with engine.connect() as conn:
         counts = {
-            "variants": conn.scalar(select(func.count()).select_from(Variant)),
+            "variants": conn.scalar(select(func.count()).select_from(VariantRow)),
             "feedback": conn.scalar(select(func.count()).select_from(FeedbackEvent)),
             "outcomes": conn.scalar(select(func.count()).select_from(OutcomeEvent)),
-            "prompts": conn.scalar(select(func.count(func.distinct(Variant.prompt_version)))),
+            "prompts": conn.scalar(select(func.count(func.distinct(VariantRow.prompt_version)))),
         }
     engine.dispose()
     return {k: int(v or 0) for k, v in counts.items()}

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 
 from feedback.db import session_factory
 from feedback.ingest import ingest_feedback
-from feedback.models import OutcomeEvent, Variant
+from feedback.models import OutcomeEvent, VariantRow
 from monitoring.config import MonitoringConfig
 from monitoring.frames import load_edits, load_frames, load_texts, offer_types, scopes, stable_sample
 from monitoring.reports import drift_sample
@@ -39,11 +39,13 @@ def test_generations_cover_the_window_and_its_reference(store: Engine) -> None:
     with store.connect() as conn:
         expected = conn.scalar(
             select(func.count()).where(
-                Variant.created_at >= window.reference_start, Variant.created_at < window.end
+                VariantRow.created_at >= window.reference_start, VariantRow.created_at < window.end
             )
         )
         current = conn.scalar(
-            select(func.count()).where(Variant.created_at >= window.start, Variant.created_at < window.end)
+            select(func.count()).where(
+                VariantRow.created_at >= window.start, VariantRow.created_at < window.end
+            )
         )
     assert len(frames.generations) == expected
     assert len(frames.current) == current > 0

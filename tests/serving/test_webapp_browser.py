@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from feedback.api_keys import create_key
 from feedback.db import make_engine, session_factory, upgrade
-from feedback.models import Experiment, FeedbackEvent, GenerationRequest
+from feedback.models import Experiment, FeedbackEvent, GenerationRequestRow
 from feedback.tenancy import create_workspace
 from tests.conftest import REPO
 from tests.support.cdp import CHROMIUM, Browser, Page
@@ -344,7 +344,7 @@ def test_a_marketer_goes_from_brand_to_experiment_in_the_browser(
             edit = next(e.edited_text for e in events if e.kind == "edit")
             experiments = session.scalars(select(Experiment)).all()
             generations = session.scalars(
-                select(GenerationRequest).order_by(GenerationRequest.created_at)
+                select(GenerationRequestRow).order_by(GenerationRequestRow.created_at)
             ).all()
     finally:
         engine.dispose()

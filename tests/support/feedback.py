@@ -9,19 +9,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from feedback.catalog import create_brand, save_campaign
-from feedback.models import Variant
+from feedback.models import VariantRow
 from feedback.tenancy import create_workspace
-from genai.campaign import CampaignDraft, GateResult, GenerationStats, Lineage
-from genai.campaign import Variant as DraftVariant
+from genai.campaign import CampaignDraft, GateResult, GenerationStats, Lineage, Variant
 from genai.draft import EmailDraft
 
 
 def make_campaign(segments: dict[str, int], *, model_id: str = "fake/model") -> CampaignDraft:
     """A pipeline result with `n` variants for each named segment."""
-    variants: dict[str, list[DraftVariant]] = {}
+    variants: dict[str, list[Variant]] = {}
     for segment, count in segments.items():
         variants[segment] = [
-            DraftVariant(
+            Variant(
                 id=f"{segment}-{rank}",
                 segment=segment,
                 rank=rank,
@@ -72,7 +71,9 @@ def seed_workspace(session: Session, name: str = "acme", variants: int = 3) -> t
     )
     ids = list(
         session.scalars(
-            select(Variant.id).where(Variant.generation_request_id == request.id).order_by(Variant.rank)
+            select(VariantRow.id)
+            .where(VariantRow.generation_request_id == request.id)
+            .order_by(VariantRow.rank)
         )
     )
     session.commit()
