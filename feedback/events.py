@@ -1,7 +1,7 @@
 """The formats of incoming feedback and outcome events, and their validation row by row.
 
 `FeedbackEventIn` and `OutcomeEventIn` are the wire models (extra fields are refused). Batches are
-validated against `FeedbackEventRow` and `OutcomeEventRow`, typed dicts with exactly the same fields
+validated against `FeedbackEventDict` and `OutcomeEventDict`, typed dicts with exactly the same fields
 and constraints, because checking a dict is about three times faster than building a model per row;
 both are built from the same annotated types, and a test keeps them in step.
 """
@@ -25,17 +25,21 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from genai.errors import invalid_input
+
 __all__ = [
     "MAX_CLOCK_SKEW",
+    "FeedbackEventDict",
     "FeedbackEventIn",
-    "FeedbackEventRow",
+    "OutcomeEventDict",
     "OutcomeEventIn",
-    "OutcomeEventRow",
     "RejectedRow",
     "validate_feedback",
     "validate_outcomes",
 ]
 
+# The field a rejection names when the problem is the event as a whole (not an object, say).
+_WHOLE_EVENT = "event"
 # Client clocks drift; an event further in the future than this is a unit or timezone mistake.
 MAX_CLOCK_SKEW = dt.timedelta(days=1)
 
@@ -89,7 +93,7 @@ class OutcomeEventIn(BaseModel):
 
 
 @with_config(ConfigDict(extra="forbid"))
-class FeedbackEventRow(TypedDict):
+class FeedbackEventDict(TypedDict):
     """`FeedbackEventIn` as a plain dict (optional fields may be absent)."""
 
     idempotency_key: IdempotencyKey
@@ -104,7 +108,7 @@ class FeedbackEventRow(TypedDict):
 
 
 @with_config(ConfigDict(extra="forbid"))
-class OutcomeEventRow(TypedDict):
+class OutcomeEventDict(TypedDict):
     """`OutcomeEventIn` as a plain dict (revenue may be absent)."""
 
     idempotency_key: IdempotencyKey
@@ -115,8 +119,8 @@ class OutcomeEventRow(TypedDict):
     revenue: NotRequired[Revenue | None]
 
 
-_FEEDBACK_ROW: TypeAdapter[FeedbackEventRow] = TypeAdapter(FeedbackEventRow)
-_OUTCOME_ROW: TypeAdapter[OutcomeEventRow] = TypeAdapter(OutcomeEventRow)
+_FEEDBACK_DICT: TypeAdapter[FeedbackEventDict] = TypeAdapter(FeedbackEventDict)
+_OUTCOME_DICT: TypeAdapter[OutcomeEventDict] = TypeAdapter(OutcomeEventDict)
 
 
 @dataclass(frozen=True, order=True)
@@ -147,9 +151,8 @@ def _validate(
             try:
                 row = validator.validate_python(event)
             except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                where = ".".join(str(part) for part in first["loc"]) or "event"
-                rejected.append(RejectedRow(index, where, first["msg"]))
+                error = invalid_input(exc, fallback=_WHOLE_EVENT)
+                rejected.append(RejectedRow(index, error.field or _WHOLE_EVENT, error.message))
                 continue
         problem = check(row)
         if problem is not None:
@@ -191,7 +194,7 @@ def validate_feedback(
 ) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedRow]]:
     """Split a batch of feedback events into valid rows (by index) and rejected rows."""
     latest = now + MAX_CLOCK_SKEW
-    return _validate(_FEEDBACK_ROW, FeedbackEventIn, events, lambda row: _check_feedback(row, latest))
+    return _validate(_FEEDBACK_DICT, FeedbackEventIn, events, lambda row: _check_feedback(row, latest))
 
 
 def validate_outcomes(
@@ -199,4 +202,4 @@ def validate_outcomes(
 ) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedRow]]:
     """Split a batch of outcome events into valid rows (by index) and rejected rows."""
     latest = now + MAX_CLOCK_SKEW
-    return _validate(_OUTCOME_ROW, OutcomeEventIn, events, lambda row: _check_outcome(row, latest))
+    return _validate(_OUTCOME_DICT, OutcomeEventIn, events, lambda row: _check_outcome(row, latest))

@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from feedback.events import FeedbackEventIn, FeedbackEventRow, OutcomeEventIn, OutcomeEventRow
+from feedback.events import FeedbackEventDict, FeedbackEventIn, OutcomeEventDict, OutcomeEventIn
 
 PAIRS: list[tuple[type[BaseModel], Any]] = [
-    (FeedbackEventIn, FeedbackEventRow),
-    (OutcomeEventIn, OutcomeEventRow),
+    (FeedbackEventIn, FeedbackEventDict),
+    (OutcomeEventIn, OutcomeEventDict),
 ]
 BASE = {"idempotency_key": "k", "variant_id": "v" * 32, "event_time": "2024-05-01T10:00:00Z"}
 SAMPLES: list[dict[str, Any]] = [
