@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from serving.errors import error_envelope
+
 __all__ = ["BodySizeLimitMiddleware", "RateLimiter", "TokenBucket"]
 
 
@@ -53,9 +55,7 @@ class BodySizeLimitMiddleware:
         return f"the request body is larger than the {self.max_bytes:,}-byte limit"
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"error": {"code": "payload_too_large", "message": self._message(), "field": "body"}}
-        )
+        body = json.dumps(error_envelope("payload_too_large", self._message(), "body"))
         await send(
             {
                 "type": "http.response.start",
