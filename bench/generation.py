@@ -38,6 +38,7 @@ from genai.brand import load_brand
 from genai.brief import load_brief
 from genai.prompts import load_prompt
 from genai.torch_thread import on_torch_thread
+from serving.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"warm_load_s_max": 10.0, "batch1_share_of_ceiling_min": 0.5, "concurrency_speedup_min": 3.0}
@@ -210,7 +211,7 @@ def kernels_vs_pytorch_ops(
 
 
 def against_llama_cpp(
-    backend: TransformersBackend, msgs: list[dict[str, str]], tokens: int
+    backend: TransformersBackend, gguf: Path, msgs: list[dict[str, str]], tokens: int
 ) -> dict[str, Any] | None:
     """copyloop's decoder and llama.cpp on the same GGUF and prompt, batch 1 and 8, in turns."""
     import llama_cpp_decode
@@ -218,7 +219,7 @@ def against_llama_cpp(
     if not llama_cpp_decode.available():
         return None
     text = backend.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=True)
-    llama = llama_cpp_decode.LlamaCppDecoder(embedded_gguf(), parallel=8)
+    llama = llama_cpp_decode.LlamaCppDecoder(gguf, parallel=8)
     try:
         prompt = llama.tokenize(text)
         llama.decode_speed(prompt, 1, 4)  # warm-up
@@ -299,14 +300,16 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=32)
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/generation.json")
     args = parser.parse_args()
+    # The cache the command line uses, so COPYLOOP_CACHE_DIR moves the benchmark's files too.
+    cache_dir = load_settings().cache_dir
 
     with tempfile.TemporaryDirectory() as cold_root:
-        gguf = embedded_gguf()
+        gguf = embedded_gguf(cache_dir)
         start = time.perf_counter()
         on_torch_thread(ensure_checkpoint, gguf, root=Path(cold_root))  # cold: convert into a new cache
         convert_s = time.perf_counter() - start
     start = time.perf_counter()
-    backend = TransformersBackend(device=args.device, max_batch=64)
+    backend = TransformersBackend(device=args.device, max_batch=64, cache_dir=cache_dir)
     warm_load_s = time.perf_counter() - start  # warm: the converted checkpoint is cached
     cold_load_s = convert_s + warm_load_s
     default_dtype = str(backend.dtype).removeprefix("torch.")
@@ -316,12 +319,12 @@ def main() -> None:
         decode_speed(backend, msgs, 1, 4)  # warm-up
         by_dtype = {default_dtype: decode_report(backend, msgs, args.tokens, bandwidth)}
         conc = concurrency(backend, msgs, requests=8, n=2, tokens=args.tokens)
-        llama_cpp = against_llama_cpp(backend, msgs, args.tokens) if args.device == "cpu" else None
+        llama_cpp = against_llama_cpp(backend, gguf, msgs, args.tokens) if args.device == "cpu" else None
         lean = native = None
         if backend.decoder is not None and backend.decoder.kernels is not None:
             native = kernels_vs_pytorch_ops(backend, msgs, args.tokens)
         if backend.decoder is not None:
-            generic = TransformersBackend(device=args.device, lean_decode=False)
+            generic = TransformersBackend(device=args.device, lean_decode=False, cache_dir=cache_dir)
             try:
                 decode_speed(generic, msgs, 1, 4)
                 lean = lean_vs_generate(backend, generic, msgs, args.tokens)
@@ -331,7 +334,7 @@ def main() -> None:
         backend.close()
     if args.device == "cpu":
         other_dtype = "float32" if default_dtype == "bfloat16" else "bfloat16"
-        other = TransformersBackend(device=args.device, dtype=other_dtype, max_batch=64)
+        other = TransformersBackend(device=args.device, dtype=other_dtype, max_batch=64, cache_dir=cache_dir)
         try:
             decode_speed(other, msgs, 1, 4)
             by_dtype[other_dtype] = decode_report(other, msgs, args.tokens, bandwidth)

@@ -31,6 +31,7 @@ from genai.pipeline import GenerationOptions, generate_campaign
 from genai.prompts import load_prompt
 from genai.sentences import ends_sentence
 from genai.tuning.corpus import Example, load_corpus, split
+from serving.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"tuned_sendable_rate_min": 0.8, "tuned_cut_off_rate_max": 0.0, "demo_campaign_s_max": 60.0}
@@ -125,6 +126,8 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "quality.json")
     args = parser.parse_args()
+    # The cache the command line uses, so COPYLOOP_CACHE_DIR moves the benchmark's files too.
+    cache_dir = load_settings().cache_dir
     _, held_out = split(load_corpus())
     # spread over businesses and occasions: every k-th e-mail of the eval split
     step = max(1, len(held_out) // args.limit)
@@ -135,7 +138,7 @@ def main() -> None:
         "eval_businesses": sorted({e.business for e in examples}),
         "targets": TARGETS,
     }
-    tuned = TransformersBackend(adapter=args.adapter)
+    tuned = TransformersBackend(adapter=args.adapter, cache_dir=cache_dir)
     try:
         result["tuned"] = _measure(tuned, load_prompt().version, examples, args.variants, args.seed)
         brand = load_brand(ROOT / "genai/samples/wick-and-willow.html", "https://wickandwillow.example/")
@@ -162,7 +165,7 @@ def main() -> None:
     finally:
         tuned.close()
     _write(args.out, {**result, "complete": False})  # the tuned side, should the base side not finish
-    base = TransformersBackend(adapter="none")
+    base = TransformersBackend(adapter="none", cache_dir=cache_dir)
     try:
         result["base"] = _measure(base, "1", examples, args.variants, args.seed)
     finally:
