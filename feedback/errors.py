@@ -9,6 +9,7 @@ Hierarchy::
         ├── ConflictError          the request clashes with what is stored
         │   └── ImmutableError     the row can never be changed or deleted
         ├── StateError             the operation is not allowed in the row's current state
+        ├── SignatureError         a webhook delivery whose platform signature is missing, wrong or stale
         └── DatabaseError          the database could not be reached, migrated or written
 
 Only the edges (HTTP, CLI) translate these into status codes and exit codes.
@@ -26,6 +27,7 @@ __all__ = [
     "ImmutableError",
     "InvalidInputError",
     "NotFoundError",
+    "SignatureError",
     "StateError",
 ]
 
@@ -58,6 +60,12 @@ class StateError(FeedbackError):
     """An operation that the row's current state does not allow."""
 
     code = "invalid_state"
+
+
+class SignatureError(FeedbackError):
+    """A webhook delivery that does not carry a valid, fresh signature of the platform's key."""
+
+    code = "bad_signature"
 
 
 class DatabaseError(FeedbackError):

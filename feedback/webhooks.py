@@ -31,7 +31,14 @@ from feedback.events import RejectedRow
 from feedback.ingest import ingest_outcomes
 from feedback.tenancy import get_workspace
 
-__all__ = ["IGNORED_EVENTS", "WebhookBatch", "WebhookReport", "ingest_webhook", "map_webhook_events"]
+__all__ = [
+    "IGNORED_EVENTS",
+    "WEBHOOK_EVENT_NAMES",
+    "WebhookBatch",
+    "WebhookReport",
+    "ingest_webhook",
+    "map_webhook_events",
+]
 
 WEBHOOK_EVENT_NAMES = {
     **DEFAULT_EVENT_NAMES,
@@ -138,14 +145,14 @@ def _key(item: Mapping[str, Any], event: Mapping[str, Any], secret: str) -> str:
     return "webhook:" + hashlib.sha256("|".join(parts).encode("utf-8")).hexdigest()[:40]
 
 
-def _event(item: Mapping[str, Any], secret: str) -> dict[str, Any] | None:
+def _event(item: Mapping[str, Any], secret: str, names: _Names) -> dict[str, Any] | None:
     name = _text(item, "event", "type")
     if name is None:
         raise _Bad("event", "is missing")
     lowered = name.lower()
-    if lowered in IGNORED_EVENTS:
+    if lowered in names.ignored:
         return None
-    kind = WEBHOOK_EVENT_NAMES.get(lowered)
+    kind = names.kinds.get(lowered)
     if kind is None:
         raise _Bad("event", f"unknown event {name!r}")
     contact = _text(item, "email", "recipient")
@@ -164,8 +171,25 @@ def _event(item: Mapping[str, Any], secret: str) -> dict[str, Any] | None:
     return event
 
 
-def map_webhook_events(items: list[Any], secret: str) -> WebhookBatch:
-    """Map a webhook payload to outcome events; `secret` is the workspace's contact secret."""
+@dataclass(frozen=True)
+class _Names:
+    kinds: Mapping[str, str]
+    ignored: frozenset[str]
+
+
+def map_webhook_events(
+    items: list[Any],
+    secret: str,
+    *,
+    event_names: Mapping[str, str] = WEBHOOK_EVENT_NAMES,
+    ignored: frozenset[str] = IGNORED_EVENTS,
+) -> WebhookBatch:
+    """Map a webhook payload to outcome events; `secret` is the workspace's contact secret.
+
+    `event_names` maps the platform's (lower-case) event names to outcome kinds, and events named
+    in `ignored` are counted, not stored; the defaults are SendGrid's names and most platforms'.
+    """
+    names = _Names(event_names, ignored)
     batch = WebhookBatch()
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
@@ -176,7 +200,7 @@ def map_webhook_events(items: list[Any], secret: str) -> WebhookBatch:
             batch.rejected.append(RejectedRow(index, where, "must not contain NUL characters"))
             continue
         try:
-            event = _event(item, secret)
+            event = _event(item, secret, names)
         except _Bad as bad:
             batch.rejected.append(RejectedRow(index, bad.where, bad.reason))
             continue
@@ -189,14 +213,20 @@ def map_webhook_events(items: list[Any], secret: str) -> WebhookBatch:
 
 
 def ingest_webhook(
-    sessions: sessionmaker[Session], workspace_id: str, items: list[Any], *, limit: int
+    sessions: sessionmaker[Session],
+    workspace_id: str,
+    items: list[Any],
+    *,
+    limit: int,
+    event_names: Mapping[str, str] = WEBHOOK_EVENT_NAMES,
+    ignored: frozenset[str] = IGNORED_EVENTS,
 ) -> WebhookReport:
     """Store a webhook delivery's outcome events in one transaction; rejected events are reported by index."""
     if len(items) > limit:
         raise InvalidInputError(f"has {len(items):,} events; at most {limit:,} per delivery", field="body")
     with sessions() as session, session.begin():
         secret = get_workspace(session, workspace_id).contact_secret
-        batch = map_webhook_events(items, secret)
+        batch = map_webhook_events(items, secret, event_names=event_names, ignored=ignored)
         result = ingest_outcomes(session, workspace_id, batch.events)
     rejected = list(batch.rejected)
     rejected.extend(RejectedRow(batch.sources[r.index], r.field, r.reason) for r in result.rejected)

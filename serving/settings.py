@@ -12,6 +12,8 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from feedback.webhook_platforms import WebhookKeys
+from feedback.webhook_signatures import load_sendgrid_public_key
 from genai.brand.fetch_policy import FetchPolicy
 from genai.errors import InvalidInputError, invalid_input
 from genai.paths import user_cache_dir, user_data_dir
@@ -70,6 +72,28 @@ class Settings(BaseSettings):
     max_batch_events: int = Field(
         default=10_000, ge=1, description="Most feedback or outcome events in one API batch."
     )
+    mandrill_webhook_key: str | None = Field(
+        default=None,
+        description="Mailchimp Transactional's webhook key; unset: Mandrill deliveries unsigned.",
+    )
+    mandrill_webhook_url: str | None = Field(
+        default=None,
+        description="The webhook URL exactly as entered in Mailchimp Transactional (it signs that URL); "
+        "unset: the URL the request came to.",
+    )
+    mailgun_webhook_signing_key: str | None = Field(
+        default=None, description="Mailgun's HTTP webhook signing key; unset: Mailgun deliveries unsigned."
+    )
+    sendgrid_webhook_public_key: str | None = Field(
+        default=None,
+        description="SendGrid's signed event webhook verification key (base64 DER); unset: unsigned.",
+    )
+    klaviyo_webhook_secret: str | None = Field(
+        default=None, description="A Klaviyo system webhook's secret; unset: Klaviyo deliveries unsigned."
+    )
+    webhook_tolerance_s: float = Field(
+        default=300.0, gt=0, description="Oldest signed webhook timestamp accepted, in seconds."
+    )
     brand_fetch_timeout_s: float = Field(default=10.0, gt=0, description="Deadline to fetch a brand page.")
     monitoring_config: Path | None = Field(
         default=None, description="YAML file of monitoring thresholds, merged over the shipped ones."
@@ -101,6 +125,28 @@ class Settings(BaseSettings):
         except InvalidInputError as exc:
             raise ValueError(exc.message) from None
         return value
+
+    @field_validator("sendgrid_webhook_public_key")
+    @classmethod
+    def _p256_key(cls, value: str | None) -> str | None:
+        """SendGrid's key checked when the settings load, not on the first delivery."""
+        if value is not None:
+            try:
+                load_sendgrid_public_key(value)
+            except InvalidInputError as exc:
+                raise ValueError(exc.message) from None
+        return value
+
+    def webhook_keys(self) -> WebhookKeys:
+        """The e-mail platforms' webhook signing keys, one set for the deployment."""
+        return WebhookKeys(
+            mandrill_key=self.mandrill_webhook_key,
+            mandrill_url=self.mandrill_webhook_url,
+            mailgun_signing_key=self.mailgun_webhook_signing_key,
+            sendgrid_public_key=self.sendgrid_webhook_public_key,
+            klaviyo_secret=self.klaviyo_webhook_secret,
+            tolerance_s=self.webhook_tolerance_s,
+        )
 
     def resolved_database_url(self) -> str:
         """The database to use: `database_url`, else SQLite in `data_dir`."""

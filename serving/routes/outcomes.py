@@ -6,15 +6,19 @@ import io
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, File, Form, UploadFile
+from fastapi import APIRouter, Body, File, Form, Path, Request, UploadFile
+from starlette.concurrency import run_in_threadpool
 
 from feedback.batches import ingest_batch
 from feedback.csv_import import import_outcomes_csv
-from feedback.errors import InvalidInputError
-from feedback.webhooks import ingest_webhook
+from feedback.errors import InvalidInputError, SignatureError
+from feedback.webhook_platforms import Platform, read_platform_delivery
+from feedback.webhooks import WebhookReport, ingest_webhook
 from serving.deps import Marketer, RuntimeDep
+from serving.errors import UnauthorizedError
 from serving.routes import COMMON_ERRORS
 from serving.routes.feedback import batch_out
+from serving.runtime import Runtime
 from serving.schemas import (
     BatchOut,
     EventBatchIn,
@@ -147,6 +151,53 @@ def receive_webhook(
     report = ingest_webhook(
         runtime.sessions, key.workspace_id, items, limit=runtime.settings.max_batch_events
     )
+    return _webhook_out(runtime, report)
+
+
+@router.post(
+    "/webhook/{platform}",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {}},
+                "application/x-www-form-urlencoded": {"schema": {}},
+            },
+        }
+    },
+)
+async def receive_platform_webhook(
+    request: Request,
+    key: Marketer,
+    runtime: RuntimeDep,
+    platform: Annotated[Platform, Path(description="The e-mail platform that posts the delivery.")],
+) -> WebhookReportOut:
+    """Receive a platform's own webhook delivery: Mailchimp Transactional, Mailgun, SendGrid or Klaviyo.
+
+    When the platform's signing key is configured, a delivery that is unsigned, wrongly signed,
+    altered or signed longer ago than the tolerance is refused with 401 and nothing is stored.
+    Events are reported as by `/v1/outcomes/webhook`; the platform's event id is the idempotency key.
+    """
+    body = await request.body()
+    try:
+        delivery = read_platform_delivery(
+            platform, body, request.headers, url=str(request.url), keys=runtime.settings.webhook_keys()
+        )
+    except SignatureError as exc:
+        raise UnauthorizedError(exc.message, field=exc.field) from None
+    report = await run_in_threadpool(
+        ingest_webhook,
+        runtime.sessions,
+        key.workspace_id,
+        delivery.items,
+        limit=runtime.settings.max_batch_events,
+        event_names=delivery.event_names,
+        ignored=delivery.ignored,
+    )
+    return _webhook_out(runtime, report)
+
+
+def _webhook_out(runtime: Runtime, report: WebhookReport) -> WebhookReportOut:
     metrics = runtime.metrics
     metrics.count_events(metrics.outcome_events, report.accepted, report.duplicates, len(report.rejected))
     return WebhookReportOut(

@@ -71,6 +71,7 @@ def world(server: LiveServer) -> Iterator[World]:
             "dataset_id": dataset,
             "key_id": key_id,
             "kind": "latency",  # the report kind in /v1/reports/{kind}/latest
+            "platform": "sendgrid",  # the e-mail platform in /v1/outcomes/webhook/{platform}
         },
     )
 
@@ -207,6 +208,9 @@ def routes(world: World) -> list[Route]:
             data={"mapping": mapping},
         ),
         Route("POST", "/v1/outcomes/webhook", lambda r, w: _webhook_rejected(r), json=webhook),
+        Route(
+            "POST", f"/v1/outcomes/webhook/{ids['platform']}", lambda r, w: _webhook_rejected(r), json=webhook
+        ),
         Route(
             "POST",
             "/v1/experiments",

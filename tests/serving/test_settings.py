@@ -37,3 +37,24 @@ def test_a_bad_brand_fetch_allow_entry_fails_when_the_settings_load(
         Settings()
 
     assert variable.removeprefix("COPYLOOP_").lower() in str(info.value)
+
+
+def test_a_sendgrid_webhook_key_that_is_not_a_p256_public_key_fails_when_the_settings_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("COPYLOOP_SENDGRID_WEBHOOK_PUBLIC_KEY", "bm90IGEga2V5")
+
+    with pytest.raises(ValidationError) as info:
+        Settings()
+
+    assert "sendgrid_webhook_public_key" in str(info.value) and "public key" in str(info.value)
+
+
+def test_webhook_signing_keys_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COPYLOOP_MAILGUN_WEBHOOK_SIGNING_KEY", "mailgun-key")
+    monkeypatch.setenv("COPYLOOP_WEBHOOK_TOLERANCE_S", "120")
+
+    keys = Settings().webhook_keys()
+
+    assert keys.mailgun_signing_key == "mailgun-key" and keys.tolerance_s == 120
+    assert keys.mandrill_key is None and keys.sendgrid_public_key is None and keys.klaviyo_secret is None
