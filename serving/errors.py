@@ -142,9 +142,21 @@ def error_status(exc: CopyloopError) -> int:
     return 500
 
 
+def _encodable(text: str) -> str:
+    # A message may quote the client's input, and a lone surrogate in it cannot be encoded as UTF-8:
+    # written as an escape, the answer still goes out.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_envelope(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     """The JSON body of every error answer and error event."""
-    return {"error": {"code": code, "message": message, "field": field}}
+    return {
+        "error": {
+            "code": code,
+            "message": _encodable(message),
+            "field": None if field is None else _encodable(field),
+        }
+    }
 
 
 def error_response(

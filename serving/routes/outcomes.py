@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, File, Form, UploadFile
 
-from feedback.batches import ingest_batch
+from feedback.batches import find_unstorable, ingest_batch
 from feedback.csv_import import import_outcomes_csv
 from feedback.errors import InvalidInputError
 from feedback.webhooks import ingest_webhook
@@ -72,6 +72,9 @@ def _json_form(text: str | None, field: str) -> dict[str, str] | None:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise InvalidInputError("must be a JSON object of strings", field=field)
+    problem = find_unstorable(value, field)
+    if problem is not None:
+        raise InvalidInputError(problem[1], field=problem[0])
     return value
 
 
