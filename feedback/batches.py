@@ -1,14 +1,16 @@
 """The rules of an incoming event batch: its size cap, the rows the store cannot take, all or nothing.
 
-Rows holding a NUL character (PostgreSQL cannot store one) and event times before 1970 are refused
-before the store sees them, each named by its index in the batch; the rest go to `feedback.ingest`.
-An atomic batch with any rejected row stores nothing. A single event is refused with the error that
-names its field.
+Rows holding text that no database can store (a NUL character, which PostgreSQL refuses, or a lone
+surrogate such as a JSON ``"\\ud800"`` escape, which is not Unicode text and cannot be encoded) and
+event times before 1970 are refused before the store sees them, each named by its index in the batch;
+the rest go to `feedback.ingest`. An atomic batch with any rejected row stores nothing. A single
+event is refused with the error that names its field.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -17,7 +19,7 @@ from feedback.errors import InvalidInputError, NotFoundError
 from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedRow
 from feedback.ingest import BatchResult, ingest_feedback, ingest_outcomes
 
-__all__ = ["EARLIEST_EVENT", "find_nul", "ingest_batch", "ingest_event"]
+__all__ = ["EARLIEST_EVENT", "find_unstorable", "ingest_batch", "ingest_event"]
 
 # No e-mail event predates this; older times are unit mistakes, and datasets cannot hold the oldest.
 EARLIEST_EVENT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -32,21 +34,38 @@ class _Rejected(Exception):
         self.result = result
 
 
-def find_nul(value: Any, path: str = "") -> str | None:
-    """The path of the first string in `value` (nested dicts and lists) holding a NUL character."""
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_NUL = "must not contain NUL characters"
+_SURROGATE = "must be Unicode text: it holds a lone surrogate (a \\ud800 to \\udfff escape without its pair)"
+
+
+def _printable(key: str) -> str:
+    """A key as it can appear in an error's field: lone surrogates written as escapes."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def find_unstorable(value: Any, path: str = "") -> tuple[str, str] | None:
+    """The path and reason of the first string in `value` (nested dicts and lists) no database can store.
+
+    That is text holding a NUL character or a lone surrogate (JSON decoders turn a ``"\\ud800"``
+    escape into one; it cannot be encoded as UTF-8).
+    """
     if isinstance(value, str):
-        return (path or "body") if "\x00" in value else None
+        found = _UNSTORABLE.search(value)
+        if found is None:
+            return None
+        return (path or "body"), (_NUL if found.group() == "\x00" else _SURROGATE)
     if isinstance(value, dict):
         for key, item in value.items():
-            where = f"{path}.{key}" if path else str(key)
-            found = find_nul(key, where) or find_nul(item, where)
-            if found:
-                return found
+            where = f"{path}.{_printable(str(key))}" if path else _printable(str(key))
+            problem = find_unstorable(key, where) or find_unstorable(item, where)
+            if problem:
+                return problem
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
-            found = find_nul(item, f"{path}.{index}" if path else str(index))
-            if found:
-                return found
+            problem = find_unstorable(item, f"{path}.{index}" if path else str(index))
+            if problem:
+                return problem
     return None
 
 
@@ -66,15 +85,15 @@ def _too_early(value: Any) -> bool:
 def _prescreen(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int], list[RejectedRow]]:
     """The rows the store can take, their indexes in the batch, and the others as rejected rows.
 
-    Refused here: text with NUL characters (PostgreSQL cannot store it) and event times before 1970.
+    Refused here: text no database can store (`find_unstorable`) and event times before 1970.
     """
     kept: list[dict[str, Any]] = []
     positions: list[int] = []
     refused: list[RejectedRow] = []
     for index, event in enumerate(events):
-        where = find_nul(event)
-        if where is not None:
-            refused.append(RejectedRow(index, where, "must not contain NUL characters"))
+        problem = find_unstorable(event)
+        if problem is not None:
+            refused.append(RejectedRow(index, *problem))
         elif isinstance(event, dict) and _too_early(event.get("event_time")):
             refused.append(RejectedRow(index, "event_time", _TOO_EARLY))
         else:
@@ -129,9 +148,9 @@ def ingest_event(
     sessions: sessionmaker[Session], workspace_id: str, event: FeedbackEventIn | OutcomeEventIn
 ) -> BatchResult:
     """Store one event; a rejected event raises the error that names its field."""
-    where = find_nul(event.model_dump(mode="json"))
-    if where is not None:
-        raise InvalidInputError("must not contain NUL characters", field=where)
+    unstorable = find_unstorable(event.model_dump(mode="json"))
+    if unstorable is not None:
+        raise InvalidInputError(unstorable[1], field=unstorable[0])
     if _too_early(event.event_time):
         raise InvalidInputError(_TOO_EARLY, field="event_time")
     if isinstance(event, FeedbackEventIn):

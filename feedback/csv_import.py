@@ -5,7 +5,8 @@ The column mapping names, for each CSV column to use, the event field it fills: 
 Event names are matched case-insensitively through `DEFAULT_EVENT_NAMES` plus the caller's own names.
 Without an idempotency-key column each line gets a key derived from its content (variant, contact
 hash, event, time and revenue), so importing the same file twice stores nothing new; two lines that
-are identical in all of those are one event.
+are identical in all of those are one event. A line the csv module cannot read (a cell longer than
+its field size limit, 131,072 characters) refuses the whole file, naming the line and the column.
 """
 
 from __future__ import annotations
@@ -85,6 +86,75 @@ class _LineError(Exception):
         super().__init__(reason)
         self.event_field = event_field
         self.reason = reason
+
+
+class _Records:
+    """The CSV records of a source; one that cannot be read raises InvalidInputError naming its line.
+
+    The raw lines of the record being read are kept, to find the column of a cell over the limit.
+    """
+
+    def __init__(self, handle: IO[str], delimiter: str) -> None:
+        self._lines = iter(handle)
+        self._raw: list[str] = []
+        self._delimiter = delimiter
+        self._reader = csv.reader(self._raw_lines(), delimiter=delimiter)
+        self.header: list[str] = []
+
+    def _raw_lines(self) -> Iterator[str]:
+        for line in self._lines:
+            self._raw.append(line)
+            yield line
+
+    @property
+    def line_num(self) -> int:
+        """The number of the last line read (the header is line 1)."""
+        return self._reader.line_num
+
+    def __iter__(self) -> _Records:
+        return self
+
+    def __next__(self) -> list[str]:
+        self._raw.clear()
+        try:
+            return next(self._reader)
+        except csv.Error as exc:
+            limit = csv.field_size_limit()
+            if "field limit" not in str(exc):
+                raise InvalidInputError(
+                    f"line {self.line_num} cannot be read: {exc}", field="source"
+                ) from None
+            index = _oversized_cell("".join(self._raw), self._delimiter, limit)
+            column = repr(self.header[index]) if index < len(self.header) else str(index + 1)
+            raise InvalidInputError(
+                f"line {self.line_num}, column {column}: a cell is longer than {limit:,} characters",
+                field="source",
+            ) from None
+
+
+def _oversized_cell(text: str, delimiter: str, limit: int) -> int:
+    """The index of the first cell of a raw record longer than `limit` characters, read as csv reads it."""
+    column, length, quoted, index = 0, 0, False, 0
+    while index < len(text):
+        char = text[index]
+        if quoted and char == '"':
+            if text[index + 1 : index + 2] != '"':
+                quoted = False
+            else:
+                length += 1
+                index += 1
+        elif quoted:
+            length += 1
+        elif char == '"' and length == 0:
+            quoted = True
+        elif char == delimiter:
+            column, length = column + 1, 0
+        elif char not in "\r\n":
+            length += 1
+        if length > limit:
+            return column
+        index += 1
+    return column
 
 
 @contextmanager
@@ -206,9 +276,10 @@ def _import(
     secret = get_workspace(session, workspace_id).contact_secret
     report = ImportReport()
     with _open(source) as handle:
-        reader = csv.reader(handle, delimiter=delimiter)
+        reader = _Records(handle, delimiter)
         # A file object opened without utf-8-sig still carries the byte-order mark.
         header = [name.strip().lstrip("\ufeff") for name in next(reader, [])]
+        reader.header = header
         if not header:
             raise InvalidInputError("the file is empty", field="source")
         columns = _check_mapping({k.strip(): v for k, v in mapping.items()}, header)

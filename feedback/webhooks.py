@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from feedback.batches import find_nul
+from feedback.batches import find_unstorable
 from feedback.contacts import contact_hash
 from feedback.csv_import import DEFAULT_EVENT_NAMES
 from feedback.errors import InvalidInputError
@@ -195,9 +195,9 @@ def map_webhook_events(
         if not isinstance(item, Mapping):
             batch.rejected.append(RejectedRow(index, "event", "must be an object"))
             continue
-        where = find_nul(dict(item))
-        if where is not None:
-            batch.rejected.append(RejectedRow(index, where, "must not contain NUL characters"))
+        problem = find_unstorable(dict(item))
+        if problem is not None:
+            batch.rejected.append(RejectedRow(index, *problem))
             continue
         try:
             event = _event(item, secret, names)

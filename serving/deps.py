@@ -14,7 +14,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from feedback.batches import find_nul
+from feedback.batches import find_unstorable
 from genai.errors import InvalidInputError
 from serving.auth import ADMIN, DATA, READ, WRITE, Principal, check_role, resolve_principal
 from serving.errors import RateLimitedError
@@ -87,7 +87,10 @@ CurrentWorkspace = Annotated[str, Depends(current_workspace)]
 
 
 async def refuse_nul(request: Request) -> None:
-    """Refuse a JSON body holding a NUL character, naming the field (PostgreSQL cannot store one).
+    """Refuse a JSON body holding text no database can store, naming the field.
+
+    That is a NUL character (PostgreSQL cannot store one) or a lone surrogate (a ``"\\ud800"``
+    escape, which is not Unicode text).
 
     Batches (``events``) and webhook arrays are checked row by row when they are ingested
     (`feedback.batches`, `feedback.webhooks`), so that one bad row does not refuse the others.
@@ -101,9 +104,9 @@ async def refuse_nul(request: Request) -> None:
     except ValueError:
         return  # not JSON: the route's own validation answers
     if isinstance(body, dict):
-        found = find_nul({k: v for k, v in body.items() if k != "events"})
-        if found:
-            raise InvalidInputError("must not contain NUL characters", field=found)
+        problem = find_unstorable({k: v for k, v in body.items() if k != "events"})
+        if problem:
+            raise InvalidInputError(problem[1], field=problem[0])
 
 
 def _role(allowed: tuple[str, ...]) -> Callable[[Principal, Request], Awaitable[Principal]]:

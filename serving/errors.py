@@ -13,7 +13,9 @@ of a generation stream: `error_envelope` builds it, `domain_error` gives a domai
 envelope and headers, `error_status` maps the library's domain errors (genai, feedback) to status
 codes, and `install_error_handlers` puts the translation on an app. A request that does not
 validate is translated by `genai.errors.invalid_input`, as the libraries translate theirs. A body
-over the size limit is refused by `serving.limits` (413).
+over the size limit is refused by `serving.limits` (413). A database that cannot be reached, is
+locked past its busy timeout or has no free connection answers 503 (``database_unavailable``, with
+Retry-After); the driver's text, which names hosts and ports, goes to the log only.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DataError as SQLDataError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from feedback.errors import ConflictError, DatabaseError, FeedbackError, NotFoundError, StateError
@@ -62,6 +66,12 @@ log = logging.getLogger("copyloop.api")
 
 # Seconds a client should wait before retrying when the generation queue is full.
 QUEUE_FULL_RETRY_S = 5
+# Seconds a client should wait before retrying when the database is unavailable.
+DATABASE_RETRY_S = 5
+# What the driver raises when the database cannot serve a request at all: not reachable, the
+# connection dropped, locked past the busy timeout, or no free connection in the pool.
+_DATABASE_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+_DATABASE_UNAVAILABLE_MESSAGE = "the database is unavailable; try again shortly"
 
 
 class ErrorBody(BaseModel):
@@ -142,9 +152,21 @@ def error_status(exc: CopyloopError) -> int:
     return 500
 
 
+def _encodable(text: str) -> str:
+    # A message may quote the client's input, and a lone surrogate in it cannot be encoded as UTF-8:
+    # written as an escape, the answer still goes out.
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def error_envelope(code: str, message: str, field: str | None = None) -> dict[str, Any]:
     """The JSON body of every error answer and error event."""
-    return {"error": {"code": code, "message": message, "field": field}}
+    return {
+        "error": {
+            "code": code,
+            "message": _encodable(message),
+            "field": None if field is None else _encodable(field),
+        }
+    }
 
 
 def error_response(
@@ -237,6 +259,16 @@ def _on_data_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_input", f"the request {_UNSTORABLE}")
 
 
+def _on_database_unavailable(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("the database is unavailable: %s: %s", type(exc).__name__, exc)
+    return error_response(
+        503,
+        "database_unavailable",
+        _DATABASE_UNAVAILABLE_MESSAGE,
+        headers={"Retry-After": str(DATABASE_RETRY_S)},
+    )
+
+
 def _on_unexpected(_: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error", exc_info=exc)
     return error_response(500, "internal_error", "the server failed to answer; the error is logged")
@@ -248,4 +280,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(SQLDataError, _on_data_error)
+    for unavailable in _DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, _on_database_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

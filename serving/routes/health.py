@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import anyio
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
@@ -14,6 +16,8 @@ from serving.schemas import HealthOut, ReadyOut
 __all__ = ["router"]
 
 router = APIRouter(tags=["health"])
+
+log = logging.getLogger("copyloop.api")
 
 
 @router.get("/healthz")
@@ -28,9 +32,11 @@ def _check(runtime: Runtime) -> ReadyOut:
     try:
         with runtime.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
-    except Exception as exc:  # any failure means "not ready"; the reason goes to the answer
+    except Exception as exc:  # any failure means "not ready"
+        # The driver's text names hosts, ports and users: it goes to the log, not to an anonymous caller.
+        log.warning("readiness: the database failed: %s: %s", type(exc).__name__, exc)
         database = False
-        detail["database"] = f"{type(exc).__name__}: {exc}"[:300]
+        detail["database"] = "the database does not answer; the server's log has the reason"
     backend = False
     if runtime.backend is None:
         detail["backend"] = runtime.backend_error or "no generation backend is loaded"
@@ -38,7 +44,8 @@ def _check(runtime: Runtime) -> ReadyOut:
         try:
             backend = runtime.backend.ready()
         except Exception as exc:
-            detail["backend"] = f"{type(exc).__name__}: {exc}"[:300]
+            log.warning("readiness: the generation backend failed: %s: %s", type(exc).__name__, exc)
+            detail["backend"] = "the generation backend failed its check; the server's log has the reason"
         else:
             if not backend:
                 detail["backend"] = "the generation backend is not ready"

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, File, Form, Path, Request, UploadFile
 from starlette.concurrency import run_in_threadpool
 
-from feedback.batches import ingest_batch
+from feedback.batches import find_unstorable, ingest_batch
 from feedback.csv_import import import_outcomes_csv
 from feedback.errors import InvalidInputError, SignatureError
 from feedback.webhook_platforms import Platform, read_platform_delivery
@@ -76,6 +76,9 @@ def _json_form(text: str | None, field: str) -> dict[str, str] | None:
         isinstance(k, str) and isinstance(v, str) for k, v in value.items()
     ):
         raise InvalidInputError("must be a JSON object of strings", field=field)
+    problem = find_unstorable(value, field)
+    if problem is not None:
+        raise InvalidInputError(problem[1], field=problem[0])
     return value
 
 

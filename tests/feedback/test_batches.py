@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from feedback.batches import find_nul, ingest_batch, ingest_event
+from feedback.batches import find_unstorable, ingest_batch, ingest_event
 from feedback.errors import InvalidInputError, NotFoundError
 from feedback.events import FeedbackEventIn, RejectedRow
 from feedback.models import FeedbackEvent
@@ -20,11 +22,20 @@ def stored_feedback(factory: sessionmaker[Session]) -> int:
         return int(session.scalar(select(func.count()).select_from(FeedbackEvent)) or 0)
 
 
-def test_find_nul_names_the_path_of_the_first_string_holding_one() -> None:
-    assert find_nul({"a": "fine", "b": ["ok", {"c": "bad\x00"}]}) == "b.1.c"
-    assert find_nul({"ke\x00y": 1}) == "ke\x00y"
-    assert find_nul("\x00") == "body"
-    assert find_nul({"a": ["x", 1, None]}) is None
+NUL = "must not contain NUL characters"
+SURROGATE = "must be Unicode text: it holds a lone surrogate (a \\ud800 to \\udfff escape without its pair)"
+
+
+def test_find_unstorable_names_the_path_of_the_first_string_holding_a_nul_or_a_lone_surrogate() -> None:
+    assert find_unstorable({"a": "fine", "b": ["ok", {"c": "bad\x00"}]}) == ("b.1.c", NUL)
+    assert find_unstorable({"ke\x00y": 1}) == ("ke\x00y", NUL)
+    assert find_unstorable("\x00") == ("body", NUL)
+    assert find_unstorable({"a": ["x", 1, None]}) is None
+    assert find_unstorable({"a": {"b": "x\ud800y"}}) == ("a.b", SURROGATE)
+    # The path names a key with a lone surrogate in a form that can be encoded.
+    assert find_unstorable({"k\udfff": "v"}) == ("k\\udfff", SURROGATE)
+    # A pair that makes one character is text like any other.
+    assert find_unstorable({"a": "\U0001f56f candles", "b": json.loads('"\\ud83d\\udd6f"')}) is None
 
 
 def test_a_batch_refuses_nul_text_and_times_before_1970_row_by_row(

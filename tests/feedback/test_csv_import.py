@@ -145,3 +145,26 @@ def test_a_bad_mapping_is_refused_before_anything_is_stored(
     assert info.value.field == "event_names"
     with factory() as session:
         assert session.scalar(select(func.count()).select_from(OutcomeEvent)) == 0
+
+
+def test_a_cell_over_the_csv_field_limit_refuses_the_file_naming_line_and_column(
+    factory: sessionmaker[Session], workspace: Workspace
+) -> None:
+    ws_id, variants = workspace
+    huge = "x" * 200_000
+    plain = f"ann@example.com,{variants[0]},Opened,2024-05-01 09:00:00,\n"
+    files = {
+        # An unquoted cell on line 3, in the fourth column.
+        f"Email Address,Campaign Variant,Event,Timestamp,Revenue\n{plain}bo@example.com,{variants[0]},"
+        f"Opened,{huge},\n": "line 3, column 'Timestamp'",
+        # A quoted cell with doubled quotes and line breaks: the line where it passes the limit.
+        'Email Address,Campaign Variant,Event,Timestamp,Revenue\n"a ""quoted""\n'
+        f'{huge}",{variants[0]},Opened,2024-05-01 09:00:00,\n': "line 3, column 'Email Address'",
+    }
+    for text, where in files.items():
+        with pytest.raises(InvalidInputError) as info:
+            import_outcomes_csv(factory, ws_id, io.StringIO(text, newline=""), MAPPING)
+        assert info.value.field == "source"
+        assert info.value.message == f"{where}: a cell is longer than 131,072 characters"
+    with factory() as session:
+        assert session.scalar(select(func.count()).select_from(OutcomeEvent)) == 0

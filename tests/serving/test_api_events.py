@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.serving.conftest import LiveServer, create_brand, create_generation, variant_ids
+from tests.serving.conftest import BRIEF, LiveServer, create_brand, create_generation, variant_ids
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
@@ -149,6 +150,20 @@ def test_a_csv_export_imports_with_a_mapping_and_reports_bad_lines(
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "mapping"
 
 
+def test_a_csv_cell_over_the_field_limit_is_refused_naming_line_and_column(
+    api: httpx.Client, variants: list[str]
+) -> None:
+    csv = f"Email,Variant,Event,Time\n{'x' * 200_000}@example.com,{variants[0]},open,2024-05-01T09:00:00Z\n"
+    mapping = '{"Email": "contact", "Variant": "variant_id", "Event": "kind", "Time": "event_time"}'
+    response = api.post("/v1/outcomes/import", files={"file": ("export.csv", csv)}, data={"mapping": mapping})
+    assert response.status_code == 422
+    assert response.json()["error"] == {
+        "code": "invalid_input",
+        "message": "line 2, column 'Email': a cell is longer than 131,072 characters",
+        "field": "source",
+    }
+
+
 def test_a_sendgrid_style_webhook_is_stored_once_even_when_redelivered(
     api: httpx.Client, variants: list[str]
 ) -> None:
@@ -203,6 +218,55 @@ def test_text_with_a_nul_character_is_refused_row_by_row_naming_the_field(
     ]
     brand = api.post("/v1/brands", json={"kit": {"name": "Nul\x00Co"}})
     assert brand.status_code == 422 and brand.json()["error"]["field"] == "kit.name"
+
+
+SURROGATE = "must be Unicode text: it holds a lone surrogate (a \\ud800 to \\udfff escape without its pair)"
+
+
+def _escaped(value: Any) -> bytes:
+    # json.dumps writes a lone surrogate as the escape "\\ud800", as a careless client would send it.
+    return json.dumps(value).encode("ascii")
+
+
+def test_text_with_a_lone_surrogate_is_refused_naming_the_field(
+    api: httpx.Client, variants: list[str]
+) -> None:
+    headers = {"content-type": "application/json"}
+    single = api.post(
+        "/v1/feedback",
+        content=_escaped(feedback(variants[0], "s-1", "comment", comment="a\ud800")),
+        headers=headers,
+    )
+    assert single.status_code == 422
+    assert single.json()["error"] == {"code": "invalid_input", "message": SURROGATE, "field": "comment"}
+    events = [
+        outcome(variants[0], "s-2", "c\udc00@example.com", "open"),
+        outcome(variants[0], "s-3", "d@example.com"),
+    ]
+    batch = api.post("/v1/outcomes", content=_escaped({"events": events}), headers=headers)
+    assert batch.status_code == 200 and batch.json()["accepted"] == 1
+    assert batch.json()["rejected"] == [{"index": 0, "field": "contact", "reason": SURROGATE}]
+    # A webhook reports the bad event by index, as it does every bad event (platforms retry refusals).
+    hook = [
+        {"event": "op\ud800en", "email": "e@example.com", "timestamp": 1733045400, "variant_id": variants[0]}
+    ]
+    delivery = api.post("/v1/outcomes/webhook", content=_escaped(hook), headers=headers)
+    assert delivery.status_code == 200
+    assert delivery.json()["rejected"] == [{"index": 0, "field": "event", "reason": SURROGATE}]
+    brief = {"brand_id": "x", "brief": {**BRIEF, "goal": "Holiday \ud800 sale"}}
+    generation = api.post("/v1/generations", content=_escaped(brief), headers=headers)
+    assert generation.status_code == 422 and generation.json()["error"]["field"] == "brief.goal"
+    # A key with a lone surrogate is named in a form the answer can carry.
+    segment = api.post("/v1/segments", content=_escaped({"name": "s", "tra\udfffits": {}}), headers=headers)
+    assert segment.status_code == 422 and segment.json()["error"]["field"] == "tra\\udfffits"
+    mapping = {"Email\ud800": "contact"}
+    csv_import = api.post(
+        "/v1/outcomes/import",
+        files={"file": ("export.csv", b"Email,Variant,Event,Time\n")},
+        data={"mapping": json.dumps(mapping)},
+    )
+    assert csv_import.status_code == 422 and csv_import.json()["error"]["field"] == "mapping.Email\\ud800"
+    assert api.get(f"/v1/variants/{variants[0]}/feedback").json()["counts"] == {}
 
 
 def test_events_dated_before_1970_are_rejected(api: httpx.Client, variants: list[str]) -> None:
