@@ -15,7 +15,10 @@ from sqlalchemy.orm import Session
 from feedback.errors import ConflictError, InvalidInputError
 from feedback.models import Brand, Campaign, GenerationRequestRow, SegmentMembership, SegmentRow, VariantRow
 from feedback.tenancy import get_in_workspace, get_workspace, in_workspace
+from genai.brand import BrandKit
 from genai.campaign import CampaignDraft, Lineage, Variant
+from genai.draft import EmailDraft
+from genai.render import render_html, render_text
 
 __all__ = [
     "create_brand",
@@ -26,7 +29,9 @@ __all__ = [
     "latest_member_counts",
     "lineage_of",
     "list_brands",
+    "list_generation_requests",
     "list_segments",
+    "rendered_variant",
     "save_campaign",
     "segment_names",
     "segments_named",
@@ -258,6 +263,44 @@ def variants_of(session: Session, workspace_id: str, generation_request_id: str)
         .order_by(VariantRow.segment_name, VariantRow.rank)
     )
     return list(session.scalars(stmt))
+
+
+def list_generation_requests(
+    session: Session, workspace_id: str, limit: int, offset: int
+) -> list[tuple[GenerationRequestRow, int]]:
+    """The workspace's generation requests, newest first, each with its number of variants."""
+    stmt = (
+        in_workspace(GenerationRequestRow, workspace_id)
+        .order_by(GenerationRequestRow.created_at.desc(), GenerationRequestRow.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    rows = list(session.scalars(stmt))
+    counts: dict[str, int] = {}
+    if rows:
+        count_stmt = (
+            select(VariantRow.generation_request_id, func.count())
+            .where(VariantRow.generation_request_id.in_([r.id for r in rows]))
+            .group_by(VariantRow.generation_request_id)
+        )
+        counts = {rid: int(count) for rid, count in session.execute(count_stmt)}
+    return [(row, counts.get(row.id, 0)) for row in rows]
+
+
+def rendered_variant(session: Session, workspace_id: str, variant_id: str, kind: str) -> str:
+    """A stored variant's e-mail as `kind` ("html" or "text"), rendered again if it was stored without."""
+    variant = get_in_workspace(session, VariantRow, workspace_id, variant_id)
+    stored = variant.html if kind == "html" else variant.text
+    if stored:
+        return stored
+    request = get_in_workspace(session, GenerationRequestRow, workspace_id, variant.generation_request_id)
+    kit = BrandKit(name="")
+    if request.brand_id is not None:
+        kit = BrandKit.from_dict(get_in_workspace(session, Brand, workspace_id, request.brand_id).kit)
+    draft = EmailDraft.from_dict(variant.draft)
+    if kind == "html":
+        return render_html(draft, kit, lang=str(request.brief.get("language", "en")))
+    return render_text(draft, kit)
 
 
 def get_variant(session: Session, workspace_id: str, variant_id: str) -> VariantRow:

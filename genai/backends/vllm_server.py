@@ -55,24 +55,45 @@ class VLLMServerBackend(Backend):
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="copyloop-vllm")
         self._model = model
         self.checkpoint_sha256 = None
-        # a LoRA adapter the server loaded with --lora-modules is asked for as the request's model
-        self._adapter = adapter if adapter not in (None, "none", "default") else None
-        if self._adapter is not None:
-            from genai.tuning.adapters import ADAPTERS_DIR, load_adapter
+        # A LoRA adapter the server loaded with --lora-modules is asked for as the request's model.
+        # Unset or "default" means the shipped task adapter, as on the embedded backend, whenever
+        # the server serves it (asked once, on first use); "none" always means the base model.
+        self._adapter: str | None = None
+        self._adapter_settled = adapter == "none"
+        if adapter not in (None, "none", "default"):
+            self._use_adapter(str(adapter))
 
-            self.adapter_name = self._adapter
-            shipped = ADAPTERS_DIR / self._adapter
-            self.adapter_sha256 = load_adapter(shipped).sha256 if shipped.is_dir() else None
+    def _use_adapter(self, name: str) -> None:
+        from genai.tuning.adapters import ADAPTERS_DIR, load_adapter
+
+        self._adapter = name
+        self._adapter_settled = True
+        self.adapter_name = name
+        shipped = ADAPTERS_DIR / name
+        self.adapter_sha256 = load_adapter(shipped).sha256 if shipped.is_dir() else None
+
+    def served_models(self) -> list[str]:
+        """The ids the server answers to: the base model first, then each loaded adapter."""
+        data = self._call("GET", "/models")
+        return [str(m["id"]) for m in data.get("data") or []]
+
+    def _settle_adapter(self) -> None:
+        if self._adapter_settled:
+            return
+        from genai.tuning.adapters import DEFAULT_ADAPTER
+
+        if DEFAULT_ADAPTER in self.served_models():
+            self._use_adapter(DEFAULT_ADAPTER)
+        self._adapter_settled = True
 
     @property
     def model_id(self) -> str:  # type: ignore[override]
         """The served model's id, asked of the server on first use."""
         if self._model is None:
-            data = self._call("GET", "/models")
-            models = data.get("data") or []
+            models = self.served_models()
             if not models:
                 raise BackendUnavailableError(f"the vLLM server at {self.base_url} serves no model")
-            self._model = str(models[0]["id"])
+            self._model = models[0]
         return self._model
 
     def ready(self) -> bool:
@@ -84,6 +105,7 @@ class VLLMServerBackend(Backend):
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Send every request concurrently and collect the results in order."""
+        self._settle_adapter()
         model = self._adapter or self.model_id
         futures = [self._pool.submit(self._one, model, r) for r in requests]
         return [f.result() for f in futures]

@@ -17,18 +17,21 @@ from typing import Any
 import anyio
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, Response, StreamingResponse
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
-from feedback.catalog import create_campaign, lineage_of, save_campaign, variants_of
+from feedback.catalog import (
+    create_campaign,
+    lineage_of,
+    list_generation_requests,
+    rendered_variant,
+    save_campaign,
+    variants_of,
+)
 from feedback.models import Brand, GenerationRequestRow, VariantRow
-from feedback.tenancy import get_in_workspace, in_workspace
+from feedback.tenancy import get_in_workspace
 from genai.brand import BrandKit
 from genai.campaign import CampaignDraft, Variant
-from genai.draft import EmailDraft
 from genai.errors import CopyloopError, GenerationTimeoutError
 from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
-from genai.render import render_html, render_text
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import domain_error, error_envelope, error_status
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
@@ -254,31 +257,13 @@ async def create_generation(
     return await _generate(runtime, key.workspace_id, body)
 
 
-def _variant_counts(session: Session, request_ids: list[str]) -> dict[str, int]:
-    if not request_ids:
-        return {}
-    stmt = (
-        select(VariantRow.generation_request_id, func.count())
-        .where(VariantRow.generation_request_id.in_(request_ids))
-        .group_by(VariantRow.generation_request_id)
-    )
-    return {rid: int(count) for rid, count in session.execute(stmt)}
-
-
 @router.get("/generations")
 def list_generations(
     key: Reader, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> list[GenerationSummaryOut]:
     """The workspace's generations, newest first."""
     with session.begin():
-        stmt = (
-            in_workspace(GenerationRequestRow, key.workspace_id)
-            .order_by(GenerationRequestRow.created_at.desc(), GenerationRequestRow.id)
-            .limit(limit)
-            .offset(offset)
-        )
-        rows = list(session.scalars(stmt))
-        counts = _variant_counts(session, [r.id for r in rows])
+        rows = list_generation_requests(session, key.workspace_id, limit, offset)
         return [
             GenerationSummaryOut(
                 id=r.id,
@@ -287,9 +272,9 @@ def list_generations(
                 campaign_id=r.campaign_id,
                 created_at=r.created_at,
                 goal=r.brief.get("goal") if isinstance(r.brief.get("goal"), str) else None,
-                variant_count=counts.get(r.id, 0),
+                variant_count=count,
             )
-            for r in rows
+            for r, count in rows
         ]
 
 
@@ -308,22 +293,6 @@ def get_variant(variant_id: str, key: Reader, session: SessionDep) -> VariantOut
         return variant_out(get_in_workspace(session, VariantRow, key.workspace_id, variant_id))
 
 
-def _rendered(session: Session, workspace_id: str, variant_id: str, kind: str) -> str:
-    variant = get_in_workspace(session, VariantRow, workspace_id, variant_id)
-    stored = variant.html if kind == "html" else variant.text
-    if stored:
-        return stored
-    # Variants stored without their rendering are rendered from the draft and the brand kit.
-    request = get_in_workspace(session, GenerationRequestRow, workspace_id, variant.generation_request_id)
-    kit = BrandKit(name="")
-    if request.brand_id is not None:
-        kit = BrandKit.from_dict(get_in_workspace(session, Brand, workspace_id, request.brand_id).kit)
-    draft = EmailDraft.from_dict(variant.draft)
-    if kind == "html":
-        return render_html(draft, kit, lang=str(request.brief.get("language", "en")))
-    return render_text(draft, kit)
-
-
 # The HTML is model-written e-mail: a sandbox keeps it from running script on the API's origin.
 _HTML_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options": "nosniff"}
 
@@ -338,7 +307,7 @@ _HTML_HEADERS = {"Content-Security-Policy": "sandbox", "X-Content-Type-Options":
 def get_variant_html(variant_id: str, key: Reader, session: SessionDep) -> HTMLResponse:
     """The variant rendered as responsive e-mail HTML."""
     with session.begin():
-        html = _rendered(session, key.workspace_id, variant_id, "html")
+        html = rendered_variant(session, key.workspace_id, variant_id, "html")
     return HTMLResponse(html, headers=_HTML_HEADERS)
 
 
@@ -353,5 +322,5 @@ def get_variant_html(variant_id: str, key: Reader, session: SessionDep) -> HTMLR
 def get_variant_text(variant_id: str, key: Reader, session: SessionDep) -> PlainTextResponse:
     """The variant as the plain-text part of the e-mail."""
     with session.begin():
-        text = _rendered(session, key.workspace_id, variant_id, "text")
+        text = rendered_variant(session, key.workspace_id, variant_id, "text")
     return PlainTextResponse(text, headers={"X-Content-Type-Options": "nosniff"})

@@ -15,6 +15,7 @@ from genai.backends.vllm_command import SERVED_MODEL_NAME, vllm_serve_args
 from genai.backends.vllm_server import VLLMServerBackend
 from genai.draft import CTA_LABELS, ENDS_SENTENCE, draft_schema
 from genai.errors import BackendError, BackendUnavailableError
+from genai.tuning.adapters import resolve_adapter
 
 SCHEMA = {"type": "object", "properties": {"subject": {"type": "string"}}}
 BASE = "http://gpu-box:8000/v1"
@@ -51,12 +52,15 @@ def two_choice_stream() -> bytes:
 class Server:
     """A mock server: records each request and answers with the handler's response."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, served: tuple[str, ...] | None = None) -> None:
         self.handler = handler
+        self.served = served
         self.requests: list[httpx.Request] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        if self.served is not None and request.method == "GET" and request.url.path.endswith("/models"):
+            return httpx.Response(200, json={"data": [{"id": m} for m in self.served]})
         return self.handler(request)
 
     def bodies(self) -> list[dict[str, Any]]:
@@ -68,9 +72,12 @@ class Server:
 def client() -> Iterator[Callable[..., tuple[VLLMServerBackend, Server]]]:
     made: list[VLLMServerBackend] = []
 
-    def make(handler: Handler, **options: Any) -> tuple[VLLMServerBackend, Server]:
-        server = Server(handler)
+    def make(
+        handler: Handler, served: tuple[str, ...] | None = None, **options: Any
+    ) -> tuple[VLLMServerBackend, Server]:
+        server = Server(handler, served)
         options.setdefault("model", "served-model")
+        options.setdefault("adapter", "none")  # the tests of the default adapter say which models are served
         backend = VLLMServerBackend(BASE, transport=httpx.MockTransport(server), backoff_s=0, **options)
         made.append(backend)
         return backend, server
@@ -99,7 +106,8 @@ def test_streamed_choices_are_assembled_per_index_with_usage_and_ttft(
     assert result.tokens_in == 42
     assert sum(c.tokens_out for c in result.candidates) == 9
     assert result.ttft_s is not None and 0 <= result.ttft_s <= result.total_s
-    assert server.requests[0].url == httpx.URL(BASE + "/chat/completions")
+    [post] = [r for r in server.requests if r.method == "POST"]
+    assert post.url == httpx.URL(BASE + "/chat/completions")
 
 
 def test_the_payload_asks_for_n_seeded_schema_constrained_streamed_candidates(
@@ -258,6 +266,39 @@ def test_an_adapter_is_asked_for_as_the_requests_model(
     [body] = server.bodies()
     assert body["model"] == "brand-x"
     assert backend.adapter_name == "brand-x" and backend.adapter_sha256 is None  # not a shipped adapter
+
+
+def test_unset_adapter_means_the_shipped_one_when_the_server_serves_it(
+    client: Callable[..., tuple[VLLMServerBackend, Server]],
+) -> None:
+    shipped = resolve_adapter(None)
+    assert shipped is not None
+    backend, server = client(
+        lambda r: httpx.Response(200, content=two_choice_stream()),
+        served=("served-model", shipped.name),
+        adapter=None,
+    )
+    backend.generate([ask()])
+    [body] = server.bodies()
+    assert body["model"] == shipped.name
+    assert backend.adapter_name == shipped.name and backend.adapter_sha256 == shipped.sha256
+
+
+@pytest.mark.parametrize(
+    ("adapter", "served"), [(None, ("served-model",)), ("none", ("served-model", "email-v1"))]
+)
+def test_the_base_model_is_asked_for_when_no_adapter_is_served_or_none_is_wanted(
+    client: Callable[..., tuple[VLLMServerBackend, Server]], adapter: str | None, served: tuple[str, ...]
+) -> None:
+    backend, server = client(
+        lambda r: httpx.Response(200, content=two_choice_stream()), served=served, adapter=adapter
+    )
+    backend.generate([ask()])
+    [body] = server.bodies()
+    assert body["model"] == "served-model"
+    assert backend.adapter_name is None
+    if adapter == "none":  # never asks the server what it serves
+        assert all(r.method == "POST" for r in server.requests)
 
 
 def test_each_candidate_carries_the_mean_log_probability_the_server_reports(client: Any) -> None:
