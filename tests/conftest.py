@@ -9,8 +9,7 @@ from typing import Any
 import platformdirs
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+from tests.support.paths import PAGES
 
 
 @pytest.fixture(autouse=True)

@@ -1,11 +1,12 @@
-"""The packages' imports point one way: serving -> monitoring -> feedback -> genai, with no circle."""
+"""The packages' imports point one way: serving -> monitoring -> feedback -> genai, with no circle;
+the tests share helpers only through tests/support."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 # Each package may import only those after it: genai imports none of the others.
 ORDER = ("serving", "monitoring", "feedback", "genai")
@@ -81,3 +82,32 @@ def test_no_module_imports_itself_round_a_circle() -> None:
         if name not in state:
             visit(name, [name])
     assert circles == []
+
+
+def _relative_imports(path: Path) -> set[str]:
+    """The modules `path` imports relatively (``from .x import y``), as absolute names."""
+    parts = path.relative_to(REPO).with_suffix("").parts
+    package = parts[:-1]  # an __init__'s own package is its folder, as a module's is
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level > 0:
+            base = ".".join(
+                [*package[: len(package) - node.level + 1], *([node.module] if node.module else [])]
+            )
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_tests_share_helpers_only_through_tests_support() -> None:
+    # What the tests share lives in tests/support: no module under tests/ imports a test module or a
+    # conftest (relative imports included).
+    reaches = []
+    for path in sorted((REPO / "tests").rglob("*.py")):
+        name = ".".join(path.relative_to(REPO).with_suffix("").parts)
+        for imported in sorted(_imports(path, module_level_only=False) | _relative_imports(path)):
+            inside = imported == "tests" or imported.startswith("tests.")
+            shared = imported in ("tests", "tests.support") or imported.startswith("tests.support.")
+            if inside and not shared:
+                reaches.append(f"{name} imports {imported}")
+    assert reaches == []

@@ -2,43 +2,22 @@
 
 Each PostgreSQL test gets its own schema, selected through the connection's ``search_path``, so tests
 never see each other's rows; the migrations run into it and it is dropped afterwards. Set
-``COPYLOOP_TEST_POSTGRES_URL`` to use another server than the local one.
+``COPYLOOP_TEST_POSTGRES_URL`` to use another server than the local one (see `tests.support.postgres`).
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from functools import cache
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.db import make_engine, session_factory, upgrade
 from tests.support.feedback import seed_workspace
-
-POSTGRES_URL = os.environ.get(
-    "COPYLOOP_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-
-
-@cache
-def _postgres_problem() -> str | None:
-    """Why PostgreSQL cannot be used, or None when it can."""
-    engine = create_engine(POSTGRES_URL)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:
-        return f"PostgreSQL at {POSTGRES_URL} is not reachable: {type(exc).__name__}"
-    finally:
-        engine.dispose()
-    return None
+from tests.support.postgres import drop_schema, new_postgres_schema
 
 
 @pytest.fixture(scope="session")
@@ -46,31 +25,6 @@ def _schema_dropper() -> Iterator[ThreadPoolExecutor]:
     """Drops finished tests' schemas in the background; all are gone when the session ends."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         yield pool
-
-
-def _drop_schema(schema: str) -> None:
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-    finally:
-        admin.dispose()
-
-
-def new_postgres_schema(prefix: str) -> tuple[str, str]:
-    """Create an empty PostgreSQL schema (or skip the test); return it and a URL whose search_path is it."""
-    problem = _postgres_problem()
-    if problem:
-        pytest.skip(problem)
-    schema = f"{prefix}_{secrets.token_hex(6)}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    finally:
-        admin.dispose()
-    separator = "&" if "?" in POSTGRES_URL else "?"
-    return schema, f"{POSTGRES_URL}{separator}options={quote(f'-csearch_path={schema}')}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -86,7 +40,7 @@ def db_url(
         yield url
     finally:
         # Dropping takes as long as migrating; the next test need not wait for it.
-        _schema_dropper.submit(_drop_schema, schema)
+        _schema_dropper.submit(drop_schema, schema)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from genai.backends import (
 )
 from genai.backends.fake import FakeBackend
 from genai.errors import InvalidInputError
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 
 class EchoBackend(Backend):

@@ -18,7 +18,7 @@ from genai.gates import run_gates
 from genai.parse import parse_draft
 from genai.pipeline import GenerationOptions, generate_campaign
 from genai.prompts import cta_labels_for, load_prompt
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 SAMPLES = REPO / "genai" / "samples"
 

@@ -18,7 +18,7 @@ from genai.brief import Brief, Segment, SegmentTraits
 from genai.draft import draft_schema
 from genai.errors import InvalidInputError
 from genai.prompts import list_prompts, load_prompt
-from tests.conftest import PAGES, REPO
+from tests.support.paths import PAGES, REPO
 
 SAMPLE_BRAND = REPO / "genai" / "samples" / "wick-and-willow.html"
 # Brands the other test modules use as inline kits.

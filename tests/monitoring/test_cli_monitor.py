@@ -14,7 +14,7 @@ import genai.embed
 import monitoring.workspace
 from genai.embed import HashingEmbedder
 from serving.cli_monitor import monitor
-from tests.monitoring.conftest import SMALL_OVERRIDES, day_end
+from tests.support.monitoring import SMALL_OVERRIDES, day_end
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from monitoring.workspace import DASHBOARD_PANELS, ui_command
-from tests.monitoring.conftest import Backfill
+from tests.support.monitoring import Backfill
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = (

@@ -14,7 +14,7 @@ from feedback.experiments import decide, srm_check
 from feedback.models import Assignment, ExperimentArm, FeedbackEvent, OutcomeEvent, VariantRow
 from feedback.stats import ArmStats
 from monitoring.demo_history import simulate
-from tests.monitoring.conftest import SMALL, SimulatedStore
+from tests.support.monitoring import SMALL, SimulatedStore
 
 
 def _counts(url: str) -> dict[str, int]:

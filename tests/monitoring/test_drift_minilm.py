@@ -11,7 +11,7 @@ from monitoring.frames import load_frames, load_texts, scopes
 from monitoring.reports import drift_report, drift_sample
 from monitoring.textstats import EmbeddingCache
 from monitoring.windows import monitoring_window
-from tests.monitoring.conftest import day_end
+from tests.support.monitoring import day_end
 
 pytestmark = pytest.mark.real
 

@@ -17,7 +17,7 @@ from monitoring.config import MonitoringConfig
 from monitoring.frames import load_edits, load_frames, load_texts, offer_types, scopes, stable_sample
 from monitoring.reports import drift_sample
 from monitoring.windows import monitoring_window
-from tests.monitoring.conftest import SMALL, day_end
+from tests.support.monitoring import SMALL, day_end
 
 
 def _window(day: int, reference: str = "3d") -> object:

@@ -13,8 +13,8 @@ from feedback.db import make_engine, upgrade
 from monitoring.demo_history import simulate
 from monitoring.frames import MonitoringFrames, load_frames, scopes
 from monitoring.windows import monitoring_window
-from tests.feedback.conftest import _drop_schema, new_postgres_schema
-from tests.monitoring.conftest import SMALL, day_end
+from tests.support.monitoring import SMALL, day_end
+from tests.support.postgres import drop_schema, new_postgres_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -30,7 +30,7 @@ def postgres_store() -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-        _drop_schema(schema)
+        drop_schema(schema)
 
 
 def _frames(engine: Engine, day: int) -> MonitoringFrames:

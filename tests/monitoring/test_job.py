@@ -18,7 +18,7 @@ from monitoring.errors import MonitoringError, WorkspaceLockedError
 from monitoring.job import _locked
 from monitoring.reportfiles import latest_report, list_reports
 from monitoring.workspace import open_workspace
-from tests.monitoring.conftest import WEBHOOK, Backfill, day_end, isolated_run, recording_client
+from tests.support.monitoring import WEBHOOK, Backfill, day_end, isolated_run, recording_client
 
 
 def _tree(root: Path) -> dict[str, str]:

@@ -22,7 +22,7 @@ from monitoring.reports import (
 )
 from monitoring.vllm_metrics import parse_vllm_metrics
 from monitoring.windows import monitoring_window
-from tests.monitoring.conftest import SMALL, day_end
+from tests.support.monitoring import SMALL, day_end
 from tests.support.vllm_metrics import EXPOSITION
 
 CLEAN_DAY = 5  # after the prompt change (day 2) settled in the reference, before the drift (day 6)

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 # Converting the embedded GGUF takes minutes: the real tier keeps it in the repo's own cache.
 MODEL_CACHE = REPO / ".cache"

@@ -14,7 +14,7 @@ from genai.brand import load_brand
 from genai.brief import load_brief
 from genai.pipeline import GenerationOptions, generate_campaign
 from genai.tuning.adapters import DEFAULT_ADAPTER
-from tests.conftest import REPO
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.real
 

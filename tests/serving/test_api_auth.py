@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving.conftest import BRIEF, SAMPLE_PAGE, LiveServer, Tenant, create_brand, create_generation
+from tests.support.live_server import BRIEF, SAMPLE_PAGE, LiveServer, Tenant, create_brand, create_generation
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 

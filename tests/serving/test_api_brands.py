@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from serving.routes.brands import FETCH_FAILED
-from tests.serving.conftest import KIT, SAMPLE_PAGE, SAMPLE_URL, LiveServer, api_settings
+from tests.support.live_server import KIT, SAMPLE_PAGE, SAMPLE_URL, LiveServer, api_settings
 from tests.support.page_server import page_server, redirect_to
 
 

@@ -15,8 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import make_url
 
-from tests.feedback.conftest import _drop_schema, new_postgres_schema
-from tests.serving.conftest import LiveServer, api_settings
+from tests.support.live_server import LiveServer, api_settings
+from tests.support.postgres import drop_schema, new_postgres_schema
 from tests.support.tcp_proxy import TcpProxy
 
 Outage = Callable[[], AbstractContextManager[None]]
@@ -70,7 +70,7 @@ def outage(
     finally:
         server.stop()
         proxy.close()
-        _drop_schema(schema)
+        drop_schema(schema)
 
 
 def test_a_database_outage_answers_503_and_the_requests_after_it_succeed(

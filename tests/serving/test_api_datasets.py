@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from feedback.manifest import MANIFEST_METADATA_KEY, DatasetManifest
-from tests.serving.conftest import LiveServer, Tenant, create_brand, create_generation, variant_ids
+from tests.support.live_server import LiveServer, Tenant, create_brand, create_generation, variant_ids
 
 T0 = dt.datetime(2024, 12, 1, 9, 0, tzinfo=dt.UTC)
 

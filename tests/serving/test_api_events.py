@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving.conftest import BRIEF, LiveServer, create_brand, create_generation, variant_ids
+from tests.support.live_server import BRIEF, LiveServer, create_brand, create_generation, variant_ids
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.serving.conftest import create_brand, create_generation, variant_ids
+from tests.support.live_server import create_brand, create_generation, variant_ids
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 

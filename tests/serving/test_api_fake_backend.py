@@ -14,8 +14,8 @@ from feedback.db import make_engine, session_factory, upgrade
 from feedback.tenancy import create_workspace
 from genai.embed import HashingEmbedder
 from serving.app import create_app
-from tests.conftest import REPO
-from tests.serving.conftest import api_settings
+from tests.support.live_server import api_settings
+from tests.support.paths import REPO
 
 SAMPLE = REPO / "genai" / "samples" / "wick-and-willow.html"
 BRIEF = {

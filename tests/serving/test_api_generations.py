@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from genai.errors import BackendUnavailableError
-from tests.serving.conftest import BRIEF, LiveServer, Responder, Tenant, create_brand, create_generation
+from tests.support.live_server import BRIEF, LiveServer, Responder, Tenant, create_brand, create_generation
 
 
 def read_events(response: httpx.Response) -> list[tuple[str, Any]]:

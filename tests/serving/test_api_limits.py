@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from genai.backends import register_backend
-from tests.serving.conftest import (
+from tests.support.live_server import (
     BRIEF,
     KIT,
     LiveServer,

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import REPO
-from tests.serving.conftest import LiveServer
+from tests.support.live_server import LiveServer
+from tests.support.paths import REPO
 
 # The README shows this after `copyloop serve` (which the test's server stands in for).
 SESSION = r"""

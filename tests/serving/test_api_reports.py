@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from monitoring.reportfiles import slugify
-from tests.serving.conftest import LiveServer, Tenant
+from tests.support.live_server import LiveServer, Tenant
 
 
 def _write_report(data_dir: Path, workspace_name: str, window_key: str, failed: int) -> Path:

@@ -28,7 +28,7 @@ from schemathesis.specs.openapi.checks import (
 
 from serving.app import create_app
 from serving.settings import Settings
-from tests.serving.conftest import LiveServer, Tenant
+from tests.support.live_server import LiveServer, Tenant
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 EXAMPLES = int(os.environ.get("COPYLOOP_FUZZ_EXAMPLES", "5"))

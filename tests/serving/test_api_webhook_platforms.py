@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.serving.conftest import LiveServer, api_settings, create_brand, create_generation, variant_ids
+from tests.support.live_server import LiveServer, api_settings, create_brand, create_generation, variant_ids
 from tests.support.platform_webhooks import (
     SENDGRID_EVENTS,
     klaviyo_body,

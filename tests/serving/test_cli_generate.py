@@ -17,7 +17,7 @@ from genai.embed import HashingEmbedder
 from serving.cli import cli, main
 from serving.cli_generate import run_generate
 from serving.settings import Settings
-from tests.conftest import REPO
+from tests.support.paths import REPO
 from tests.support.scripted import Script
 
 SAMPLES = REPO / "genai" / "samples"

@@ -24,8 +24,8 @@ from feedback.api_keys import create_key
 from feedback.db import make_engine, session_factory, upgrade
 from feedback.models import Experiment, FeedbackEvent, GenerationRequestRow
 from feedback.tenancy import create_workspace
-from tests.conftest import REPO
 from tests.support.cdp import CHROMIUM, Browser, Page
+from tests.support.paths import REPO
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason="Chromium is not installed (Debian: apt-get install -y chromium)"

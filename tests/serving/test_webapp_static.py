@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from genai.backends.fake import FakeBackend
 from genai.embed import HashingEmbedder
 from serving.app import create_app
-from tests.conftest import REPO
-from tests.serving.conftest import api_settings
+from tests.support.live_server import api_settings
+from tests.support.paths import REPO
 
 WEBAPP = REPO / "serving" / "webapp"
 MODULES = sorted((WEBAPP / "js").glob("*.js"))
