@@ -23,6 +23,7 @@ from genai.parse import parse_draft
 from genai.prompts import PromptTemplate, RenderedPrompt, cta_labels_for, load_prompt
 from genai.render import render_html, render_text
 from genai.select import Scored, select_drafts
+from genai.trim import trim_draft
 
 __all__ = ["GenerationOptions", "Listener", "SegmentDone", "SegmentProgress", "generate_campaign"]
 
@@ -216,10 +217,10 @@ def _run_segment(
             except ParseError as exc:
                 failures.append({"round": round_no, "error": str(exc), "output": cand.text[:500]})
                 continue
+            draft, trimmed = trim_draft(draft, brief, brand)
             gates = run_gates(draft, brief, brand)
-            pool.append(
-                (Scored(index=len(pool), draft=draft, gates=gates, fluency=cand.mean_logprob), lineage)
-            )
+            scored = Scored(len(pool), draft, gates, fluency=cand.mean_logprob, trimmed=trimmed)
+            pool.append((scored, lineage))
         progress(f"segment {segment.name}: round {round_no}", len(pool))
         for scored, _ in pool:
             scored.dropped = None

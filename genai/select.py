@@ -11,7 +11,7 @@ similarity >= `dup_threshold` with a better-ranked draft already kept.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from genai.brand import BrandKit
 from genai.brief import Brief
@@ -47,6 +47,7 @@ class Scored:
     dropped: str | None = None  # why it was not selected
     fluency: float | None = None  # mean token log-probability, if the backend reported it
     warned: bool = False
+    trimmed: list[str] = field(default_factory=list)  # body sentences dropped before gating, and why
 
 
 def brand_reference_text(brand: BrandKit) -> str:
@@ -96,6 +97,7 @@ def select_drafts(
             cand.reasons.append(f"fluency {cand.fluency:.2f}")
         cand.score = round(score, 4)
         cand.reasons += [f"warning: {w}" for w in warns]
+        cand.reasons += [f"trimmed: {t}" for t in cand.trimmed]
     order = sorted(
         range(len(passing)), key=lambda i: (passing[i].warned, -passing[i].score, passing[i].index)
     )

@@ -49,6 +49,11 @@ SENTENCE_END_ROOM = 16
 # From this share of `maxLength` on, a finished sentence closes the string, so that a paragraph
 # ends on its own sentence well before the limit instead of starting one it has no room for.
 SENTENCE_CLOSE_FROM = 0.6
+# In those last characters the model must itself want to end: when it gives every ending it may
+# write less than this probability, the string closes where it is, unfinished, for the parser to
+# drop or the gates to block. A stop it did not want ("...for slow evenings at.", "...so you can
+# find the perfect.") reads as a finished sentence and is not one.
+SENTENCE_END_MIN_P = 0.05
 
 
 @dataclass(frozen=True)
@@ -220,6 +225,7 @@ class _RowState:
         self.ids: list[int] = []  # the current string's tokens so far (for enum options)
         self.pending = ""  # forced text still to emit
         self.done = False
+        self.forcing_end = False  # this step may only end the sentence
         self._enter()
 
     def _enter(self) -> None:
@@ -309,7 +315,12 @@ class SchemaLogitsProcessor:
             else:
                 step = row.plan.steps[row.step]
                 assert not isinstance(step, _Force)
+                row.forcing_end = False
                 allow = self._allowed(row, step, scores.shape[1])
+                if allow is not None and row.forcing_end:
+                    wanted = torch.softmax(scores[i].float(), dim=-1)[allow[: scores.shape[1]]].sum()
+                    if float(wanted) < SENTENCE_END_MIN_P:
+                        allow = None  # the model does not want to end here: close unfinished
                 if allow is not None:
                     scores[i] = scores[i].masked_fill(~allow[: scores.shape[1]], neg)
                     continue
@@ -365,6 +376,7 @@ class SchemaLogitsProcessor:
             if not bool((allow & ends).any()):
                 ends = self.table.stop_mask.to(allow.device)  # a stop is better than a cut
             allow = allow & ends
+            row.forcing_end = True
         if row.chars >= step.min_chars and ended:
             allow[self.table.closers(row.following)] = True
         return allow if bool(allow.any()) else None

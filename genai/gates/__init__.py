@@ -34,6 +34,8 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
 - merge_tags: conditions name a known field only (`*|IF:FNAME|*`); comparisons such as
   `*|IF:FNAME=Ann|*` are refused, as they are not among the known forms.
 - grounding, audience_label, brief_rules: see `genai.gates.grounding`.
+- fact_binding: see `genai.gates.binding`: each number and date is said of what its source
+  says it of.
 - links, contact_details: links and e-mail addresses are matched after their disguises are undone
   (fullwidth letters, look-alike dots, invisible characters, `hxxp`, `evil[.]com`; see
   `genai.links`), and hosts compare in their IDNA form.
@@ -50,7 +52,7 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.campaign import GateResult
 from genai.draft import EmailDraft
-from genai.gates import echo, form, grounding, links, merge_tags, offers, repetition, spam
+from genai.gates import binding, echo, form, grounding, links, merge_tags, offers, repetition, spam
 from genai.gates.base import Check, Finding, Gate, Severity
 from genai.gates.grounding import coverage, ungrounded
 from genai.gates.spam import SPAM_PHRASES
@@ -79,6 +81,7 @@ GATES: tuple[Gate, ...] = (
     *echo.GATES,
     *offers.GATES,
     *grounding.GATES,
+    *binding.GATES,
 )
 
 

@@ -100,6 +100,7 @@ def test_registry_lists_every_gate_once_with_severity_and_description() -> None:
         "grounding",
         "audience_label",
         "brief_rules",
+        "fact_binding",
     ]
     assert all(g.severity in ("block", "warn") and g.description for g in GATES)
 

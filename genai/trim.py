@@ -1,0 +1,140 @@
+"""Trim a draft's body to the sentences it can stand behind, before the gates judge it.
+
+A small model often writes three good sentences and one that states a fact wrongly ("the sale
+runs from Friday 18 December"), says a fact a second time, or says a sentence again in other
+words. Dropping that sentence keeps a draft that is otherwise sendable; blocking the whole
+draft for it throws the good sentences away. A body sentence goes when:
+
+- it states a fact the brand kit and the brief do not give (`genai.gates.grounding.ungrounded`)
+  or says a fact of something its source does not (`genai.gates.binding.unbound`);
+- every fact it states was already stated by a sentence kept before it in the body;
+- its words are mostly those of a sentence kept before it (near-duplicate).
+
+A draft whose body would keep fewer than `MIN_BODY_CHARS` characters keeps its body as it is,
+for the gates to block.
+
+The preheader is one sentence the model often runs past its room with, or fills with a fact
+said wrongly. When it is unfinished, over `PREHEADER_MAX` characters, or states a fact the
+brand kit and the brief do not give (or not of what they say it of), it is written from the
+brief instead: the offer and the first fact the body does not already state, in the brief's
+own words (`compose_preheader`). Subject, preheader and headline are one line each and are left to the
+gates. Each dropped sentence is reported with its reason, for the variant's reasons.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from genai.brand import BrandKit
+from genai.brief import Brief
+from genai.draft import EmailDraft
+from genai.gates.binding import fact_tokens, unbound
+from genai.gates.grounding import ungrounded
+from genai.gates.text import word_tokens
+from genai.sentences import finished, sentences
+
+__all__ = ["MIN_BODY_CHARS", "NEAR_DUPLICATE", "PREHEADER_MAX", "compose_preheader", "trim_draft"]
+
+NEAR_DUPLICATE = 0.7  # share of content words two sentences have in common (Jaccard)
+_MIN_WORDS = 3  # words of 3+ letters a sentence needs before it can be a near-duplicate
+PREHEADER_MAX = 110  # the inbox shows about this much; the preheader_length gate warns past it
+MIN_BODY_CHARS = 100  # a body trimmed below this is too thin to send: the draft goes to the gates whole
+
+
+def _words(sentence: str) -> set[str]:
+    return {w for w in word_tokens(sentence) if len(w) >= 3}
+
+
+def _why_drop(
+    sentence: str, brief: Brief, brand: BrandKit, said: set[tuple[str, str]], kept: list[set[str]]
+) -> str | None:
+    wrong = ungrounded(sentence, brief, brand)
+    if wrong:
+        return (
+            "states " + ", ".join(repr(w) for w in wrong) + ", which the brand kit and the brief do not give"
+        )
+    loose = unbound(sentence, brief, brand)
+    if loose:
+        return "says " + ", ".join(repr(w) for w in loose) + " of something its source does not"
+    facts = {(t.kind, t.value) for t in fact_tokens(sentence)}
+    if facts and facts <= said:
+        return "repeats a fact already stated"
+    words = _words(sentence)
+    if len(words) >= _MIN_WORDS:
+        for other in kept:
+            if len(words & other) / len(words | other) >= NEAR_DUPLICATE:
+                return "repeats an earlier sentence"
+    return None
+
+
+def _as_sentence(text: str) -> str:
+    text = text.strip().rstrip(";,:")
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def compose_preheader(brief: Brief, body: list[str]) -> str:
+    """The brief's offer and the first of its facts the body does not state, as one inbox line.
+
+    Facts the body already states are left for the body (the reader would see them twice); the
+    line is kept to `PREHEADER_MAX` characters, and falls back to the offer, then the goal.
+    """
+    said = {(t.kind, t.value) for para in body for t in fact_tokens(para)}
+    body_words = {w for para in body for w in word_tokens(para)}
+    offer = _as_sentence(brief.offer)
+    fresh = []
+    for fact in brief.facts:
+        facts = {(t.kind, t.value) for t in fact_tokens(fact)}
+        words = set(word_tokens(fact))
+        stated = facts <= said if facts else len(words & body_words) >= 0.8 * max(len(words), 1)
+        if not stated:
+            fresh.append(_as_sentence(fact))
+    for line in [f"{offer} {fact}".strip() for fact in fresh] + [offer, _as_sentence(brief.goal)]:
+        if line and len(line) <= PREHEADER_MAX:
+            return line
+    return _as_sentence(brief.goal)[:PREHEADER_MAX]
+
+
+def _preheader_problem(preheader: str, brief: Brief, brand: BrandKit) -> str | None:
+    text = preheader.strip()
+    if not finished(text) or any(not finished(s) for s in sentences(text)):
+        return "is unfinished"
+    if len(text) > PREHEADER_MAX:
+        return f"is {len(text)} characters, over {PREHEADER_MAX}"
+    wrong = ungrounded(text, brief, brand) + unbound(text, brief, brand)
+    if wrong:
+        return "states " + ", ".join(repr(w) for w in wrong) + " wrongly"
+    return None
+
+
+def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailDraft, list[str]]:
+    """The draft without the body sentences it cannot stand behind, with a preheader it can, and what
+    was dropped or rewritten and why."""
+    said: set[tuple[str, str]] = set()
+    kept_words: list[set[str]] = []
+    body: list[str] = []
+    dropped: list[str] = []
+    for paragraph in draft.body:
+        kept: list[str] = []
+        for sentence in sentences(paragraph) or [paragraph]:
+            reason = _why_drop(sentence, brief, brand, said, kept_words)
+            if reason is not None:
+                dropped.append(f"{sentence!r}: {reason}")
+                continue
+            kept.append(sentence)
+            said |= {(t.kind, t.value) for t in fact_tokens(sentence)}
+            kept_words.append(_words(sentence))
+        if kept:
+            body.append(" ".join(kept))
+    if sum(len(p) for p in body) < MIN_BODY_CHARS:
+        body, dropped = list(draft.body), []
+    problem = _preheader_problem(draft.preheader, brief, brand)
+    if problem is not None:
+        preheader = compose_preheader(brief, body)
+        dropped.append(f"preheader {draft.preheader!r} {problem}: written from the brief as {preheader!r}")
+        return replace(draft, preheader=preheader, body=body), dropped
+    if not dropped:
+        return draft, []
+    return replace(draft, body=body), dropped

@@ -1,0 +1,165 @@
+"""The fact-binding gate and the trimming of body sentences it cannot stand behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from genai.brand import BrandKit, Product
+from genai.brief import Brief
+from genai.draft import EmailDraft
+from genai.gates import run_gates
+from genai.gates.binding import fact_tokens, unbound
+from genai.trim import trim_draft
+from genai.tuning.corpus import load_corpus
+
+CTA = "https://wickandwillow.example/collections/holiday"
+
+
+@pytest.fixture
+def brand() -> BrandKit:
+    return BrandKit(
+        name="Wick & Willow",
+        description="Hand-poured soy candles from a two-person studio.",
+        products=[Product("Fir & Ember candle", "28.00 USD"), Product("Cedar Smoke candle", "26.00 USD")],
+    )
+
+
+@pytest.fixture
+def brief() -> Brief:
+    return Brief(
+        goal="Holiday sale on hand-poured candles",
+        offer="20% off all candles",
+        cta_url=CTA,
+        send_date=dt.date(2026, 12, 5),
+        facts=[
+            "The sale runs until Sunday 13 December",
+            "Orders placed by Friday 18 December arrive before Christmas",
+            "Every candle burns for about 50 hours",
+        ],
+        segments=[{"name": "everyone"}],
+    )
+
+
+@pytest.mark.parametrize(
+    ("sentence", "unbound_facts"),
+    [
+        # the delivery cut-off said of the sale
+        ("The sale runs from Friday 18 December.", ["18 December."]),
+        # the sale ends on the 13th, not at the end of the month
+        ("The sale runs through the end of December.", ["December (without its day)"]),
+        ("Our candles are 20% off all December.", ["December (without its day)"]),
+        # a percentage is not a number of dollars
+        ("The 20% discount is worth 20 bucks.", ["20 bucks"]),
+        ("Take 20 off any candle.", ["20"]),
+        # the right day with the wrong weekday
+        ("The sale runs until Friday 13 December.", ["Friday 13 december"]),
+    ],
+)
+def test_a_fact_said_of_the_wrong_thing_is_unbound(
+    sentence: str, unbound_facts: list[str], brief: Brief, brand: BrandKit
+) -> None:
+    assert unbound(sentence, brief, brand) == unbound_facts
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The sale runs until Sunday 13 December.",
+        "Take 20% off every candle until Sunday 13 December.",
+        "Shop by Sunday 13 December to save 20%.",
+        "Order by Friday 18 December and it arrives before Christmas.",
+        "Every candle burns for about 50 hours.",
+        "The Fir & Ember candle is 28.00 USD.",
+        "Our 20% off holiday sale ends on Sunday.",
+        "December evenings are made for candlelight.",
+        "Light one on a quiet Tuesday.",  # a weekday no source dates
+    ],
+)
+def test_a_fact_said_of_what_its_source_says_it_of_is_bound(
+    sentence: str, brief: Brief, brand: BrandKit
+) -> None:
+    assert unbound(sentence, brief, brand) == []
+
+
+def test_dates_ranges_and_weekdays_are_read_as_written() -> None:
+    tokens = {(t.kind, t.value) for t in fact_tokens("From Monday 3 to Sunday 9 March, 25% off; $40, May 4.")}
+    assert tokens >= {
+        ("date", "3 march"),
+        ("date", "9 march"),
+        ("weekday", "monday"),
+        ("percent", "25"),
+        ("money", "40"),
+        ("date", "4 may"),
+    }
+    assert ("number", "3") not in tokens
+
+
+def test_the_gate_blocks_an_unbound_fact_in_the_preheader_and_names_it(brief: Brief, brand: BrandKit) -> None:
+    draft = EmailDraft(
+        subject="Holiday candles, 20% off",
+        preheader="Take 20% off every candle, and the sale runs through the end of December.",
+        headline="Hand-poured for the holidays",
+        body=["Every candle is hand-poured in small batches, and every one burns for about 50 hours."],
+        cta_label="Shop the sale",
+        cta_url=CTA,
+    )
+    [result] = [r for r in run_gates(draft, brief, brand) if r.gate_id == "fact_binding"]
+    assert result.blocks
+    assert result.evidence and "preheader: 'December (without its day)'" in result.evidence[0]
+
+
+def test_the_shipped_corpus_binds_every_fact() -> None:
+    # written by hand as marketers write: the gate must not refuse good copy
+    problems = []
+    for example in load_corpus():
+        for result in run_gates(example.draft, example.brief, example.brand):
+            if result.gate_id == "fact_binding" and not result.passed:
+                problems.append((example.source, result.evidence))
+    assert problems == []
+
+
+def test_trimming_drops_the_wrong_and_the_repeated_sentences_and_keeps_the_rest(
+    brief: Brief, brand: BrandKit
+) -> None:
+    draft = EmailDraft(
+        subject="Holiday candles, 20% off",
+        preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
+        headline="Hand-poured for the holidays",
+        body=[
+            "Every candle is hand-poured in small batches. The sale runs from Friday 18 December. "
+            "Every candle burns for about 50 hours.",
+            "Every candle burns for about 50 hours, so one lasts the season. "
+            "Orders placed by Friday 18 December arrive before Christmas. We opened in 2009.",
+        ],
+        cta_label="Shop the sale",
+        cta_url=CTA,
+    )
+    trimmed, dropped = trim_draft(draft, brief, brand)
+    assert trimmed.body == [
+        "Every candle is hand-poured in small batches. Every candle burns for about 50 hours.",
+        "Orders placed by Friday 18 December arrive before Christmas.",
+    ]
+    assert len(dropped) == 3
+    assert "The sale runs from Friday 18 December." in dropped[0] and "does not" in dropped[0]
+    assert "repeats a fact" in dropped[1]
+    assert "'2009'" in dropped[2]
+    # what is left passes grounding and binding
+    results = {r.gate_id: r for r in run_gates(trimmed, brief, brand)}
+    assert results["grounding"].passed and results["fact_binding"].passed
+    assert draft.body[0].startswith("Every candle is hand-poured")  # the original is not changed
+
+
+def test_a_body_that_would_be_left_too_thin_is_not_trimmed(brief: Brief, brand: BrandKit) -> None:
+    draft = EmailDraft(
+        subject="Holiday candles, 20% off",
+        preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
+        headline="Hand-poured for the holidays",
+        body=["The sale runs from Friday 18 December. Light one tonight."],
+        cta_label="Shop the sale",
+        cta_url=CTA,
+    )
+    trimmed, dropped = trim_draft(draft, brief, brand)
+    assert trimmed is draft and dropped == []
+    assert any(r.gate_id == "fact_binding" and r.blocks for r in run_gates(trimmed, brief, brand))
