@@ -10,6 +10,10 @@ draft for it throws the good sentences away. A body sentence goes when:
 - every fact it states was already stated by a sentence kept before it in the body;
 - its words are mostly those of a sentence kept before it (near-duplicate).
 
+A long body sentence that runs on after ", so" or ", which" is cut back to its main clause:
+the model's afterthoughts are where its sentences lose their way ("Every candle burns for about
+50 hours, so it's a good idea to keep them in a dark, warm place for longer than you thought").
+
 A draft whose body would keep fewer than `MIN_BODY_CHARS` characters keeps its body as it is,
 for the gates to block.
 
@@ -23,6 +27,7 @@ gates. Each dropped sentence is reported with its reason, for the variant's reas
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from genai.brand import BrandKit
@@ -33,16 +38,39 @@ from genai.gates.grounding import ungrounded
 from genai.gates.text import word_tokens
 from genai.sentences import finished, sentences
 
-__all__ = ["MIN_BODY_CHARS", "NEAR_DUPLICATE", "PREHEADER_MAX", "compose_preheader", "trim_draft"]
+__all__ = [
+    "LONG_SENTENCE",
+    "MIN_BODY_CHARS",
+    "NEAR_DUPLICATE",
+    "PREHEADER_MAX",
+    "compose_preheader",
+    "trim_draft",
+]
 
 NEAR_DUPLICATE = 0.7  # share of content words two sentences have in common (Jaccard)
 _MIN_WORDS = 3  # words of 3+ letters a sentence needs before it can be a near-duplicate
+LONG_SENTENCE = 110  # characters past which a run-on sentence is cut back to its main clause
+MIN_CLAUSE = 30  # the main clause kept must be at least this long
 PREHEADER_MAX = 110  # the inbox shows about this much; the preheader_length gate warns past it
 MIN_BODY_CHARS = 100  # a body trimmed below this is too thin to send: the draft goes to the gates whole
 
 
 def _words(sentence: str) -> set[str]:
     return {w for w in word_tokens(sentence) if len(w) >= 3}
+
+
+_RUN_ON_RE = re.compile(r",\s+(?:so|which)\s")
+
+
+def _main_clause(sentence: str) -> str:
+    """A long sentence cut back to what comes before its first ", so" or ", which"."""
+    if len(sentence) <= LONG_SENTENCE:
+        return sentence
+    match = _RUN_ON_RE.search(sentence, MIN_CLAUSE)
+    if match is None:
+        return sentence
+    main = sentence[: match.start()] + "."
+    return main if finished(main) else sentence
 
 
 def _why_drop(
@@ -118,7 +146,10 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
     dropped: list[str] = []
     for paragraph in draft.body:
         kept: list[str] = []
-        for sentence in sentences(paragraph) or [paragraph]:
+        for written in sentences(paragraph) or [paragraph]:
+            sentence = _main_clause(written)
+            if sentence != written:
+                dropped.append(f"{written!r}: cut back to its main clause")
             reason = _why_drop(sentence, brief, brand, said, kept_words)
             if reason is not None:
                 dropped.append(f"{sentence!r}: {reason}")

@@ -2,7 +2,8 @@
 
 - grounding: every number (percentages, prices, years, times, quantities), discount code,
   month, weekday, named day ("Black Friday"), deadline word ("tonight", "this weekend"), place
-  after "in"/"at"/"from"/"near", and claim word ("award-winning", "organic", "#1") in the
+  after "in"/"at"/"from"/"near", claim word ("award-winning", "organic", "#1") and word that
+  the sale or the shop is over ("is closed", "sold out", "no longer") in the
   copy must appear in the brand kit or the brief (goal, offer, facts, constraints, send date).
   The evidence names each unsupported token.
 - audience_label: the segment is for the marketer; its name and words such as "spender",
@@ -49,6 +50,11 @@ _CLAIMS = (
     "best-seller", "bestseller", "world-famous", "famous", "renowned", "certified", "organic",
     "vegan", "gluten-free", "fair-trade", "fairtrade", "eco-friendly", "sustainable", "carbon-neutral",
     "locally sourced", "record-breaking", "guarantee", "lifetime", "clinically", "dermatologist",
+)  # fmt: skip
+# Saying the sale or the shop is over, shut or short of stock is a claim too ("The sale is closed").
+_ENDED = (
+    "is closed", "are closed", "has closed", "has ended", "have ended", "sold out",
+    "no longer", "out of stock", "not available", "unavailable", "is cancelled", "is canceled",
 )  # fmt: skip
 _PLACE_LEAD = r"\b(?:in|at|from|near|across|around|throughout|outside|downtown|visit)\s+"
 _PLACE_RE = re.compile(_PLACE_LEAD + r"((?:[A-Z][\w'’-]+)(?:[ \t]+[A-Z][\w'’-]+){0,2})")
@@ -156,6 +162,7 @@ def ungrounded(text: str, brief: Brief, brand: BrandKit) -> list[str]:
     found += [p for p in _phrase_hits(text, _NAMED_DAYS) if not ref.has_phrase(p)]
     found += [p for p in _phrase_hits(text, _DEADLINES) if not ref.has_phrase(p)]
     found += [p for p in _phrase_hits(text, _CLAIMS) if not ref.has_phrase(p)]
+    found += [p for p in _phrase_hits(text, _ENDED) if not ref.has_phrase(p)]
     if "#1" in text and "#1" not in ref.text:
         found.append("#1")
     if not _title_case(text):

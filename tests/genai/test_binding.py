@@ -163,3 +163,44 @@ def test_a_body_that_would_be_left_too_thin_is_not_trimmed(brief: Brief, brand: 
     trimmed, dropped = trim_draft(draft, brief, brand)
     assert trimmed is draft and dropped == []
     assert any(r.gate_id == "fact_binding" and r.blocks for r in run_gates(trimmed, brief, brand))
+
+
+def test_a_run_on_sentence_is_cut_back_to_its_main_clause(brief: Brief, brand: BrandKit) -> None:
+    draft = EmailDraft(
+        subject="Holiday candles, 20% off",
+        preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
+        headline="Hand-poured for the holidays",
+        body=[
+            "Every candle is hand-poured in small batches, so it's a good idea to keep a few in a dark, "
+            "warm place for longer than you thought. Short ones stay, so they do.",
+            "Every candle burns for about 50 hours, which is a lot of time for a candle to burn without "
+            "the light coming out of it.",
+        ],
+        cta_label="Shop the sale",
+        cta_url=CTA,
+    )
+    trimmed, notes = trim_draft(draft, brief, brand)
+    assert trimmed.body == [
+        "Every candle is hand-poured in small batches. Short ones stay, so they do.",
+        "Every candle burns for about 50 hours.",
+    ]
+    assert sum("cut back to its main clause" in n for n in notes) == 2
+
+
+def test_a_preheader_cut_off_or_wrong_is_written_from_the_brief(brief: Brief, brand: BrandKit) -> None:
+    body = ["Every candle is hand-poured in small batches, and the sale runs until Sunday 13 December."]
+    for preheader in (
+        "Every candle is hand-poured in small batches, so the smell is warm and soft for slow evenings at",
+        "The sale runs from Friday 18 December, and every candle is hand-poured in small batches.",
+    ):
+        draft = EmailDraft("Holiday candles, 20% off", preheader, "Hand-poured", body, "Shop the sale", CTA)
+        trimmed, notes = trim_draft(draft, brief, brand)
+        # the offer and the first fact the body does not state, in the brief's words
+        assert (
+            trimmed.preheader
+            == "20% off all candles. Orders placed by Friday 18 December arrive before Christmas."
+        )
+        assert notes and "written from the brief" in notes[-1]
+    good = "Take 20% off every candle until Sunday 13 December, all hand-poured in small batches."
+    draft = EmailDraft("Holiday candles, 20% off", good, "Hand-poured", body, "Shop the sale", CTA)
+    assert trim_draft(draft, brief, brand)[0].preheader == good

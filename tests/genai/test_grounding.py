@@ -209,3 +209,14 @@ def test_copy_that_follows_the_prompt_is_not_scaffolding(
     good: EmailDraft, brief: Brief, brand: BrandKit
 ) -> None:
     assert gate(run_gates(good, brief, brand), "prompt_echo").passed
+
+
+@pytest.mark.parametrize(
+    ("text", "claim"),
+    [("The sale is closed, so hold tight.", "is closed"), ("The cardamom buns are sold out.", "sold out")],
+)
+def test_saying_the_sale_or_the_shop_is_over_is_a_claim_the_brief_must_make(
+    text: str, claim: str, brief: Brief, brand: BrandKit
+) -> None:
+    assert ungrounded(text, brief, brand) == [claim]
+    assert ungrounded(text, brief.model_copy(update={"facts": [f"The rye loaves {claim} by noon."]}), brand) == []
