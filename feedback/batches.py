@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.errors import InvalidInputError, NotFoundError
-from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedRow
+from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedEvent
 from feedback.ingest import BatchResult, ingest_feedback, ingest_outcomes
 
 __all__ = ["EARLIEST_EVENT", "find_unstorable", "ingest_batch", "ingest_event"]
@@ -82,33 +82,33 @@ def _too_early(value: Any) -> bool:
     return False
 
 
-def _prescreen(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int], list[RejectedRow]]:
+def _prescreen(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[int], list[RejectedEvent]]:
     """The rows the store can take, their indexes in the batch, and the others as rejected rows.
 
     Refused here: text no database can store (`find_unstorable`) and event times before 1970.
     """
     kept: list[dict[str, Any]] = []
     positions: list[int] = []
-    refused: list[RejectedRow] = []
+    refused: list[RejectedEvent] = []
     for index, event in enumerate(events):
         problem = find_unstorable(event)
         if problem is not None:
-            refused.append(RejectedRow(index, *problem))
+            refused.append(RejectedEvent(index, *problem))
         elif isinstance(event, dict) and _too_early(event.get("event_time")):
-            refused.append(RejectedRow(index, "event_time", _TOO_EARLY))
+            refused.append(RejectedEvent(index, "event_time", _TOO_EARLY))
         else:
             kept.append(event)
             positions.append(index)
     return kept, positions, refused
 
 
-def _reindexed(result: BatchResult, positions: list[int], refused: list[RejectedRow]) -> BatchResult:
+def _reindexed(result: BatchResult, positions: list[int], refused: list[RejectedEvent]) -> BatchResult:
     """A result over the kept rows, with indexes of the whole batch again."""
     return BatchResult(
         accepted={positions[i]: v for i, v in result.accepted.items()},
         duplicates={positions[i]: v for i, v in result.duplicates.items()},
         rejected=sorted(
-            [*refused, *(RejectedRow(positions[r.index], r.field, r.reason) for r in result.rejected)]
+            [*refused, *(RejectedEvent(positions[r.index], r.field, r.reason) for r in result.rejected)]
         ),
     )
 

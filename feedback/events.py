@@ -33,7 +33,7 @@ __all__ = [
     "FeedbackEventIn",
     "OutcomeEventDict",
     "OutcomeEventIn",
-    "RejectedRow",
+    "RejectedEvent",
     "validate_feedback",
     "validate_outcomes",
 ]
@@ -124,8 +124,8 @@ _OUTCOME_DICT: TypeAdapter[OutcomeEventDict] = TypeAdapter(OutcomeEventDict)
 
 
 @dataclass(frozen=True, order=True)
-class RejectedRow:
-    """A row of a batch that was not stored: its index, the field at fault and why."""
+class RejectedEvent:
+    """An event of a batch that was not stored: its index, the field at fault and why."""
 
     index: int
     field: str
@@ -140,10 +140,10 @@ def _validate(
     model: type[BaseModel],
     events: Sequence[Mapping[str, Any] | BaseModel],
     check: Callable[[Mapping[str, Any]], Problem],
-) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedRow]]:
+) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedEvent]]:
     validator = adapter.validator
     valid: list[tuple[int, Mapping[str, Any]]] = []
-    rejected: list[RejectedRow] = []
+    rejected: list[RejectedEvent] = []
     for index, event in enumerate(events):
         if isinstance(event, model):
             row: Mapping[str, Any] = event.model_dump()
@@ -152,11 +152,11 @@ def _validate(
                 row = validator.validate_python(event)
             except ValidationError as exc:
                 error = invalid_input(exc, fallback=_WHOLE_EVENT)
-                rejected.append(RejectedRow(index, error.field or _WHOLE_EVENT, error.message))
+                rejected.append(RejectedEvent(index, error.field or _WHOLE_EVENT, error.message))
                 continue
         problem = check(row)
         if problem is not None:
-            rejected.append(RejectedRow(index, *problem))
+            rejected.append(RejectedEvent(index, *problem))
         else:
             valid.append((index, row))
     return valid, rejected
@@ -191,7 +191,7 @@ def _check_outcome(row: Mapping[str, Any], latest: dt.datetime) -> Problem:
 
 def validate_feedback(
     events: Sequence[Mapping[str, Any] | FeedbackEventIn], now: dt.datetime
-) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedRow]]:
+) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedEvent]]:
     """Split a batch of feedback events into valid rows (by index) and rejected rows."""
     latest = now + MAX_CLOCK_SKEW
     return _validate(_FEEDBACK_DICT, FeedbackEventIn, events, lambda row: _check_feedback(row, latest))
@@ -199,7 +199,7 @@ def validate_feedback(
 
 def validate_outcomes(
     events: Sequence[Mapping[str, Any] | OutcomeEventIn], now: dt.datetime
-) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedRow]]:
+) -> tuple[list[tuple[int, Mapping[str, Any]]], list[RejectedEvent]]:
     """Split a batch of outcome events into valid rows (by index) and rejected rows."""
     latest = now + MAX_CLOCK_SKEW
     return _validate(_OUTCOME_DICT, OutcomeEventIn, events, lambda row: _check_outcome(row, latest))

@@ -25,7 +25,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from feedback.bulk import insert_or_fetch_ids
 from feedback.contacts import contact_hash, contact_ids_by_hash, contacts_lock
 from feedback.errors import DatabaseError
-from feedback.events import FeedbackEventIn, OutcomeEventIn, RejectedRow, validate_feedback, validate_outcomes
+from feedback.events import (
+    FeedbackEventIn,
+    OutcomeEventIn,
+    RejectedEvent,
+    validate_feedback,
+    validate_outcomes,
+)
 from feedback.models import FeedbackEvent, OutcomeEvent, VariantRow, utcnow
 from feedback.privacy import scrub_text
 from feedback.tenancy import existing_ids, get_workspace
@@ -68,7 +74,7 @@ class BatchResult:
 
     accepted: dict[int, int] = field(default_factory=dict)
     duplicates: dict[int, int] = field(default_factory=dict)
-    rejected: list[RejectedRow] = field(default_factory=list)
+    rejected: list[RejectedEvent] = field(default_factory=list)
 
     @property
     def ids(self) -> dict[int, int]:
@@ -126,10 +132,10 @@ def _store(
 
 def _known_variants(
     session: Session, workspace_id: str, valid: ValidRows
-) -> tuple[set[str], list[RejectedRow]]:
+) -> tuple[set[str], list[RejectedEvent]]:
     known = existing_ids(session, VariantRow, workspace_id, {row["variant_id"] for _, row in valid})
     unknown = [
-        RejectedRow(index, "variant_id", "unknown variant")
+        RejectedEvent(index, "variant_id", "unknown variant")
         for index, row in valid
         if row["variant_id"] not in known
     ]

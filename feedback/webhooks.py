@@ -27,7 +27,7 @@ from feedback.batches import find_unstorable
 from feedback.contacts import contact_hash
 from feedback.csv_import import DEFAULT_EVENT_NAMES
 from feedback.errors import InvalidInputError
-from feedback.events import RejectedRow
+from feedback.events import RejectedEvent
 from feedback.ingest import ingest_outcomes
 from feedback.tenancy import get_workspace
 
@@ -61,7 +61,7 @@ class WebhookBatch:
     events: list[dict[str, Any]] = field(default_factory=list)
     sources: list[int] = field(default_factory=list)
     ignored: int = 0
-    rejected: list[RejectedRow] = field(default_factory=list)
+    rejected: list[RejectedEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ class WebhookReport:
     accepted: int
     duplicates: int
     ignored: int
-    rejected: list[RejectedRow]
+    rejected: list[RejectedEvent]
 
 
 class _Bad(Exception):
@@ -193,16 +193,16 @@ def map_webhook_events(
     batch = WebhookBatch()
     for index, item in enumerate(items):
         if not isinstance(item, Mapping):
-            batch.rejected.append(RejectedRow(index, "event", "must be an object"))
+            batch.rejected.append(RejectedEvent(index, "event", "must be an object"))
             continue
         problem = find_unstorable(dict(item))
         if problem is not None:
-            batch.rejected.append(RejectedRow(index, *problem))
+            batch.rejected.append(RejectedEvent(index, *problem))
             continue
         try:
             event = _event(item, secret, names)
         except _Bad as bad:
-            batch.rejected.append(RejectedRow(index, bad.where, bad.reason))
+            batch.rejected.append(RejectedEvent(index, bad.where, bad.reason))
             continue
         if event is None:
             batch.ignored += 1
@@ -229,7 +229,7 @@ def ingest_webhook(
         batch = map_webhook_events(items, secret, event_names=event_names, ignored=ignored)
         result = ingest_outcomes(session, workspace_id, batch.events)
     rejected = list(batch.rejected)
-    rejected.extend(RejectedRow(batch.sources[r.index], r.field, r.reason) for r in result.rejected)
+    rejected.extend(RejectedEvent(batch.sources[r.index], r.field, r.reason) for r in result.rejected)
     rejected.sort()
     return WebhookReport(
         received=len(items),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.batches import find_unstorable, ingest_batch, ingest_event
 from feedback.errors import InvalidInputError, NotFoundError
-from feedback.events import FeedbackEventIn, RejectedRow
+from feedback.events import FeedbackEventIn, RejectedEvent
 from feedback.models import FeedbackEvent
 from tests.support.payloads import feedback_event
 
@@ -51,8 +51,8 @@ def test_a_batch_refuses_nul_text_and_times_before_1970_row_by_row(
     result = ingest_batch(factory, "feedback", ws, events, atomic=False, limit=10)
     assert sorted(result.accepted) == [0, 3]
     assert result.rejected == [
-        RejectedRow(1, "comment", "must not contain NUL characters"),
-        RejectedRow(2, "event_time", "must be in 1970 or later"),
+        RejectedEvent(1, "comment", "must not contain NUL characters"),
+        RejectedEvent(2, "event_time", "must be in 1970 or later"),
     ]
     assert stored_feedback(factory) == 2
 

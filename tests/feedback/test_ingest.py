@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from feedback import bulk
 from feedback.errors import NotFoundError
-from feedback.events import FeedbackEventIn, RejectedRow
+from feedback.events import FeedbackEventIn, RejectedEvent
 from feedback.ingest import ingest_feedback, ingest_outcomes
 from feedback.models import Contact, FeedbackEvent, OutcomeEvent
 from tests.support.feedback import seed_workspace
@@ -146,9 +146,9 @@ def test_a_variant_of_another_workspace_is_rejected_as_unknown(factory: sessionm
     result = ingest_feedback(
         factory, ws_id, [feedback_event("x", other_variants[0]), feedback_event("y", variants[0])]
     )
-    assert result.rejected == [RejectedRow(0, "variant_id", "unknown variant")]
+    assert result.rejected == [RejectedEvent(0, "variant_id", "unknown variant")]
     outcomes = ingest_outcomes(factory, ws_id, [outcome_event("x", other_variants[0], "ann@example.com")])
-    assert outcomes.rejected == [RejectedRow(0, "variant_id", "unknown variant")]
+    assert outcomes.rejected == [RejectedEvent(0, "variant_id", "unknown variant")]
     with factory() as session:
         assert session.scalars(select(FeedbackEvent.variant_id)).all() == [variants[0]]
         assert session.scalar(select(func.count()).select_from(Contact)) == 0

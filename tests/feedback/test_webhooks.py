@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.errors import InvalidInputError
-from feedback.events import RejectedRow
+from feedback.events import RejectedEvent
 from feedback.webhooks import ingest_webhook, map_webhook_events
 
 Workspace = tuple[str, list[str]]
@@ -30,9 +30,9 @@ def test_platform_events_map_to_outcomes_and_unknown_shapes_are_rejected_by_inde
     assert batch.events[0]["idempotency_key"] == "webhook:e1"
     assert batch.events[1]["revenue"] == 12.5 and batch.events[1]["idempotency_key"].startswith("webhook:")
     assert batch.rejected == [
-        RejectedRow(2, "event", "must be an object"),
-        RejectedRow(3, "variant_id", "is missing (top level or in custom_args)"),
-        RejectedRow(5, "email", "must not contain NUL characters"),
+        RejectedEvent(2, "event", "must be an object"),
+        RejectedEvent(3, "variant_id", "is missing (top level or in custom_args)"),
+        RejectedEvent(5, "email", "must not contain NUL characters"),
     ]
 
 

@@ -219,4 +219,7 @@ def test_saying_the_sale_or_the_shop_is_over_is_a_claim_the_brief_must_make(
     text: str, claim: str, brief: Brief, brand: BrandKit
 ) -> None:
     assert ungrounded(text, brief, brand) == [claim]
-    assert ungrounded(text, brief.model_copy(update={"facts": [f"The rye loaves {claim} by noon."]}), brand) == []
+    assert (
+        ungrounded(text, brief.model_copy(update={"facts": [f"The rye loaves {claim} by noon."]}), brand)
+        == []
+    )
