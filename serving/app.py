@@ -25,7 +25,7 @@ from genai.backends import Backend, get_backend
 from genai.embed import Embedder
 from serving.auth import KeyCache
 from serving.errors import install_error_handlers
-from serving.limits import BodySizeLimitMiddleware, RateLimiter
+from serving.limits import BodySizeLimitMiddleware, HeaderSizeLimitMiddleware, RateLimiter
 from serving.metrics import ApiMetrics, MetricsMiddleware
 from serving.routes import (
     brands,
@@ -99,6 +99,7 @@ def create_app(
             sessions=session_factory(engine),
             metrics=metrics,
             rate_limiter=RateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
+            auth_failures=RateLimiter(settings.auth_failures_per_min / 60, settings.auth_failure_burst),
             key_cache=KeyCache(),
             generation_slots=anyio.CapacityLimiter(settings.max_concurrent_generations),
             embedder=embedder,
@@ -152,6 +153,7 @@ def create_app(
     install_error_handlers(app)
     # Outermost last: metrics time everything, including bodies the size limit refuses.
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(HeaderSizeLimitMiddleware, max_bytes=settings.max_header_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     for module in (
         health,

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from feedback.batches import find_unstorable
 from genai.errors import InvalidInputError
 from serving.auth import ADMIN, DATA, READ, WRITE, Principal, check_role, resolve_principal
-from serving.errors import RateLimitedError
+from serving.errors import RateLimitedError, UnauthorizedError
 from serving.runtime import Runtime
 
 __all__ = [
@@ -64,8 +64,23 @@ def current_key(
     runtime: RuntimeDep,
     _: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)] = None,
 ) -> Principal:
-    """The authenticated caller, within its rate limit."""
-    principal = resolve_principal(request.headers.get("authorization"), runtime.key_cache, runtime.sessions)
+    """The authenticated caller, within its rate limit.
+
+    Failed attempts count against the client's address: past `auth_failure_burst` of them it gets
+    429 with Retry-After, without its key being looked up, until it is back under the limit.
+    """
+    address = request.client.host if request.client else "unknown"
+    blocked = runtime.auth_failures.waiting(address)
+    if blocked > 0:
+        raise RateLimitedError("too many failed API-key attempts from this address", retry_after=blocked)
+    try:
+        principal = resolve_principal(
+            request.headers.get("authorization"), runtime.key_cache, runtime.sessions
+        )
+    except UnauthorizedError:
+        if request.headers.get("authorization"):  # a guess, not a client that forgot its key
+            runtime.auth_failures.check(address)
+        raise
     wait = runtime.rate_limiter.check(principal.key_id)
     if wait > 0:
         raise RateLimitedError(

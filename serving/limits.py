@@ -55,19 +55,41 @@ class BodySizeLimitMiddleware:
         return f"the request body is larger than the {self.max_bytes:,}-byte limit"
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(error_envelope("payload_too_large", self._message(), "body"))
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body.encode()})
+        await _send_error(send, 413, "payload_too_large", self._message(), "body")
+
+
+class HeaderSizeLimitMiddleware:
+    """Answer 431 to a request whose headers together are larger than `max_bytes`, before any of
+    them is read: a megabyte of `Authorization` is not worth hashing and looking up."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            size = sum(len(name) + len(value) for name, value in scope.get("headers", ()))
+            if size > self.max_bytes:
+                message = f"the request headers are larger than the {self.max_bytes:,}-byte limit"
+                await _send_error(send, 431, "headers_too_large", message, "headers")
+                return
+        await self.app(scope, receive, send)
+
+
+async def _send_error(send: Send, status: int, code: str, message: str, field: str) -> None:
+    body = json.dumps(error_envelope(code, message, field))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body.encode()})
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -112,6 +134,18 @@ class RateLimiter:
         self._buckets: dict[str, TokenBucket] = {}
         self._lock = threading.Lock()
         self._calls = 0
+
+    def waiting(self, key: str) -> float:
+        """The seconds `key` must still wait, without taking a token (0: it may proceed)."""
+        if self.rate <= 0:
+            return 0.0
+        now = self._clock()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                return 0.0
+            tokens = min(bucket.capacity, bucket.tokens + (now - bucket.updated) * bucket.rate)
+            return 0.0 if tokens >= 1 else (1 - tokens) / bucket.rate
 
     def check(self, key: str) -> float:
         """0 when `key` may proceed, else the seconds it must wait."""

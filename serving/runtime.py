@@ -34,6 +34,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     metrics: ApiMetrics
     rate_limiter: RateLimiter
+    auth_failures: RateLimiter  # failed API-key attempts, per client address
     key_cache: KeyCache
     generation_slots: anyio.CapacityLimiter
     backend: Backend | None = None

@@ -66,6 +66,18 @@ class Settings(BaseSettings):
         default=100.0, ge=0, description="Requests per second each API key may sustain; 0 turns it off."
     )
     rate_limit_burst: int = Field(default=200, ge=1, description="Requests an API key may send at once.")
+    auth_failures_per_min: float = Field(
+        default=10.0,
+        ge=0,
+        description="Failed API-key attempts a client address may sustain per minute; past the burst it "
+        "gets 429 until it is back under; 0 turns it off.",
+    )
+    auth_failure_burst: int = Field(
+        default=20, ge=1, description="Failed API-key attempts a client address may make at once."
+    )
+    max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Largest request headers, all together, the API reads."
+    )
     max_concurrent_generations: int = Field(
         default=4, ge=1, description="Generations the API runs at once; more wait for a free slot."
     )

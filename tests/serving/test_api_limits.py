@@ -206,3 +206,55 @@ def test_unknown_routes_and_methods_answer_in_the_envelope(strict: LiveServer, t
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     wrong = httpx.put(f"{strict.base_url}/healthz")
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server allowing 3 failed key attempts at once per address, then 2 a second, and 2 KiB of headers."""
+    data = tmp_path_factory.mktemp("guarded")
+    settings = api_settings(
+        f"sqlite:///{data / 'api.db'}",
+        data,
+        auth_failures_per_min=120,
+        auth_failure_burst=3,
+        max_header_bytes=2048,
+    )
+    live = LiveServer(settings).start()
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+def test_failed_key_attempts_from_one_address_are_limited_then_allowed_again(guarded: LiveServer) -> None:
+    tenant = guarded.tenant()
+    with guarded.client() as client:
+        assert client.get("/v1/me").status_code == 401  # no key at all is not a guess, and not counted
+        guesses = [
+            client.get("/v1/me", headers={"Authorization": f"Bearer cl_guess{i}"}).status_code
+            for i in range(3)
+        ]
+        assert guesses == [401, 401, 401]
+        limited = client.get("/v1/me", headers={"Authorization": "Bearer cl_guess4"})
+        assert limited.status_code == 429
+        assert limited.json()["error"]["code"] == "rate_limited"
+        assert "failed API-key attempts" in limited.json()["error"]["message"]
+        assert int(limited.headers["retry-after"]) >= 1
+        # while the address is over its limit even a real key is not looked up
+        assert client.get("/v1/me", headers=tenant.headers("admin")).status_code == 429
+        time.sleep(1.0)  # two attempts a second come back
+        assert client.get("/v1/me", headers=tenant.headers("admin")).status_code == 200
+
+
+def test_headers_over_the_limit_are_refused_with_431_before_the_key_is_read(guarded: LiveServer) -> None:
+    tenant = guarded.tenant()
+    with guarded.client() as client:
+        huge = client.get("/v1/me", headers={"Authorization": "Bearer cl_" + "x" * 4096})
+        assert huge.status_code == 431
+        assert huge.json()["error"] == {
+            "code": "headers_too_large",
+            "message": "the request headers are larger than the 2,048-byte limit",
+            "field": "headers",
+        }
+    with guarded.client(tenant) as client:  # the server goes on serving, and the big header was no guess
+        assert client.get("/v1/me").status_code == 200
