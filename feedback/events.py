@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal, NotRequired
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -23,11 +24,13 @@ from pydantic import (
     ValidationError,
     with_config,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from genai.errors import invalid_input
 
 __all__ = [
+    "EARLIEST_EVENT",
     "MAX_CLOCK_SKEW",
     "FeedbackEventDict",
     "FeedbackEventIn",
@@ -42,6 +45,7 @@ __all__ = [
 _WHOLE_EVENT = "event"
 # Client clocks drift; an event further in the future than this is a unit or timezone mistake.
 MAX_CLOCK_SKEW = dt.timedelta(days=1)
+EARLIEST_EVENT = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 FeedbackKind = Literal["accept", "reject", "edit", "rating", "comment"]
 OutcomeKind = Literal["send", "delivery", "open", "click", "conversion", "unsubscribe", "bounce", "complaint"]
@@ -54,13 +58,22 @@ ReasonCodes = Annotated[
 Actor = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 EditedText = Annotated[str, StringConstraints(min_length=1, max_length=50_000)]
 Comment = Annotated[str, StringConstraints(max_length=5_000)]
-Rating = Annotated[int, Field(ge=1, le=5)]
+
+
+def _not_a_bool(value: Any) -> Any:
+    # JSON's true and false are not 1 and 0: a client sending them has a bug to hear about
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_not_bool", "must be a number, not true or false")
+    return value
+
+
+Rating = Annotated[int, BeforeValidator(_not_a_bool), Field(ge=1, le=5)]
 ContactRef = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=320),
     Field(description="The contact's external id (e-mail address or customer id); only its HMAC is stored."),
 ]
-Revenue = Annotated[float, Field(ge=0, le=1e9, allow_inf_nan=False)]
+Revenue = Annotated[float, BeforeValidator(_not_a_bool), Field(ge=0, le=1e9, allow_inf_nan=False)]
 
 
 class FeedbackEventIn(BaseModel):
@@ -165,6 +178,9 @@ def _validate(
 def _too_late(event_time: dt.datetime, latest: dt.datetime) -> Problem:
     if event_time > latest:
         return ("event_time", "is more than a day in the future")
+    if event_time < EARLIEST_EVENT:
+        # a negative epoch or a two-digit year: no e-mail event of ours is that old
+        return ("event_time", "is before 1970")
     return None
 
 

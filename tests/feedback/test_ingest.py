@@ -312,3 +312,48 @@ def test_keys_stored_by_a_concurrent_writer_after_the_lookup_are_reported_as_rep
     with factory() as session:
         stored = dict(session.execute(select(OutcomeEvent.idempotency_key, OutcomeEvent.id)).all())
     assert {batch[i]["idempotency_key"]: event_id for i, event_id in result.ids.items()} == stored
+
+
+@pytest.mark.parametrize(
+    ("event", "field", "reason"),
+    [
+        (
+            outcome_event("t1", "{v}", "ann@example.com", "conversion", revenue=True),
+            "revenue",
+            "not true or false",
+        ),
+        (
+            outcome_event("t2", "{v}", "ann@example.com", "conversion", revenue=float("inf")),
+            "revenue",
+            "finite",
+        ),
+        (outcome_event("t3", "{v}", "ann@example.com", event_time=-86400), "event_time", "before 1970"),
+        (
+            outcome_event("t4", "{v}", "ann@example.com", event_time="1969-07-20T20:17:00Z"),
+            "event_time",
+            "1970",
+        ),
+    ],
+)
+def test_both_databases_refuse_the_same_bad_outcome_naming_its_field_and_keep_the_rest(
+    factory: sessionmaker[Session], workspace: Workspace, event: dict[str, object], field: str, reason: str
+) -> None:
+    ws_id, variants = workspace
+    bad = {**event, "variant_id": variants[0]}
+    good = outcome_event("fine", variants[0], "bo@example.com", "conversion", revenue=12.5)
+    result = ingest_outcomes(factory, ws_id, [bad, good])
+    [rejected] = result.rejected
+    assert (rejected.index, rejected.field) == (0, field) and reason in rejected.reason
+    assert list(result.accepted) == [1]
+    assert _count(factory, OutcomeEvent) == 1
+
+
+def test_a_boolean_rating_is_refused_naming_the_field(
+    factory: sessionmaker[Session], workspace: Workspace
+) -> None:
+    ws_id, variants = workspace
+    result = ingest_feedback(factory, ws_id, [feedback_event("r1", variants[0], "rating", rating=True)])
+    assert [(r.field, r.reason) for r in result.rejected] == [
+        ("rating", "must be a number, not true or false")
+    ]
+    assert _count(factory, FeedbackEvent) == 0
