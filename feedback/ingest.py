@@ -1,7 +1,8 @@
 """Ingestion of feedback and outcome events: idempotent, per-row validation, one transaction per batch.
 
 Every event carries a client-supplied idempotency key, unique per workspace and event table. A replay
-(a key already stored, or repeated inside the batch) is a no-op that reports the original event's id.
+(a key already stored, or repeated inside the batch) is a no-op that reports the original event's id;
+the same key with a different body is rejected, naming the key, and the first event stays as it was.
 All rows are validated first; a bad row is rejected alone, with its index, field and reason, and the
 good rows go in together in one transaction with ``INSERT ... ON CONFLICT DO NOTHING``. A variant of
 another workspace is rejected as unknown. Both the client's ``event_time`` and the server's
@@ -13,12 +14,14 @@ let the batch commit on its own, retried when the database reports a deadlock or
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -103,6 +106,35 @@ def _run(target: SessionTarget, work: Callable[[Session], R]) -> R:
     raise AssertionError("unreachable")
 
 
+_NOT_PAYLOAD = frozenset({"workspace_id", "idempotency_key", "ingested_at"})
+_REUSED = "was already used for a different event"
+
+
+def _comparable(value: Any) -> Any:
+    """A stored or incoming value in one form on both databases (times in UTC, numbers as floats)."""
+    if isinstance(value, dt.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+    if isinstance(value, (float, Decimal)):
+        return round(float(value), 4)  # revenue is stored to 4 places
+    if isinstance(value, (list, tuple)):
+        return tuple(_comparable(v) for v in value)
+    return value
+
+
+def _stored_payloads(
+    session: Session, table: Table, columns: tuple[str, ...], workspace_id: str, keys: list[str]
+) -> dict[str, tuple[Any, ...]]:
+    payload = [c for c in columns if c not in _NOT_PAYLOAD]
+    found: dict[str, tuple[Any, ...]] = {}
+    for start in range(0, len(keys), 500):
+        stmt = select(table.c.idempotency_key, *(table.c[c] for c in payload)).where(
+            table.c.workspace_id == workspace_id, table.c.idempotency_key.in_(keys[start : start + 500])
+        )
+        for key, *values in session.execute(stmt):
+            found[key] = tuple(_comparable(v) for v in values)
+    return found
+
+
 def _store(
     session: Session,
     table: Table,
@@ -110,21 +142,36 @@ def _store(
     indexed_rows: list[tuple[int, tuple[Any, ...]]],
     result: BatchResult,
 ) -> None:
-    """Insert rows keyed by idempotency key and fill `result` with new and replayed ids."""
+    """Insert rows keyed by idempotency key and fill `result` with new and replayed ids.
+
+    A replay must be the same event: a key sent again with a different body is rejected, naming
+    the key, and the event stored first stays as it was.
+    """
     position = columns.index("idempotency_key")
-    first_index: dict[str, int] = {}
+    payload = [i for i, c in enumerate(columns) if c not in _NOT_PAYLOAD]
+
+    def body(row: tuple[Any, ...]) -> tuple[Any, ...]:
+        return tuple(_comparable(row[i]) for i in payload)
+
+    first: dict[str, tuple[int, tuple[Any, ...]]] = {}
     unique_rows: list[tuple[Any, ...]] = []
     for index, row in indexed_rows:
         key = row[position]
-        if key not in first_index:
-            first_index[key] = index
+        if key not in first:
+            first[key] = (index, body(row))
             unique_rows.append(row)
     new, stored = insert_or_fetch_ids(
         session, table, columns, unique_rows, "idempotency_key", mostly_new=True
     )
+    replayed = [k for k in first if k not in new]
+    workspace_id = indexed_rows[0][1][columns.index("workspace_id")] if indexed_rows else ""
+    earlier = _stored_payloads(session, table, columns, workspace_id, replayed) if replayed else {}
     for index, row in indexed_rows:
         key = row[position]
-        if key in new and first_index[key] == index:
+        original = earlier.get(key, first[key][1])
+        if body(row) != original:
+            result.rejected.append(RejectedEvent(index, "idempotency_key", f"{key!r} {_REUSED}"))
+        elif key in new and first[key][0] == index:
             result.accepted[index] = new[key]
         else:
             result.duplicates[index] = new.get(key) or stored[key]

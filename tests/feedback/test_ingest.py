@@ -73,10 +73,18 @@ def test_a_key_repeated_inside_one_batch_is_stored_once(
 ) -> None:
     ws_id, variants = workspace
     result = ingest_feedback(
-        factory, ws_id, [feedback_event("same", variants[0]), feedback_event("same", variants[1])]
+        factory,
+        ws_id,
+        [
+            feedback_event("same", variants[0]),
+            feedback_event("same", variants[0]),
+            feedback_event("same", variants[1]),
+        ],
     )
     assert list(result.accepted) == [0]
     assert result.duplicates == {1: result.accepted[0]}
+    # the key under another variant is another event: refused, not counted as a replay
+    assert [(r.index, r.field) for r in result.rejected] == [(2, "idempotency_key")]
     assert _count(factory, FeedbackEvent) == 1
 
 
@@ -357,3 +365,30 @@ def test_a_boolean_rating_is_refused_naming_the_field(
         ("rating", "must be a number, not true or false")
     ]
     assert _count(factory, FeedbackEvent) == 0
+
+
+def test_a_key_sent_again_with_a_different_body_is_refused_naming_it_and_the_first_event_stays(
+    factory: sessionmaker[Session], workspace: Workspace
+) -> None:
+    ws_id, variants = workspace
+    sale = outcome_event("order-7", variants[0], "ann@example.com", "conversion", revenue=12.34567)
+    first = ingest_outcomes(factory, ws_id, [sale])
+    # the same event again, its time written in another zone, is a replay
+    same = {**sale, "event_time": "2024-05-01T12:00:00+02:00"}
+    changed = {**sale, "revenue": 99.0}
+    again = ingest_outcomes(factory, ws_id, [same, changed])
+    assert again.duplicates == {0: first.accepted[0]} and again.accepted == {}
+    assert [(r.index, r.field, r.reason) for r in again.rejected] == [
+        (1, "idempotency_key", "'order-7' was already used for a different event")
+    ]
+    # inside one batch too: the first body is stored, a second body under its key is refused
+    batch = ingest_feedback(
+        factory,
+        ws_id,
+        [feedback_event("v-1", variants[1], "accept"), feedback_event("v-1", variants[1], "reject")],
+    )
+    assert list(batch.accepted) == [0] and [r.index for r in batch.rejected] == [1]
+    with factory() as session:
+        stored = session.get(OutcomeEvent, first.accepted[0])
+        assert stored is not None and stored.revenue == pytest.approx(12.3457, abs=1e-4)
+        assert session.get(FeedbackEvent, batch.accepted[0]).kind == "accept"  # type: ignore[union-attr]
