@@ -21,7 +21,10 @@ The preheader is one sentence the model often runs past its room with, or fills 
 said wrongly. When it is unfinished, over `PREHEADER_MAX` characters, or states a fact the
 brand kit and the brief do not give (or not of what they say it of), it is written from the
 brief instead: the offer and the first fact the body does not already state, in the brief's
-own words (`compose_preheader`). Subject, preheader and headline are one line each and are left to the
+own words (`compose_preheader`). And when the opened e-mail (headline and body; the preheader
+is hidden there) does not state the brief's offer, a closing paragraph states it with the first
+fact the e-mail does not state, in the brief's words (`offer_paragraph`): the reader must see the
+deal they are asked to act on. Subject, preheader and headline are one line each and are left to the
 gates. Each dropped sentence is reported with its reason, for the variant's reasons.
 """
 
@@ -103,23 +106,47 @@ def _as_sentence(text: str) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
+def _unstated_facts(brief: Brief, texts: list[str]) -> list[str]:
+    """The brief's facts, as sentences, that none of `texts` states."""
+    said = {(t.kind, t.value) for text in texts for t in fact_tokens(text)}
+    words_said = {w for text in texts for w in word_tokens(text)}
+    fresh = []
+    for fact in brief.facts:
+        facts = {(t.kind, t.value) for t in fact_tokens(fact)}
+        words = set(word_tokens(fact))
+        stated = facts <= said if facts else len(words & words_said) >= 0.8 * max(len(words), 1)
+        if not stated:
+            fresh.append(_as_sentence(fact))
+    return fresh
+
+
+def _states_offer(brief: Brief, texts: list[str]) -> bool:
+    facts = {(t.kind, t.value) for t in fact_tokens(brief.offer)}
+    if facts:
+        return facts <= {(t.kind, t.value) for text in texts for t in fact_tokens(text)}
+    wanted = {w for w in word_tokens(brief.offer) if len(w) > 3}
+    said = {w for text in texts for w in word_tokens(text)}
+    return len(wanted & said) >= 0.6 * max(len(wanted), 1)
+
+
+def offer_paragraph(brief: Brief, headline: str, body: list[str]) -> str | None:
+    """The brief's offer and the first fact the e-mail does not state, when the opened e-mail (its
+    headline and body) does not state the offer: the reader must see the deal, not only the inbox."""
+    if not brief.offer.strip() or _states_offer(brief, [headline, *body]):
+        return None
+    fresh = _unstated_facts(brief, [headline, *body])
+    return f"{_as_sentence(brief.offer)} {fresh[0]}" if fresh else _as_sentence(brief.offer)
+
+
 def compose_preheader(brief: Brief, body: list[str]) -> str:
     """The brief's offer and the first of its facts the body does not state, as one inbox line.
 
     Facts the body already states are left for the body (the reader would see them twice); the
     line is kept to `PREHEADER_MAX` characters, and falls back to the offer, then the goal.
     """
-    said = {(t.kind, t.value) for para in body for t in fact_tokens(para)}
-    body_words = {w for para in body for w in word_tokens(para)}
     offer = _as_sentence(brief.offer)
-    fresh = []
-    for fact in brief.facts:
-        facts = {(t.kind, t.value) for t in fact_tokens(fact)}
-        words = set(word_tokens(fact))
-        stated = facts <= said if facts else len(words & body_words) >= 0.8 * max(len(words), 1)
-        if not stated:
-            fresh.append(_as_sentence(fact))
-    for line in [f"{offer} {fact}".strip() for fact in fresh] + [offer, _as_sentence(brief.goal)]:
+    lines = [f"{offer} {fact}".strip() for fact in _unstated_facts(brief, body)]
+    for line in [*lines, offer, _as_sentence(brief.goal)]:
         if line and len(line) <= PREHEADER_MAX:
             return line
     return _as_sentence(brief.goal)[:PREHEADER_MAX]
@@ -161,6 +188,10 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
             body.append(" ".join(kept))
     if sum(len(p) for p in body) < MIN_BODY_CHARS:
         body, dropped = list(draft.body), []
+    closing = offer_paragraph(brief, draft.headline, body)
+    if closing is not None:
+        body.append(closing)
+        dropped.append(f"the opened e-mail did not state the offer: added {closing!r} from the brief")
     problem = _preheader_problem(draft.preheader, brief, brand)
     if problem is not None:
         preheader = compose_preheader(brief, body)

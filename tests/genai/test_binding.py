@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -100,7 +101,7 @@ def test_the_gate_blocks_an_unbound_fact_in_the_preheader_and_names_it(brief: Br
     draft = EmailDraft(
         subject="Holiday candles, 20% off",
         preheader="Take 20% off every candle, and the sale runs through the end of December.",
-        headline="Hand-poured for the holidays",
+        headline="20% off, hand-poured for the holidays",
         body=["Every candle is hand-poured in small batches, and every one burns for about 50 hours."],
         cta_label="Shop the sale",
         cta_url=CTA,
@@ -126,7 +127,7 @@ def test_trimming_drops_the_wrong_and_the_repeated_sentences_and_keeps_the_rest(
     draft = EmailDraft(
         subject="Holiday candles, 20% off",
         preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
-        headline="Hand-poured for the holidays",
+        headline="20% off, hand-poured for the holidays",
         body=[
             "Every candle is hand-poured in small batches. The sale runs from Friday 18 December. "
             "Every candle burns for about 50 hours.",
@@ -155,7 +156,7 @@ def test_a_body_that_would_be_left_too_thin_is_not_trimmed(brief: Brief, brand: 
     draft = EmailDraft(
         subject="Holiday candles, 20% off",
         preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
-        headline="Hand-poured for the holidays",
+        headline="20% off, hand-poured for the holidays",
         body=["The sale runs from Friday 18 December. Light one tonight."],
         cta_label="Shop the sale",
         cta_url=CTA,
@@ -169,7 +170,7 @@ def test_a_run_on_sentence_is_cut_back_to_its_main_clause(brief: Brief, brand: B
     draft = EmailDraft(
         subject="Holiday candles, 20% off",
         preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
-        headline="Hand-poured for the holidays",
+        headline="20% off, hand-poured for the holidays",
         body=[
             "Every candle is hand-poured in small batches, so it's a good idea to keep a few in a dark, "
             "warm place for longer than you thought. Short ones stay, so they do.",
@@ -193,7 +194,9 @@ def test_a_preheader_cut_off_or_wrong_is_written_from_the_brief(brief: Brief, br
         "Every candle is hand-poured in small batches, so the smell is warm and soft for slow evenings at",
         "The sale runs from Friday 18 December, and every candle is hand-poured in small batches.",
     ):
-        draft = EmailDraft("Holiday candles, 20% off", preheader, "Hand-poured", body, "Shop the sale", CTA)
+        draft = EmailDraft(
+            "Holiday candles, 20% off", preheader, "20% off, hand-poured", body, "Shop the sale", CTA
+        )
         trimmed, notes = trim_draft(draft, brief, brand)
         # the offer and the first fact the body does not state, in the brief's words
         assert (
@@ -202,5 +205,32 @@ def test_a_preheader_cut_off_or_wrong_is_written_from_the_brief(brief: Brief, br
         )
         assert notes and "written from the brief" in notes[-1]
     good = "Take 20% off every candle until Sunday 13 December, all hand-poured in small batches."
-    draft = EmailDraft("Holiday candles, 20% off", good, "Hand-poured", body, "Shop the sale", CTA)
+    draft = EmailDraft("Holiday candles, 20% off", good, "20% off, hand-poured", body, "Shop the sale", CTA)
     assert trim_draft(draft, brief, brand)[0].preheader == good
+
+
+def test_an_opened_email_that_does_not_state_the_offer_closes_with_it_from_the_brief(
+    brief: Brief, brand: BrandKit
+) -> None:
+    body = [
+        "Every candle is hand-poured in small batches, and every one burns for about 50 hours.",
+        "Orders placed by Friday 18 December arrive before Christmas.",
+    ]
+    # the subject and preheader say 20%, but neither shows once the e-mail is opened
+    draft = EmailDraft(
+        "Holiday candles, 20% off",
+        "Take 20% off every candle until Sunday 13 December, all hand-poured in small batches.",
+        "Hand-poured for the holidays",
+        body,
+        "Shop the sale",
+        CTA,
+    )
+    trimmed, notes = trim_draft(draft, brief, brand)
+    assert trimmed.body == [*body, "20% off all candles. The sale runs until Sunday 13 December."]
+    assert any("did not state the offer" in n for n in notes)
+    # stated in the headline or the body, nothing is added
+    for stated in (
+        replace(draft, headline="20% off hand-poured candles"),
+        replace(draft, body=[*body[:1], "Take 20% off."]),
+    ):
+        assert trim_draft(stated, brief, brand)[0].body == stated.body
