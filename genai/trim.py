@@ -38,7 +38,7 @@ from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates.binding import fact_tokens, unbound
 from genai.gates.grounding import ungrounded
-from genai.gates.text import word_tokens
+from genai.gates.text import shared_runs, word_tokens
 from genai.sentences import finished, sentences
 
 __all__ = [
@@ -129,6 +129,16 @@ def _states_offer(brief: Brief, texts: list[str]) -> bool:
     return len(wanted & said) >= 0.6 * max(len(wanted), 1)
 
 
+_ECHO_RUN = 8  # words in a row a body shares with the subject or preheader before it repeats them
+
+
+def _echoes(text: str, lines: list[str]) -> bool:
+    return any(
+        max(map(len, shared_runs(word_tokens(line), word_tokens(text), 1)), default=0) >= _ECHO_RUN
+        for line in lines
+    )
+
+
 def offer_paragraph(brief: Brief, headline: str, body: list[str]) -> str | None:
     """The brief's offer and the first fact the e-mail does not state, when the opened e-mail (its
     headline and body) does not state the offer: the reader must see the deal, not only the inbox."""
@@ -189,6 +199,8 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
     if sum(len(p) for p in body) < MIN_BODY_CHARS:
         body, dropped = list(draft.body), []
     closing = offer_paragraph(brief, draft.headline, body)
+    if closing is not None and _echoes(closing, [draft.subject, draft.preheader]):
+        closing = _as_sentence(brief.offer)  # the inbox lines said that fact already: the offer alone
     if closing is not None:
         body.append(closing)
         dropped.append(f"the opened e-mail did not state the offer: added {closing!r} from the brief")

@@ -234,3 +234,18 @@ def test_an_opened_email_that_does_not_state_the_offer_closes_with_it_from_the_b
         replace(draft, body=[*body[:1], "Take 20% off."]),
     ):
         assert trim_draft(stated, brief, brand)[0].body == stated.body
+
+
+def test_the_closing_offer_leaves_out_a_fact_the_inbox_lines_already_say(
+    brief: Brief, brand: BrandKit
+) -> None:
+    body = ["Every candle is hand-poured in small batches, and the sale runs until Sunday 13 December."]
+    preheader = "Orders placed by Friday 18 December arrive before Christmas, every candle hand-poured."
+    draft = EmailDraft(
+        "Holiday candles, 20% off", preheader, "Hand-poured for the holidays", body, "Shop the sale", CTA
+    )
+    trimmed, _ = trim_draft(draft, brief, brand)
+    assert trimmed.preheader == preheader
+    assert trimmed.body == [*body, "20% off all candles."]
+    results = {r.gate_id: r for r in run_gates(trimmed, brief, brand)}
+    assert results["repetition"].passed
