@@ -111,9 +111,13 @@ class TokenBucket:
     tokens: float
     updated: float
 
+    def available(self, now: float) -> float:
+        """The tokens there are at `now`, refilled since the last take."""
+        return min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+
     def take(self, now: float) -> float:
         """Take a token; returns 0 on success, else the seconds until one is available."""
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.tokens = self.available(now)
         self.updated = now
         if self.tokens >= 1:
             self.tokens -= 1
@@ -142,10 +146,8 @@ class RateLimiter:
         now = self._clock()
         with self._lock:
             bucket = self._buckets.get(key)
-            if bucket is None:
-                return 0.0
-            tokens = min(bucket.capacity, bucket.tokens + (now - bucket.updated) * bucket.rate)
-            return 0.0 if tokens >= 1 else (1 - tokens) / bucket.rate
+            tokens = bucket.available(now) if bucket is not None else 1.0
+            return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
     def check(self, key: str) -> float:
         """0 when `key` may proceed, else the seconds it must wait."""
