@@ -24,8 +24,8 @@ brief instead: the offer and the first fact the body does not already state, in 
 own words (`compose_preheader`). And when the opened e-mail (headline and body; the preheader
 is hidden there) does not state the brief's offer, a closing paragraph states it with the first
 fact the e-mail does not state, in the brief's words (`offer_paragraph`): the reader must see the
-deal they are asked to act on. Subject, preheader and headline are one line each and are left to the
-gates. Each dropped sentence is reported with its reason, for the variant's reasons.
+deal they are asked to act on. Subject and headline are left to the gates. Each edit is reported
+with its reason, for the variant's reasons.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "NEAR_DUPLICATE",
     "PREHEADER_MAX",
     "compose_preheader",
+    "offer_paragraph",
     "trim_draft",
 ]
 
