@@ -31,6 +31,7 @@ with its reason, for the variant's reasons.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from dataclasses import replace
 
 from genai.brand import BrandKit
@@ -55,6 +56,7 @@ NEAR_DUPLICATE = 0.7  # share of content words two sentences have in common (Jac
 _MIN_WORDS = 3  # words of 3+ letters a sentence needs before it can be a near-duplicate
 LONG_SENTENCE = 110  # characters past which a run-on sentence is cut back to its main clause
 MIN_CLAUSE = 30  # the main clause kept must be at least this long
+PREHEADER_MIN = 40  # the preheader_length gate warns under this
 PREHEADER_MAX = 110  # the inbox shows about this much; the preheader_length gate warns past it
 MIN_BODY_CHARS = 100  # a body trimmed below this is too thin to send: the draft goes to the gates whole
 
@@ -115,7 +117,10 @@ def _unstated_facts(brief: Brief, texts: list[str]) -> list[str]:
     for fact in brief.facts:
         facts = {(t.kind, t.value) for t in fact_tokens(fact)}
         words = set(word_tokens(fact))
-        stated = facts <= said if facts else len(words & words_said) >= 0.8 * max(len(words), 1)
+        # most of its dates and numbers said is the fact said ("10am to 4pm" said as "until 4pm")
+        stated = (
+            len(facts & said) >= 0.6 * len(facts) if facts else len(words & words_said) >= 0.8 * len(words)
+        )
         if not stated:
             fresh.append(_as_sentence(fact))
     return fresh
@@ -152,14 +157,19 @@ def offer_paragraph(brief: Brief, headline: str, body: list[str]) -> str | None:
 def compose_preheader(brief: Brief, body: list[str]) -> str:
     """The brief's offer and the first of its facts the body does not state, as one inbox line.
 
-    Facts the body already states are left for the body (the reader would see them twice); the
-    line is kept to `PREHEADER_MAX` characters, and falls back to the offer, then the goal.
+    What the body already states is left to the body (the reader would see it twice: the offer
+    too, when the body states it); the line is kept to `PREHEADER_MAX` characters and shares no
+    run of 8 words with the body, and falls back to the offer, then the goal.
     """
-    offer = _as_sentence(brief.offer)
-    lines = [f"{offer} {fact}".strip() for fact in _unstated_facts(brief, body)]
-    for line in [*lines, offer, _as_sentence(brief.goal)]:
-        if line and len(line) <= PREHEADER_MAX:
-            return line
+    offer = "" if _states_offer(brief, body) else _as_sentence(brief.offer)
+    fresh = _unstated_facts(brief, body)
+    lines = [f"{offer} {fact}".strip() for fact in fresh]
+    lines += [f"{offer} {a} {b}".strip() for a, b in pairwise(fresh)]
+    lines += [offer, _as_sentence(brief.goal)]
+    fitting = [line for line in lines if line and len(line) <= PREHEADER_MAX and not _echoes(line, body)]
+    # a line of PREHEADER_MIN characters or more fills the inbox's preview; a shorter one will do
+    for line in [*(x for x in fitting if len(x) >= PREHEADER_MIN), *fitting]:
+        return line
     return _as_sentence(brief.goal)[:PREHEADER_MAX]
 
 
@@ -206,6 +216,8 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
         body.append(closing)
         dropped.append(f"the opened e-mail did not state the offer: added {closing!r} from the brief")
     problem = _preheader_problem(draft.preheader, brief, brand)
+    if problem is None and _echoes(draft.preheader, body):
+        problem = "says again what the body says"
     if problem is not None:
         preheader = compose_preheader(brief, body)
         dropped.append(f"preheader {draft.preheader!r} {problem}: written from the brief as {preheader!r}")
