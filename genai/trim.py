@@ -31,8 +31,8 @@ with its reason, for the variant's reasons.
 from __future__ import annotations
 
 import re
-from itertools import pairwise
 from dataclasses import replace
+from itertools import pairwise
 
 from genai.brand import BrandKit
 from genai.brief import Brief
