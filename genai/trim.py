@@ -161,16 +161,19 @@ def compose_preheader(brief: Brief, body: list[str]) -> str:
     too, when the body states it); the line is kept to `PREHEADER_MAX` characters and shares no
     run of 8 words with the body, and falls back to the offer, then the goal.
     """
-    offer = "" if _states_offer(brief, body) else _as_sentence(brief.offer)
+    full_offer, goal = _as_sentence(brief.offer), _as_sentence(brief.goal)
+    offer = "" if _states_offer(brief, body) else full_offer
     fresh = _unstated_facts(brief, body)
     lines = [f"{offer} {fact}".strip() for fact in fresh]
     lines += [f"{offer} {a} {b}".strip() for a, b in pairwise(fresh)]
-    lines += [offer, _as_sentence(brief.goal)]
+    # the body says it all: the inbox line is the offer (said again, as inboxes do) and the goal
+    lines += [f"{full_offer} {fact}".strip() for fact in fresh]
+    lines += [f"{full_offer} {goal}".strip(), offer, full_offer, goal]
     fitting = [line for line in lines if line and len(line) <= PREHEADER_MAX and not _echoes(line, body)]
     # a line of PREHEADER_MIN characters or more fills the inbox's preview; a shorter one will do
     for line in [*(x for x in fitting if len(x) >= PREHEADER_MIN), *fitting]:
         return line
-    return _as_sentence(brief.goal)[:PREHEADER_MAX]
+    return goal[:PREHEADER_MAX]
 
 
 def _preheader_problem(preheader: str, brief: Brief, brand: BrandKit) -> str | None:

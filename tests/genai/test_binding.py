@@ -12,7 +12,7 @@ from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.gates import run_gates
 from genai.gates.binding import fact_tokens, unbound
-from genai.trim import trim_draft
+from genai.trim import compose_preheader, trim_draft
 from genai.tuning.corpus import load_corpus
 
 CTA = "https://wickandwillow.example/collections/holiday"
@@ -249,3 +249,15 @@ def test_the_closing_offer_leaves_out_a_fact_the_inbox_lines_already_say(
     assert trimmed.body == [*body, "20% off all candles."]
     results = {r.gate_id: r for r in run_gates(trimmed, brief, brand)}
     assert results["repetition"].passed
+
+
+def test_a_preheader_composed_for_a_body_that_says_everything_still_fills_the_inbox_line(
+    brief: Brief, brand: BrandKit
+) -> None:
+    body = [
+        "Take 20% off every candle until Sunday 13 December; each one burns for about 50 hours.",
+        "Orders placed by Friday 18 December arrive before Christmas.",
+    ]
+    preheader = compose_preheader(brief, body)
+    assert preheader == "20% off all candles. Holiday sale on hand-poured candles."
+    assert 40 <= len(preheader) <= 110
