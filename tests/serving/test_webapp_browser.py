@@ -396,5 +396,7 @@ def test_a_key_of_another_workspace_sees_none_of_its_brands_or_variants(
     Shots(page, tmp_path / "screenshots")("other-workspace")
 
     log_in(page, server, server.key_a)
+    # the workspace's brands load after the login: wait for the list to change (a timeout fails the test)
+    page.wait_for("document.querySelector('#brand-select option')?.textContent !== 'No brands yet'")
     options = page.evaluate("[...document.querySelectorAll('#brand-select option')].map(o => o.textContent)")
     assert options == ["Wick & Willow"]
