@@ -232,7 +232,7 @@ def unbound(sentence: str, brief: Brief, brand: BrandKit) -> list[str]:
     return _unbound(sentence, _sources(brief, brand))
 
 
-def _WHOLE_MONTH_RE(month: str) -> re.Pattern[str]:
+def _whole_month_re(month: str) -> re.Pattern[str]:
     """ "all December", "through the end of December": the month as a whole, not one day of it."""
     return re.compile(
         r"\b(?:all|throughout|through|thru|until|till|end of)\s+(?:(?:of\s+)?the\s+)?(?:end\s+of\s+)?"
@@ -262,7 +262,7 @@ def _unbound(sentence: str, sources: list[_Source]) -> list[str]:
             continue  # otherwise grounding's to judge
         if token.kind == "month":
             # "through the end of December", of a sale that ends on 13 December
-            if token.value not in days_said and _WHOLE_MONTH_RE(token.text).search(sentence):
+            if token.value not in days_said and _whole_month_re(token.text).search(sentence):
                 ends = [s.last_days.get(token.value, 0) for s in about if token.value in s.dated_months]
                 if ends and max(ends) < 28 and all(token.value not in s.bare_months for s in holding):
                     found.append(f"{token.text} (without its day)")
