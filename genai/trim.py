@@ -10,22 +10,28 @@ draft for it throws the good sentences away. A body sentence goes when:
 - every fact it states was already stated by a sentence kept before it in the body;
 - its words are mostly those of a sentence kept before it (near-duplicate).
 
-A long body sentence that runs on after ", so" or ", which" is cut back to its main clause:
-the model's afterthoughts are where its sentences lose their way ("Every candle burns for about
-50 hours, so it's a good idea to keep them in a dark, warm place for longer than you thought").
+A body sentence that runs on after ", so" or ", which" is cut back to its main clause: the
+model's afterthoughts are where its sentences lose their way ("Every candle burns for about 50
+hours, so it takes longer to light than it does to smell"; "Every candle is hand-poured in small
+batches, so every single one is from the same plant"). The main clause usually states the fact
+the model was given; what follows is a consequence it made up.
 
 A draft whose body would keep fewer than `MIN_BODY_CHARS` characters keeps its body as it is,
 for the gates to block.
 
-The preheader is one sentence the model often runs past its room with, or fills with a fact
-said wrongly. When it is unfinished, over `PREHEADER_MAX` characters, or states a fact the
-brand kit and the brief do not give (or not of what they say it of), it is written from the
-brief instead: the offer and the first fact the body does not already state, in the brief's
-own words (`compose_preheader`). And when the opened e-mail (headline and body; the preheader
-is hidden there) does not state the brief's offer, a closing paragraph states it with the first
-fact the e-mail does not state, in the brief's words (`offer_paragraph`): the reader must see the
-deal they are asked to act on. Subject and headline are left to the gates. Each edit is reported
-with its reason, for the variant's reasons.
+The preheader is one sentence the model often runs past its room with, or fills with a fact said
+wrongly. When it is unfinished, over `PREHEADER_MAX` characters, or states a fact the brand kit
+and the brief do not give (or not of what they say it of), or runs on past a main clause too
+short to stand alone, it is written from the brief instead (a run-on with a main clause of inbox
+length is cut back to it, as body sentences are): the offer and the first fact the body does not
+already state, in the brief's own words (`compose_preheader`). And when the opened e-mail
+(headline and body; the preheader is hidden there) does not state the brief's offer, a closing
+paragraph states it with the first fact the e-mail does not state, in the brief's words
+(`offer_paragraph`): the reader must see the deal they are asked to act on. A headline that says
+the subject again (the reader has just read it in the inbox) is replaced by the brief's offer or
+goal, whichever the subject does not already say (`compose_headline`); otherwise subject and
+headline are left to the gates. Each edit is reported with its reason, for the variant's
+reasons.
 """
 
 from __future__ import annotations
@@ -43,10 +49,10 @@ from genai.gates.text import shared_runs, word_tokens
 from genai.sentences import finished, sentences
 
 __all__ = [
-    "LONG_SENTENCE",
     "MIN_BODY_CHARS",
     "NEAR_DUPLICATE",
     "PREHEADER_MAX",
+    "compose_headline",
     "compose_preheader",
     "offer_paragraph",
     "trim_draft",
@@ -54,10 +60,11 @@ __all__ = [
 
 NEAR_DUPLICATE = 0.7  # share of content words two sentences have in common (Jaccard)
 _MIN_WORDS = 3  # words of 3+ letters a sentence needs before it can be a near-duplicate
-LONG_SENTENCE = 110  # characters past which a run-on sentence is cut back to its main clause
-MIN_CLAUSE = 30  # the main clause kept must be at least this long
+MIN_CLAUSE = 30  # the main clause kept must be at least this long, or the sentence stays whole
 PREHEADER_MIN = 40  # the preheader_length gate warns under this
 PREHEADER_MAX = 110  # the inbox shows about this much; the preheader_length gate warns past it
+HEADLINE_LENGTH = (10, 60)  # the corpus's headline lengths
+SAME_LINE = 0.8  # share of words (Jaccard) past which a headline says the subject again
 MIN_BODY_CHARS = 100  # a body trimmed below this is too thin to send: the draft goes to the gates whole
 
 
@@ -69,9 +76,7 @@ _RUN_ON_RE = re.compile(r",\s+(?:so|which)\s")
 
 
 def _main_clause(sentence: str) -> str:
-    """A long sentence cut back to what comes before its first ", so" or ", which"."""
-    if len(sentence) <= LONG_SENTENCE:
-        return sentence
+    """A sentence cut back to what comes before its first ", so" or ", which"."""
     match = _RUN_ON_RE.search(sentence, MIN_CLAUSE)
     if match is None:
         return sentence
@@ -176,6 +181,21 @@ def compose_preheader(brief: Brief, body: list[str]) -> str:
     return goal[:PREHEADER_MAX]
 
 
+def _same_line(a: str, b: str) -> bool:
+    left, right = set(word_tokens(a)), set(word_tokens(b))
+    return bool(left | right) and len(left & right) / len(left | right) >= SAME_LINE
+
+
+def compose_headline(brief: Brief, subject: str) -> str | None:
+    """A headline from the brief that does not say the subject again: its offer, else its goal,
+    as a phrase of headline length; None when neither will do."""
+    for line in (brief.offer, brief.goal):
+        line = line.strip().rstrip(".")
+        if HEADLINE_LENGTH[0] <= len(line) <= HEADLINE_LENGTH[1] and not _same_line(line, subject):
+            return line[0].upper() + line[1:]
+    return None
+
+
 def _preheader_problem(preheader: str, brief: Brief, brand: BrandKit) -> str | None:
     text = preheader.strip()
     if not finished(text) or any(not finished(s) for s in sentences(text)):
@@ -212,6 +232,13 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
             body.append(" ".join(kept))
     if sum(len(p) for p in body) < MIN_BODY_CHARS:
         body, dropped = list(draft.body), []
+    if _same_line(draft.headline, draft.subject):
+        headline = compose_headline(brief, draft.subject)
+        if headline is not None:
+            dropped.append(
+                f"headline {draft.headline!r} says the subject again: written from the brief as {headline!r}"
+            )
+            draft = replace(draft, headline=headline)
     closing = offer_paragraph(brief, draft.headline, body)
     if closing is not None and _echoes(closing, [draft.subject, draft.preheader]):
         closing = _as_sentence(brief.offer)  # the inbox lines said that fact already: the offer alone
@@ -219,6 +246,13 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
         body.append(closing)
         dropped.append(f"the opened e-mail did not state the offer: added {closing!r} from the brief")
     problem = _preheader_problem(draft.preheader, brief, brand)
+    main = _main_clause(draft.preheader.strip())
+    if problem is None and main != draft.preheader.strip():
+        if len(main) >= PREHEADER_MIN:
+            dropped.append(f"preheader {draft.preheader!r}: cut back to its main clause")
+            draft = replace(draft, preheader=main)
+        else:
+            problem = "runs on past a main clause too short to stand alone"
     if problem is None and _echoes(draft.preheader, body):
         problem = "says again what the body says"
     if problem is not None:

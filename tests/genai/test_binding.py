@@ -142,10 +142,11 @@ def test_trimming_drops_the_wrong_and_the_repeated_sentences_and_keeps_the_rest(
         "Every candle is hand-poured in small batches. Every candle burns for about 50 hours.",
         "Orders placed by Friday 18 December arrive before Christmas.",
     ]
-    assert len(dropped) == 3
+    assert len(dropped) == 4
     assert "The sale runs from Friday 18 December." in dropped[0] and "does not" in dropped[0]
-    assert "repeats a fact" in dropped[1]
-    assert "'2009'" in dropped[2]
+    assert "so one lasts the season" in dropped[1] and "cut back to its main clause" in dropped[1]
+    assert "repeats a fact" in dropped[2]
+    assert "'2009'" in dropped[3]
     # what is left passes grounding and binding
     results = {r.gate_id: r for r in run_gates(trimmed, brief, brand)}
     assert results["grounding"].passed and results["fact_binding"].passed
@@ -261,3 +262,80 @@ def test_a_preheader_composed_for_a_body_that_says_everything_still_fills_the_in
     preheader = compose_preheader(brief, body)
     assert preheader == "20% off all candles. Holiday sale on hand-poured candles."
     assert 40 <= len(preheader) <= 110
+
+
+def test_a_made_up_consequence_is_cut_however_short_the_sentence(brief: Brief, brand: BrandKit) -> None:
+    draft = EmailDraft(
+        subject="Holiday candles, 20% off",
+        preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
+        headline="20% off, hand-poured for the holidays",
+        body=[
+            "Every candle burns for about 50 hours, so it takes longer to light than it does to smell. "
+            "We pour them, so they last.",
+            "Every candle is hand-poured in small batches, which means every single one is from one plant.",
+        ],
+        cta_label="Shop the sale",
+        cta_url=CTA,
+    )
+    trimmed, notes = trim_draft(draft, brief, brand)
+    # a main clause under 30 characters is not a sentence on its own: that one stays whole
+    assert trimmed.body == [
+        "Every candle burns for about 50 hours. We pour them, so they last.",
+        "Every candle is hand-poured in small batches.",
+    ]
+    assert sum("cut back to its main clause" in n for n in notes) == 2
+
+
+def test_a_headline_that_says_the_subject_again_is_written_from_the_brief(
+    brief: Brief, brand: BrandKit
+) -> None:
+    body = [
+        "Every candle is hand-poured in small batches and burns for about 50 hours. "
+        "The sale runs until Sunday 13 December."
+    ]
+    draft = EmailDraft(
+        "Slow evenings, hand-poured candles",
+        "Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
+        "Hand-poured candles for slow evenings",
+        body,
+        "Shop the sale",
+        CTA,
+    )
+    trimmed, notes = trim_draft(draft, brief, brand)
+    # the offer heads the opened e-mail, so the body needs no closing offer paragraph
+    assert trimmed.headline == "20% off all candles" and trimmed.body == body
+    assert notes == [
+        "headline 'Hand-poured candles for slow evenings' says the subject again: "
+        "written from the brief as '20% off all candles'"
+    ]
+    # a subject that already states the offer gets the goal as headline
+    draft = replace(draft, subject="20% off all candles", headline="20% off all candles!")
+    assert trim_draft(draft, brief, brand)[0].headline == "Holiday sale on hand-poured candles"
+    # a headline of its own stays
+    draft = replace(draft, headline="Light one tonight")
+    assert trim_draft(draft, brief, brand)[0].headline == "Light one tonight"
+
+
+def test_a_run_on_preheader_is_cut_back_or_written_from_the_brief(brief: Brief, brand: BrandKit) -> None:
+    body = [
+        "Every candle is hand-poured in small batches and burns for about 50 hours. "
+        "The sale runs until Sunday 13 December."
+    ]
+    draft = EmailDraft(
+        "Holiday candles, 20% off",
+        "Orders placed by Friday 18 December arrive before Christmas, so you can light one for the dog.",
+        "Light one tonight",
+        body,
+        "Shop the sale",
+        CTA,
+    )
+    trimmed, notes = trim_draft(draft, brief, brand)
+    assert trimmed.preheader == "Orders placed by Friday 18 December arrive before Christmas."
+    assert any("cut back to its main clause" in n for n in notes)
+    # a main clause too short for the inbox line: the line is written from the brief
+    draft = replace(
+        draft, preheader="Every candle we pour burns for ages, so it takes longer to light than to smell."
+    )
+    trimmed, notes = trim_draft(draft, brief, brand)
+    assert trimmed.preheader.startswith("20% off all candles.")
+    assert any("too short to stand alone" in n for n in notes)
