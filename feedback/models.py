@@ -59,6 +59,7 @@ __all__ = [
     "GenerationRequestRow",
     "JSONType",
     "OutcomeEvent",
+    "RewardModelRow",
     "SegmentMembership",
     "SegmentRow",
     "UTCDateTime",
@@ -333,6 +334,7 @@ class VariantRow(Base):
     candidate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     adapter: Mapped[str | None] = mapped_column(String(200), default=None)
     adapter_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    reward_model: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
@@ -501,4 +503,28 @@ class DatasetManifestRow(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = _workspace_fk()
     manifest: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class RewardModelRow(Base):
+    """A trained reward model of a workspace: its weights, metrics and training set's manifest.
+
+    Immutable once written (a database trigger refuses changes); a new training is a new version.
+    """
+
+    __tablename__ = "reward_models"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "id"),
+        UniqueConstraint("workspace_id", "version"),
+        CheckConstraint("version >= 1", name="version"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    workspace_id: Mapped[str] = _workspace_fk()
+    version: Mapped[int] = mapped_column(Integer)
+    # the feedback it learned from: only what was recorded and received at or before this instant
+    trained_until: Mapped[dt.datetime] = mapped_column()
+    model: Mapped[dict[str, Any]] = mapped_column()
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    manifest: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

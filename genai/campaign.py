@@ -49,6 +49,7 @@ class Lineage:
     candidate: int = 0
     adapter: str | None = None  # the LoRA adapter the model wrote with, if any
     adapter_sha256: str | None = None
+    reward_model: str | None = None  # the reward model that took part in its ranking, if any
 
 
 @dataclass
@@ -91,6 +92,8 @@ class GenerationStats:
     warned_reasons: dict[str, str] = field(default_factory=dict)  # segment -> which warnings, and why
     embedder: str | None = None
     seed: int | None = None
+    reward_model: str | None = None  # the reward model the ranking used
+    reward_note: str | None = None  # why no reward model was used, when none was
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import random
@@ -22,6 +23,7 @@ from genai.gates import run_gates
 from genai.parse import parse_draft
 from genai.prompts import PromptTemplate, RenderedPrompt, cta_labels_for, load_prompt
 from genai.render import render_html, render_text
+from genai.reward import RewardScorer
 from genai.select import Scored, select_drafts
 from genai.trim import trim_draft
 
@@ -46,6 +48,7 @@ class GenerationOptions:
     dup_threshold: float = 0.92
     timeout_s: float | None = None
     structured: bool = True  # ask the backend for JSON-schema-constrained output
+    reward_weight: float = 0.5  # weight of the reward model's chance of acceptance in the ranking
 
 
 @dataclass
@@ -102,6 +105,8 @@ def generate_campaign(
     options: GenerationOptions | None = None,
     progress: Progress | None = None,
     listener: Listener | None = None,
+    reward: RewardScorer | None = None,
+    reward_note: str | None = None,
 ) -> CampaignDraft:
     """Generate, gate, de-duplicate and rank variants for each segment of the brief.
 
@@ -109,7 +114,8 @@ def generate_campaign(
     segment's index) and its own few-shot offset, so a segment's variants are known as soon as
     it is done; the backend merges the concurrent requests into shared batches. `listener` hears
     each round and each finished segment; `progress` hears each round, with the candidates
-    parsed so far over all segments.
+    parsed so far over all segments. `reward`, a workspace's reward model, takes part in the
+    ranking with `options.reward_weight`; `reward_note` says why there is none, for the stats.
     """
     options = options or GenerationOptions()
     prompt = prompt or load_prompt()
@@ -129,7 +135,7 @@ def generate_campaign(
                 listener(SegmentProgress(segment.name, message, done))
 
         run = _run_segment(
-            brand, brief, segment, index, backend, prompt, embedder, options, base_seed + index, said
+            brand, brief, segment, index, backend, prompt, embedder, options, base_seed + index, said, reward
         )
         if listener:
             listener(SegmentDone(segment.name, run.variants))
@@ -167,6 +173,8 @@ def generate_campaign(
         warned_reasons={name: r.warned_reason for name, r in by_name.items() if r.warned_reason},
         embedder=embedder.name,
         seed=base_seed,
+        reward_model=reward.version if reward is not None else None,
+        reward_note=None if reward is not None else reward_note,
     )
     return CampaignDraft(
         brand=brand.name,
@@ -188,6 +196,7 @@ def _run_segment(
     options: GenerationOptions,
     seed: int,
     progress: Progress,
+    reward: RewardScorer | None = None,
 ) -> _SegmentRun:
     """One segment's rounds: generate, parse, gate, select; retry what is missing with fresh seeds."""
     rng = random.Random(seed)
@@ -225,7 +234,14 @@ def _run_segment(
         for scored, _ in pool:
             scored.dropped = None
         selected, dropped = select_drafts(
-            [s for s, _ in pool], brand, embedder, want, options.dup_threshold, brief
+            [s for s, _ in pool],
+            brand,
+            embedder,
+            want,
+            options.dup_threshold,
+            brief,
+            reward=reward,
+            reward_weight=options.reward_weight,
         )
     lineages = {id(s): lin for s, lin in pool}
     variants = [
@@ -237,7 +253,10 @@ def _run_segment(
             score=scored.score,
             reasons=scored.reasons or [],
             gates=scored.gates,
-            lineage=lineages[id(scored)],
+            lineage=dataclasses.replace(
+                lineages[id(scored)],
+                reward_model=reward.version if scored.reward is not None and reward else None,
+            ),
             html=render_html(scored.draft, brand, lang=brief.language),
             text=render_text(scored.draft, brand),
         )

@@ -3,6 +3,8 @@
 Score = voice similarity (cosine of the draft to the brand's description and voice, 0..1)
 + 0.3 x brief coverage (share of the goal's, offer's and rules' words the copy uses, 0..1)
 + 0.1 x fluency (the model's mean token log-probability, mapped to 0..1, when it reports one)
++ `reward_weight` x the workspace's reward model's chance of acceptance (0..1, learned from its
+marketers' verdicts, `genai.reward`), when one is given
 - 0.05 for each gate warning. A draft with a warning never outranks a clean one: drafts are
 ordered clean first, then by score. Near-duplicates are drafts whose embedding has cosine
 similarity >= `dup_threshold` with a better-ranked draft already kept.
@@ -19,6 +21,7 @@ from genai.campaign import GateResult
 from genai.draft import EmailDraft
 from genai.embed import Embedder, cosine_matrix
 from genai.gates import coverage
+from genai.reward import RewardScorer
 
 __all__ = [
     "COVERAGE_WEIGHT",
@@ -48,6 +51,7 @@ class Scored:
     fluency: float | None = None  # mean token log-probability, if the backend reported it
     warned: bool = False
     trimmed: list[str] = field(default_factory=list)  # body sentences dropped before gating, and why
+    reward: float | None = None  # the reward model's chance of acceptance, when one ranked it
 
 
 def brand_reference_text(brand: BrandKit) -> str:
@@ -65,6 +69,8 @@ def select_drafts(
     n: int,
     dup_threshold: float = 0.92,
     brief: Brief | None = None,
+    reward: RewardScorer | None = None,
+    reward_weight: float = 0.5,
 ) -> tuple[list[Scored], list[Scored]]:
     """Return (the best n, everything dropped with the reason)."""
     dropped: list[Scored] = []
@@ -81,7 +87,11 @@ def select_drafts(
     vectors = embedder.encode([c.draft.full_text() for c in passing])
     reference = embedder.encode([brand_reference_text(brand)])
     similarity = cosine_matrix(vectors, reference)[:, 0]
-    for cand, sim in zip(passing, similarity, strict=True):
+    rewards: list[float | None] = [None] * len(passing)
+    if reward is not None and brief is not None and reward_weight:
+        products = [p.name for p in brand.products]
+        rewards = list(reward.score([c.draft for c in passing], brief, products))
+    for cand, sim, accept in zip(passing, similarity, rewards, strict=True):
         warns = [g.gate_id for g in cand.gates if not g.passed and g.severity == "warn"]
         cand.voice_similarity = float(sim)
         cand.warned = bool(warns)
@@ -95,6 +105,10 @@ def select_drafts(
             fluent = math.exp(max(cand.fluency, -5.0) / 2)  # 0 nats -> 1.0, -2 nats -> 0.37
             score += FLUENCY_WEIGHT * fluent
             cand.reasons.append(f"fluency {cand.fluency:.2f}")
+        if accept is not None and reward is not None:
+            cand.reward = accept
+            score += reward_weight * accept
+            cand.reasons.append(f"reward {accept:.2f} (reward model {reward.version})")
         cand.score = round(score, 4)
         cand.reasons += [f"warning: {w}" for w in warns]
         cand.reasons += [f"trimmed: {t}" for t in cand.trimmed]

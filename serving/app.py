@@ -37,6 +37,7 @@ from serving.routes import (
     keys,
     outcomes,
     reports,
+    rewards,
     segments,
 )
 from serving.routes import metrics as metrics_route
@@ -167,6 +168,7 @@ def create_app(
         experiments,
         datasets,
         reports,
+        rewards,
     ):
         app.include_router(module.router)
     # The marketers' web app: static files that call the public API above.

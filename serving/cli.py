@@ -246,10 +246,12 @@ def revoke_key_command(key_id: str, workspace: str, database: str | None) -> Non
 
 def _register_groups() -> None:
     from serving.cli_db import db
+    from serving.cli_learn import learn
     from serving.cli_monitor import monitor
     from serving.cli_tune import tune
 
     cli.add_command(db)
+    cli.add_command(learn)
     cli.add_command(monitor)
     cli.add_command(tune)
 

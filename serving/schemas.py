@@ -54,6 +54,8 @@ __all__ = [
     "ReadyOut",
     "RejectedLineOut",
     "RejectedRowOut",
+    "RewardModelCreate",
+    "RewardModelOut",
     "RfmReportOut",
     "SegmentCreate",
     "SegmentOut",
@@ -248,6 +250,9 @@ class LineageOut(BaseModel):
     candidate: int = Field(description="Which of its request's candidates it was: with the seed, its draws")
     adapter: str | None = Field(default=None, description="The LoRA adapter the model wrote with, if any.")
     adapter_sha256: str | None = Field(default=None, description="sha256 of the adapter's weights file.")
+    reward_model: str | None = Field(
+        default=None, description="The workspace's reward model that took part in its ranking, if any."
+    )
 
 
 class DraftOut(BaseModel):
@@ -645,6 +650,31 @@ class DatasetOut(BaseModel):
     spine: dict[str, Any]
     manifest: dict[str, Any]
     links: dict[str, str]
+
+
+class RewardModelCreate(_In):
+    """Train the workspace's next reward model on the feedback known at a moment."""
+
+    as_of: DatasetTime | None = Field(
+        default=None,
+        description="Learn only from feedback and outcomes that happened and arrived by then [default: now].",
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Seed of the held-out split.")
+
+
+class RewardModelOut(BaseModel):
+    """A trained reward model: its version, held-out figures, what it learned from and its named weights."""
+
+    id: Id
+    version: int
+    label: str = Field(description="How generation lineage names it.")
+    trained_until: dt.datetime
+    created_at: dt.datetime
+    metrics: dict[str, Any] = Field(description="Labelled drafts, held-out AUC and pairwise accuracy.")
+    manifest: dict[str, Any] = Field(description="The training set: time, counts, label rules, hash.")
+    named_weights: dict[str, float] = Field(
+        description="Weights of the named features, per standard deviation."
+    )
 
 
 # ------------------------------------------------------------------------------ keys and admin

@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     max_batch: int = Field(default=32, ge=1, description="Most candidates in one generate call.")
     max_queue: int = Field(default=64, ge=1, description="Most requests waiting for the model.")
     generation_timeout_s: float = Field(default=600.0, gt=0, description="Deadline of one generation.")
+    reward_weight: float = Field(
+        default=0.5,
+        ge=0,
+        le=5,
+        description="Weight of the workspace's reward model in the ranking; 0 leaves it out.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `copyloop serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `copyloop serve` listens on.")
     run_migrations_on_start: bool = Field(

@@ -27,11 +27,13 @@ from feedback.catalog import (
     variants_of,
 )
 from feedback.models import Brand, GenerationRequestRow, VariantRow
+from feedback.rewards import latest_reward_model
 from feedback.tenancy import get_in_workspace
 from genai.brand import BrandKit
 from genai.campaign import CampaignDraft, Variant
 from genai.errors import CopyloopError, GenerationTimeoutError
 from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
+from genai.reward import MIN_LABELLED, BoundReward
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import domain_error, error_envelope, error_status
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
@@ -117,6 +119,26 @@ def _brand_kit(runtime: Runtime, workspace_id: str, brand_id: str) -> BrandKit:
         return BrandKit.from_dict(brand.kit)
 
 
+def _reward(runtime: Runtime, workspace_id: str) -> tuple[BoundReward | None, str | None]:
+    """The workspace's newest reward model, bound to the embedder, or why the ranking goes without."""
+    if runtime.settings.reward_weight == 0:
+        return None, "the reward model's weight is set to 0"
+    with runtime.sessions() as session, session.begin():
+        stored = latest_reward_model(session, workspace_id)
+    if stored is None:
+        return None, (
+            f"the workspace has no reward model yet: one is trained (POST /v1/reward-models) "
+            f"from at least {MIN_LABELLED} drafts marketers accepted, edited or rejected"
+        )
+    embedder = runtime.require_embedder()
+    if embedder.name != stored.model.embedder:
+        return (
+            None,
+            f"reward model {stored.label} was trained on {stored.model.embedder}, not {embedder.name}",
+        )
+    return BoundReward(stored.model, embedder, stored.label), None
+
+
 def _save(
     runtime: Runtime, workspace_id: str, body: GenerationCreate, campaign: CampaignDraft
 ) -> GenerationOut:
@@ -145,12 +167,21 @@ async def _generate(
         temperature=body.options.temperature,
         top_p=body.options.top_p,
         timeout_s=settings.generation_timeout_s,
+        reward_weight=settings.reward_weight,
     )
 
     def work() -> CampaignDraft:
         embedder = runtime.require_embedder()
+        reward, reward_note = _reward(runtime, workspace_id)
         return generate_campaign(
-            kit, body.brief, backend, embedder=embedder, options=options, listener=listener
+            kit,
+            body.brief,
+            backend,
+            embedder=embedder,
+            options=options,
+            listener=listener,
+            reward=reward,
+            reward_note=reward_note,
         )
 
     metrics = runtime.metrics
