@@ -31,7 +31,22 @@ BRIEF = Brief(
     cta_url="https://l.example/",
     segments=[{"name": "all"}],
 )
-WORDS = ["warm", "light", "slow", "evening", "hand", "poured", "soy", "wick", "cedar", "winter", "gift", "porch", "quiet", "table"]
+WORDS = [
+    "warm",
+    "light",
+    "slow",
+    "evening",
+    "hand",
+    "poured",
+    "soy",
+    "wick",
+    "cedar",
+    "winter",
+    "gift",
+    "porch",
+    "quiet",
+    "table",
+]
 
 
 def _draft(rng: random.Random, question: bool) -> EmailDraft:
