@@ -48,7 +48,7 @@ class GenerationOptions:
     dup_threshold: float = 0.92
     timeout_s: float | None = None
     structured: bool = True  # ask the backend for JSON-schema-constrained output
-    reward_weight: float = 0.5  # weight of the reward model's chance of acceptance in the ranking
+    reward_weight: float = 1.0  # weight of the reward model's chance of acceptance in the ranking
 
 
 @dataclass

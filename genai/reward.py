@@ -145,7 +145,8 @@ class RewardModel:
 
     def named_weights(self) -> dict[str, float]:
         """The weights of the named features (per standard deviation), to read what was learned."""
-        return {n: round(w, 4) for n, w in zip(self.feature_names, self.weights, strict=False)}
+        named = len(NAMED_FEATURES)
+        return {n: round(w, 4) for n, w in zip(self.feature_names[:named], self.weights[:named], strict=True)}
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -187,9 +188,12 @@ class BoundReward:
 
 
 def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
-    """Weighted logistic regression with an L2 penalty on the weights (not the bias)."""
+    """Weighted logistic regression with an L2 penalty on the weights (not the bias): `l2` on the
+    embedding's, `NAMED_L2` on the few named features'."""
     dims = x.shape[1]
     total = float(w.sum())
+    penalty = np.full(dims, l2)
+    penalty[: len(NAMED_FEATURES)] = NAMED_L2
 
     def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         coef, bias = theta[:dims], theta[dims]
@@ -198,12 +202,17 @@ def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> tuple[np.nda
         nll = np.logaddexp(0.0, z) - y * z
         p = 1.0 / (1.0 + np.exp(-z))
         r = w * (p - y)
-        value = float(w @ nll) / total + 0.5 * l2 * float(coef @ coef)
-        grad = np.concatenate([x.T @ r / total + l2 * coef, [r.sum() / total]])
+        value = float(w @ nll) / total + 0.5 * float(penalty @ (coef * coef))
+        grad = np.concatenate([x.T @ r / total + penalty * coef, [r.sum() / total]])
         return value, grad
 
     result = minimize(loss, np.zeros(dims + 1), jac=True, method="L-BFGS-B", options={"maxiter": 500})
     return result.x[:dims], float(result.x[dims])
+
+
+def _log_loss(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return float(-(w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / w.sum())
 
 
 def _auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
@@ -228,16 +237,23 @@ def _pairwise(scores: np.ndarray, labels: np.ndarray, groups: Sequence[str]) -> 
     return (right / pairs if pairs else None), int(pairs)
 
 
+# Penalties on the embedding's weights tried; the held-out log-loss picks one. The named features
+# are few and each means something, so they get a light fixed penalty.
+L2_GRID = (0.1, 1.0, 10.0, 100.0)
+NAMED_L2 = 0.01
+
+
 def train_reward(
     examples: Sequence[LabelledDraft],
     embedder: Embedder,
     *,
-    l2: float = 0.05,
     holdout: float = 0.2,
     seed: int = 0,
 ) -> RewardModel:
-    """Fit a reward model on `examples`, hold out a share of their groups to report its metrics,
-    then refit on all of them: the model that is stored has seen every label it was given."""
+    """Fit a reward model on `examples`, holding out a share of their groups to pick the penalty
+    on the embedding's weights (from `L2_GRID`, by held-out log-loss: a few hundred labels cannot
+    carry 384 free embedding weights) and to report its metrics, then refit on all of them with
+    that penalty: the model that is stored has seen every label it was given."""
     if len(examples) < MIN_LABELLED:
         raise InvalidInputError(
             f"{len(examples)} labelled drafts, at least {MIN_LABELLED} are needed", field="feedback"
@@ -257,8 +273,18 @@ def train_reward(
     held = set(rng.choice(distinct, size=max(1, math.ceil(holdout * len(distinct))), replace=False).tolist())
     test = np.array([g in held for g in groups])
     metrics: dict[str, Any] = {"labelled": len(examples), "positives": int((labels >= 0.5).sum())}
+    l2 = 1.0
     if test.any() and (~test).any() and len(set(labels[~test])) > 1:
-        model = _model(features[~test], labels[~test], weights[~test], l2, embedder.name)
+        fits = {
+            penalty: _model(features[~test], labels[~test], weights[~test], penalty, embedder.name)
+            for penalty in L2_GRID
+        }
+        losses = {
+            penalty: _log_loss(m.predict(features[test]), labels[test], weights[test])
+            for penalty, m in fits.items()
+        }
+        l2 = min(losses, key=lambda penalty: (losses[penalty], -penalty))
+        model = fits[l2]
         scores = model.predict(features[test])
         pairwise, n_pairs = _pairwise(
             scores, labels[test], [g for g, t in zip(groups, test, strict=True) if t]
@@ -269,7 +295,9 @@ def train_reward(
             "held_out_auc": None if auc is None else round(auc, 4),
             "held_out_pairwise_accuracy": None if pairwise is None else round(pairwise, 4),
             "held_out_pairs": n_pairs,
+            "held_out_log_loss": round(losses[l2], 4),
         }
+    metrics["l2"] = l2
     final = _model(features, labels, weights, l2, embedder.name)
     return replace(final, metrics=metrics)
 

@@ -70,7 +70,7 @@ def select_drafts(
     dup_threshold: float = 0.92,
     brief: Brief | None = None,
     reward: RewardScorer | None = None,
-    reward_weight: float = 0.5,
+    reward_weight: float = 1.0,
 ) -> tuple[list[Scored], list[Scored]]:
     """Return (the best n, everything dropped with the reason)."""
     dropped: list[Scored] = []

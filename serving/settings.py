@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     max_queue: int = Field(default=64, ge=1, description="Most requests waiting for the model.")
     generation_timeout_s: float = Field(default=600.0, gt=0, description="Deadline of one generation.")
     reward_weight: float = Field(
-        default=0.5,
+        default=1.0,
         ge=0,
         le=5,
         description="Weight of the workspace's reward model in the ranking; 0 leaves it out.",
