@@ -94,6 +94,8 @@ class GenerationStats:
     seed: int | None = None
     reward_model: str | None = None  # the reward model the ranking used
     reward_note: str | None = None  # why no reward model was used, when none was
+    # how the prompt version was chosen, when several are live: the arm, its propensity, all weights
+    prompt_arm: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -114,6 +116,11 @@ class GenerationStats:
             return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
         seed, embedder = data.get("seed"), data.get("embedder")
+        reward_model, reward_note, arm = (
+            data.get("reward_model"),
+            data.get("reward_note"),
+            data.get("prompt_arm"),
+        )
         return cls(
             candidates=int(_number(data.get("candidates"))),
             blocked=int(_number(data.get("blocked"))),
@@ -127,6 +134,9 @@ class GenerationStats:
             warned_reasons=texts("warned_reasons"),
             embedder=embedder if isinstance(embedder, str) else None,
             seed=seed if isinstance(seed, int) and not isinstance(seed, bool) else None,
+            reward_model=reward_model if isinstance(reward_model, str) else None,
+            reward_note=reward_note if isinstance(reward_note, str) else None,
+            prompt_arm=arm if isinstance(arm, dict) else None,
         )
 
 

@@ -36,6 +36,7 @@ from serving.routes import (
     health,
     keys,
     outcomes,
+    prompt_arms,
     reports,
     rewards,
     segments,
@@ -169,6 +170,7 @@ def create_app(
         datasets,
         reports,
         rewards,
+        prompt_arms,
     ):
         app.include_router(module.router)
     # The marketers' web app: static files that call the public API above.

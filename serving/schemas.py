@@ -51,6 +51,7 @@ __all__ = [
     "KeyOut",
     "LineageOut",
     "MeOut",
+    "PromptArmOut",
     "ReadyOut",
     "RejectedLineOut",
     "RejectedRowOut",
@@ -650,6 +651,20 @@ class DatasetOut(BaseModel):
     spine: dict[str, Any]
     manifest: dict[str, Any]
     links: dict[str, str]
+
+
+class PromptArmOut(BaseModel):
+    """A prompt version the bandit chooses among (or chose before), with its figures."""
+
+    arm: str = Field(description="The prompt version.")
+    live: bool = Field(description="Whether generations choose among it now.")
+    generations: int = Field(description="Generations that chose it.")
+    judged: int = Field(description="Its variants with an accept, edit or reject.")
+    accepted: int
+    posterior_mean: float = Field(description="(1 + accepted) / (2 + judged).")
+    weight: float | None = Field(description="Its chance of being chosen now; null when not live.")
+    ips: float | None = Field(description="Inverse-propensity estimate of its acceptance rate.")
+    snips: float | None = Field(description="Self-normalised inverse-propensity estimate.")
 
 
 class RewardModelCreate(_In):

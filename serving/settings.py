@@ -126,7 +126,27 @@ class Settings(BaseSettings):
         description="Ports a brand page may be fetched from besides 80 and 443 (comma-separated).",
     )
 
-    @field_validator("brand_fetch_allow_hosts", "brand_fetch_allow_ports", mode="before")
+    prompt_arms: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Prompt versions live at once (comma-separated, e.g. 2,3): each generation picks one "
+        "by Thompson sampling on their acceptance rates; by default every generation uses the latest.",
+    )
+
+    @field_validator("prompt_arms")
+    @classmethod
+    def _known_prompt_versions(cls, value: list[str]) -> list[str]:
+        """Each arm a prompt version that exists, checked when the settings load."""
+        from genai.prompts import DEFAULT_PROMPT, list_prompts
+
+        known = list_prompts().get(DEFAULT_PROMPT, [])
+        unknown = [v for v in value if v not in known]
+        if unknown:
+            raise ValueError(f"no prompt version {', '.join(unknown)} (there are {', '.join(known)})")
+        if len(set(value)) != len(value):
+            raise ValueError(f"prompt versions repeat: {', '.join(value)}")
+        return value
+
+    @field_validator("brand_fetch_allow_hosts", "brand_fetch_allow_ports", "prompt_arms", mode="before")
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         """A comma-separated environment variable as a list."""

@@ -4,6 +4,10 @@ Each prompt lives in `genai/prompts/<name>/v<version>.yaml`; few-shot exemplars 
 brand-neutral and live in `genai/prompts/exemplars.yaml`. A rendered prompt records the
 template's name, version and the sha256 of the template file, which go into every
 variant's lineage.
+
+A version marked `candidate: true` is offered to the prompt bandit (several versions live at
+once, `feedback.prompt_arms`) but is not the default: `load_prompt()` without a version takes the
+latest version that is not a candidate, until the candidate is promoted by dropping the mark.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ __all__ = [
     "PromptTemplate",
     "RenderedPrompt",
     "cta_labels_for",
+    "default_version",
     "exemplar_outputs",
     "list_prompts",
     "load_prompt",
@@ -97,12 +102,26 @@ def list_prompts() -> dict[str, list[str]]:
     return out
 
 
-def load_prompt(name: str = DEFAULT_PROMPT, version: str | None = None) -> PromptTemplate:
-    """Load a prompt by name; the latest version unless one is given."""
+def _is_candidate(name: str, version: str) -> bool:
+    data = yaml.safe_load((PROMPTS_DIR / name / f"v{version}.yaml").read_bytes())
+    return bool(data.get("candidate", False))
+
+
+def default_version(name: str = DEFAULT_PROMPT) -> str:
+    """The version generation uses unless told otherwise: the latest that is not a candidate."""
     versions = list_prompts().get(name)
     if not versions:
         raise InvalidInputError(f"no prompt named {name!r}", field="prompt")
-    version = version or versions[-1]
+    settled = [v for v in versions if not _is_candidate(name, v)]
+    return (settled or versions)[-1]
+
+
+def load_prompt(name: str = DEFAULT_PROMPT, version: str | None = None) -> PromptTemplate:
+    """Load a prompt by name; its default version (`default_version`) unless one is given."""
+    versions = list_prompts().get(name)
+    if not versions:
+        raise InvalidInputError(f"no prompt named {name!r}", field="prompt")
+    version = version or default_version(name)
     if version not in versions:
         raise InvalidInputError(
             f"prompt {name!r} has no version {version!r} (has {versions})", field="prompt"

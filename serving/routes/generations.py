@@ -27,12 +27,14 @@ from feedback.catalog import (
     variants_of,
 )
 from feedback.models import Brand, GenerationRequestRow, VariantRow
+from feedback.prompt_arms import ArmChoice, choose_arm
 from feedback.rewards import latest_reward_model
 from feedback.tenancy import get_in_workspace
 from genai.brand import BrandKit
 from genai.campaign import CampaignDraft, Variant
 from genai.errors import CopyloopError, GenerationTimeoutError
 from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
+from genai.prompts import load_prompt
 from genai.reward import MIN_LABELLED, BoundReward
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import domain_error, error_envelope, error_status
@@ -139,6 +141,15 @@ def _reward(runtime: Runtime, workspace_id: str) -> tuple[BoundReward | None, st
     return BoundReward(stored.model, embedder, stored.label), None
 
 
+def _prompt_arm(runtime: Runtime, workspace_id: str) -> ArmChoice | None:
+    """The prompt version this generation uses when several are live, chosen by the bandit."""
+    arms = runtime.settings.prompt_arms
+    if not arms:
+        return None
+    with runtime.sessions() as session, session.begin():
+        return choose_arm(session, workspace_id, arms)
+
+
 def _save(
     runtime: Runtime, workspace_id: str, body: GenerationCreate, campaign: CampaignDraft
 ) -> GenerationOut:
@@ -173,16 +184,22 @@ async def _generate(
     def work() -> CampaignDraft:
         embedder = runtime.require_embedder()
         reward, reward_note = _reward(runtime, workspace_id)
-        return generate_campaign(
+        arm = _prompt_arm(runtime, workspace_id)
+        campaign = generate_campaign(
             kit,
             body.brief,
             backend,
+            prompt=load_prompt(version=arm.arm) if arm else None,
             embedder=embedder,
             options=options,
             listener=listener,
             reward=reward,
             reward_note=reward_note,
         )
+        if arm is None:
+            return campaign
+        stats = dataclasses.replace(campaign.stats, prompt_arm=arm.to_dict())
+        return dataclasses.replace(campaign, stats=stats)
 
     metrics = runtime.metrics
     try:

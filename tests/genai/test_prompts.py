@@ -17,7 +17,7 @@ from genai.brand import BrandKit, Product, load_brand
 from genai.brief import Brief, Segment, SegmentTraits
 from genai.draft import draft_schema
 from genai.errors import InvalidInputError
-from genai.prompts import list_prompts, load_prompt
+from genai.prompts import default_version, list_prompts, load_prompt
 from tests.support.paths import PAGES, REPO
 
 SAMPLE_BRAND = REPO / "genai" / "samples" / "wick-and-willow.html"
@@ -59,12 +59,14 @@ def exemplars() -> list[dict[str, Any]]:
     return data
 
 
-def test_load_prompt_gives_the_latest_version_by_default() -> None:
+def test_load_prompt_gives_the_latest_settled_version_by_default() -> None:
     versions = list_prompts()["email_variant"]
     template = load_prompt()
     assert template.name == "email_variant"
-    assert template.version == versions[-1]
+    # the newest version is a bandit candidate: the default is the one before it
+    assert versions[-1] == "3" and template.version == "2" == default_version()
     assert load_prompt("email_variant", versions[0]).version == versions[0]
+    assert load_prompt("email_variant", "3").version == "3"
 
 
 def test_versions_are_ordered_as_numbers_not_text(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,6 +79,10 @@ def test_versions_are_ordered_as_numbers_not_text(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(prompts, "PROMPTS_DIR", tmp_path)
     assert list_prompts() == {"email_variant": ["1", "2", "10"]}
     assert load_prompt().version == "10"
+    # a candidate is offered to the bandit, not made the default
+    path = tmp_path / "email_variant" / "v10.yaml"
+    path.write_text(path.read_text("utf-8") + "candidate: true\n", "utf-8")
+    assert load_prompt().version == "2" and load_prompt(version="10").version == "10"
 
 
 @pytest.mark.parametrize(("name", "version"), [("no_such_prompt", None), ("email_variant", "999")])

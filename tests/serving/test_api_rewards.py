@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.live_server import LiveServer, create_brand, create_generation, variant_ids
+from tests.support.live_server import LiveServer, api_settings, create_brand, create_generation, variant_ids
 
 SEGMENTS = [{"name": f"segment-{i}"} for i in range(4)]
 
@@ -93,3 +95,66 @@ def test_too_little_feedback_is_a_clear_error(api: httpx.Client) -> None:
 def test_a_bad_training_time_names_the_field(api: httpx.Client, as_of: str) -> None:
     response = api.post("/v1/reward-models", json={"as_of": as_of})
     assert response.status_code == 422 and response.json()["error"]["field"].endswith("as_of")
+
+
+@pytest.fixture
+def bandit_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """A server with prompt versions 2 and 3 live at once."""
+    server = LiveServer(
+        api_settings(f"sqlite:///{tmp_path / 'api.db'}", tmp_path / "data", prompt_arms=["2", "3"])
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_with_several_prompt_versions_live_each_generation_logs_its_arm_and_propensity(
+    bandit_server: LiveServer,
+) -> None:
+    tenant = bandit_server.tenant()
+    with bandit_server.client(tenant) as api:
+        brand = create_brand(api)
+        chosen = []
+        for _ in range(6):
+            generation = create_generation(api, brand)
+            arm = generation["stats"]["prompt_arm"]
+            assert arm["arm"] in ("2", "3") and 0 < arm["propensity"] <= 1
+            assert set(arm["weights"]) == {"2", "3"} and arm["weights"][arm["arm"]] == arm["propensity"]
+            variants = [v for vs in generation["variants"].values() for v in vs]
+            assert {v["lineage"]["prompt_version"] for v in variants} == {arm["arm"]}
+            chosen.append((arm["arm"], variant_ids(generation)))
+        # the marketer accepts every variant of prompt 3 and rejects every one of prompt 2
+        at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+        events = [
+            {
+                "idempotency_key": vid,
+                "variant_id": vid,
+                "kind": "accept" if arm == "3" else "reject",
+                "event_time": at,
+            }
+            for arm, ids in chosen
+            for vid in ids
+        ]
+        assert api.post("/v1/feedback/batch", json={"events": events}).json()["accepted"] == len(events)
+        arms = {a["arm"]: a for a in api.get("/v1/prompt-arms").json()}
+    assert set(arms) == {"2", "3"} and all(a["live"] for a in arms.values())
+    assert sum(a["generations"] for a in arms.values()) == 6
+    for name, arm in arms.items():
+        if arm["generations"]:
+            assert arm["snips"] == (1.0 if name == "3" else 0.0)
+    assert arms["3"]["posterior_mean"] >= arms["2"]["posterior_mean"]
+    assert arms["3"]["weight"] + arms["2"]["weight"] == pytest.approx(1.0, abs=1e-4)
+    with bandit_server.client(bandit_server.tenant()) as stranger:
+        # another workspace's verdicts do not move this one's arms
+        assert all(a["generations"] == 0 and a["judged"] == 0 for a in stranger.get("/v1/prompt-arms").json())
+
+
+def test_an_unknown_prompt_version_is_refused_when_the_settings_load() -> None:
+    from genai.errors import InvalidInputError
+    from serving.settings import load_settings
+
+    with pytest.raises(InvalidInputError) as caught:
+        load_settings(prompt_arms="2,99")
+    assert caught.value.field == "prompt_arms" and "99" in str(caught.value)
