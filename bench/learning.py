@@ -31,12 +31,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy import select
 
 from feedback.catalog import create_brand, save_campaign
 from feedback.db import make_engine, session_factory, upgrade
 from feedback.ingest import ingest_feedback
 from feedback.models import VariantRow
+from feedback.prompt_arms import ips_estimates, thompson_choice
 from feedback.rewards import train_reward_model
 from feedback.tenancy import create_workspace
 from genai.backends.base import GenerationRequest
@@ -46,6 +48,7 @@ from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.embed import default_embedder
 from genai.pipeline import GenerationOptions, generate_campaign
+from genai.prompts import load_prompt
 from genai.reward import BoundReward
 from genai.tuning.corpus import Example, load_corpus, split
 
@@ -94,7 +97,9 @@ class _Writer:
             for c in brief.constraints
             if c.startswith("Mention that")
         ]
-        long_body = rng.random() < 0.5
+        # the plainer prompt (v3) gets shorter bodies more often: what the prompt bandit can find
+        short_prompt = any("short marketing email" in m["content"] for m in request.messages)
+        long_body = rng.random() < (0.25 if short_prompt else 0.6)
         first = [*mentions, *(facts[:3] if long_body else facts[:1])]
         if product:
             first.append(f"Ask us about {product} when you next visit.")
@@ -126,6 +131,66 @@ def _brief(example: Example) -> Brief:
 def _options(seed: int) -> GenerationOptions:
     # the product's default reward weight
     return GenerationOptions(seed=seed, oversample=CANDIDATES / VARIANTS, max_rounds=1)
+
+
+PROMPT_ARMS = ("2", "3")
+BANDIT_ROUNDS = 150
+
+
+def _prompt_bandit(
+    stream: list[Example], writer: _Writer, backend: FakeBackend, embedder: Any, seed: int
+) -> dict[str, Any]:
+    """The prompt bandit against a uniform split over prompt versions 2 and 3, on the same briefs:
+    the marketer's mean acceptance of what each policy had written, and the bandit's offline
+    (IPS, SNIPS) estimates of each arm next to the uniform split's plain means."""
+    prompts = {arm: load_prompt(version=arm) for arm in PROMPT_ARMS}
+    results: dict[str, Any] = {}
+    for policy in ("uniform", "bandit"):
+        rng = np.random.default_rng(seed)
+        judge = random.Random(seed)
+        writer.rng = random.Random(seed + 5)
+        judged = {arm: (0, 0) for arm in PROMPT_ARMS}
+        logged: list[tuple[str, float, float]] = []
+        accepted = shown = 0
+        for i in range(BANDIT_ROUNDS):
+            example = stream[i % len(stream)]
+            if policy == "bandit":
+                choice = thompson_choice(judged, list(PROMPT_ARMS), rng)
+                arm, propensity = choice.arm, choice.propensity
+            else:
+                arm, propensity = PROMPT_ARMS[int(rng.integers(len(PROMPT_ARMS)))], 1 / len(PROMPT_ARMS)
+            writer.brand, writer.brief = example.brand, _brief(example)
+            campaign = generate_campaign(
+                example.brand,
+                writer.brief,
+                backend,
+                prompt=prompts[arm],
+                embedder=embedder,
+                options=_options(i),
+            )
+            products = [p.name for p in example.brand.products]
+            verdicts = [
+                int(judge.random() < taste(v.draft, products))
+                for vs in campaign.variants.values()
+                for v in vs
+            ]
+            n, k = judged[arm]
+            judged[arm] = (n + len(verdicts), k + sum(verdicts))
+            accepted, shown = accepted + sum(verdicts), shown + len(verdicts)
+            if verdicts:
+                logged.append((arm, propensity, sum(verdicts) / len(verdicts)))
+        estimates = ips_estimates(logged, list(PROMPT_ARMS))
+        results[policy] = {
+            "acceptance": round(accepted / max(1, shown), 4),
+            "generations_per_arm": {arm: sum(1 for a, _, _ in logged if a == arm) for arm in PROMPT_ARMS},
+            "arm_acceptance": {arm: round(k / n, 4) if n else None for arm, (n, k) in judged.items()},
+            "ips": {arm: None if e[0] is None else round(e[0], 4) for arm, e in estimates.items()},
+            "snips": {arm: None if e[1] is None else round(e[1], 4) for arm, e in estimates.items()},
+        }
+    results["rounds"] = BANDIT_ROUNDS
+    results["ratio"] = round(results["bandit"]["acceptance"] / max(1e-9, results["uniform"]["acceptance"]), 3)
+    print(json.dumps(results), file=sys.stderr, flush=True)
+    return results
 
 
 def main() -> None:
@@ -250,6 +315,7 @@ def main() -> None:
             curve.append(point)
         engine.dispose()
 
+    bandit = _prompt_bandit(stream, writer, backend, embedder, args.seed)
     at_200 = next(p for p in curve if p["events"] >= 200)
     result = {
         "machine": {"platform": platform.platform(), "processor": platform.processor()},
@@ -261,6 +327,7 @@ def main() -> None:
         "taste": "logit -1.6 + 1.6 question subject + 1.2 product named + 0.8 body <= 45 words",
         "curve": curve,
         "train_1000_events": timed,
+        "prompt_bandit": bandit,
         "targets": TARGETS,
         "met": {
             "rank1_acceptance_ratio_at_200": (at_200.get("ratio") or 0)

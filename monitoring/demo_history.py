@@ -6,7 +6,9 @@ brand of ``genai/samples/wick-and-willow.html``), with things planted for the re
 - segments that open and click at different rates (high spenders most, low spenders least);
 - a variant style that is truly better: "story" subjects get 35% more clicks than "urgency" ones,
   and an experiment on the medium spenders pits the two against each other;
-- a prompt version change (``holiday-v1`` to ``holiday-v2``) that raises acceptance;
+- a prompt version change (``holiday-v1`` to ``holiday-v2``) that raises acceptance, with a
+  reward model ranking the drafts from then on (``rm-demo v1``, retrained a week later as
+  ``rm-demo v2``) and the shipped adapter (``email-v1``) on the embedded backend;
 - drift from `drift_day` on: more briefs for low spenders, in French, with free-shipping offers,
   and shouty copy (longer subjects, capitals, exclamation marks), which marketers reject more;
 - a latency regression from `latency_regression_day` on: the vLLM backend decodes five times
@@ -131,6 +133,7 @@ class _Day:
     drifted: bool
     regressed: bool
     prompt_version: str
+    reward_model: str | None = None
 
 
 def _phase(day: _Day) -> str:
@@ -271,6 +274,8 @@ class _Writer:
                     ttft_s=round(ttft, 4),
                     latency_s=round(latency, 4),
                     finish_reason="stop",
+                    adapter="email-v1" if backend == "transformers" else None,
+                    reward_model=day.reward_model,
                 )
                 out.append(
                     Variant(
@@ -595,6 +600,11 @@ def simulate(
             drifted=index >= config.drift_day,
             regressed=index >= config.latency_regression_day,
             prompt_version="holiday-v2" if index >= config.prompt_change_day else "holiday-v1",
+            reward_model=(
+                None
+                if index < config.prompt_change_day
+                else f"rm-demo v{1 + (index - config.prompt_change_day) // 7}"
+            ),
         )
         with session_scope(factory) as session:
             writer.write_day(session, day, result.brand_id, result)

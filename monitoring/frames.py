@@ -322,6 +322,8 @@ def _feedback(engine: Engine, scope: Scope, window: Window) -> tuple[pd.DataFram
             v.prompt_version,
             v.segment_name.label("segment"),
             v.backend,
+            v.adapter,
+            v.reward_model,
         )
         .join(v, (v.workspace_id == fe.workspace_id) & (v.id == fe.variant_id))
         .where(
@@ -348,6 +350,8 @@ def _feedback(engine: Engine, scope: Scope, window: Window) -> tuple[pd.DataFram
     verdicts = verdicts.drop_duplicates("variant_id", keep="last").drop(columns=["rating"])
     verdicts = verdicts.reset_index(drop=True)
     verdicts["accepted"] = verdicts["kind"].isin(["accept", "edit"]).astype("float64")
+    for column in ("adapter", "reward_model"):  # the learning loop's versions; none before it ran
+        verdicts[column] = verdicts[column].fillna("(none)").astype(str)
     verdicts["edited"] = (verdicts["kind"] == "edit").astype("float64")
     return verdicts, ratings
 
@@ -401,10 +405,25 @@ def _lineage(conn: Any, workspace_id: str, variant_ids: list[str]) -> pd.DataFra
                     v.prompt_version,
                     v.segment_name.label("segment"),
                     v.pipeline_id,
+                    v.adapter,
+                    v.reward_model,
                 ).where(v.workspace_id == workspace_id, v.id.in_(chunk))
             ).fetchall()
         )
-    frame = _frame(rows, ["variant_id", "model_version", "prompt_version", "segment", "pipeline_id"])
+    frame = _frame(
+        rows,
+        [
+            "variant_id",
+            "model_version",
+            "prompt_version",
+            "segment",
+            "pipeline_id",
+            "adapter",
+            "reward_model",
+        ],
+    )
+    for column in ("adapter", "reward_model"):
+        frame[column] = frame[column].fillna("(none)").astype(str)
     frame["variant"] = frame["pipeline_id"].fillna(frame["variant_id"]).astype(str)
     return frame.drop(columns=["pipeline_id"])
 

@@ -1,5 +1,6 @@
-"""The quality report: acceptance by model version, prompt version and segment, gate block rate, how
-much marketers edit, and open, click, conversion and unsubscribe rates, overall and per experiment arm.
+"""The quality report: acceptance by model version, prompt version (the prompt bandit's arms),
+adapter, reward model and segment, gate block rate, how much marketers edit, and open, click,
+conversion and unsubscribe rates, overall, per experiment arm and per learning-loop version.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from monitoring.textstats import edit_distance
 __all__ = ["OUTCOME_FLAGS", "edit_sample", "quality_report"]
 
 OUTCOME_FLAGS = ("opened", "clicked", "converted", "unsubscribed")
+# what the learning loop changes: each variant's prompt version, adapter and reward model
+LOOP_COLUMNS = ("prompt_version", "adapter", "reward_model")
 
 
 def edit_sample(frames: MonitoringFrames, thresholds: QualityThresholds) -> list[int]:
@@ -74,6 +77,8 @@ def _quality_rows(frames: MonitoringFrames, edits: pd.DataFrame) -> pd.DataFrame
         "row_kind",
         "model_version",
         "prompt_version",
+        "adapter",
+        "reward_model",
         "segment",
         "arm_label",
         "accepted",
@@ -87,7 +92,7 @@ def _quality_rows(frames: MonitoringFrames, edits: pd.DataFrame) -> pd.DataFrame
     for column in columns:
         if column not in long.columns:
             long[column] = np.nan
-    for column in ("model_version", "prompt_version", "segment", "arm_label"):
+    for column in ("model_version", "prompt_version", "adapter", "reward_model", "segment", "arm_label"):
         long[column] = long[column].fillna("(none)").astype(str)
     return long[columns]
 
@@ -117,7 +122,7 @@ def quality_report(
             MeanValue(column="accepted", tests=[gte(thresholds.min_acceptance_rate)] if enough else None)
         )
         metrics.append(MeanValue(column="edited"))
-        for column in ("model_version", "prompt_version", "segment"):
+        for column in ("model_version", "prompt_version", "adapter", "reward_model", "segment"):
             metrics.extend(
                 GroupBy(MeanValue(column="accepted"), column).label_metric(label)
                 for label, _ in labels(verdicts, column)
@@ -152,7 +157,15 @@ def quality_report(
             )
     definition = DataDefinition(
         numerical_columns=["accepted", "edited", "edit_distance", "rating", "blocked", *OUTCOME_FLAGS],
-        categorical_columns=["row_kind", "model_version", "prompt_version", "segment", "arm_label"],
+        categorical_columns=[
+            "row_kind",
+            "model_version",
+            "prompt_version",
+            "adapter",
+            "reward_model",
+            "segment",
+            "arm_label",
+        ],
     )
     snapshot = run_report("quality", metrics, rows, None, definition, frames, tags, metadata or {})
     level = thresholds.interval_level
@@ -160,6 +173,8 @@ def quality_report(
         "acceptance_overall": rate_table(verdicts, None, ["accepted", "edited"], level),
         "acceptance_by_model_version": rate_table(verdicts, "model_version", ["accepted", "edited"], level),
         "acceptance_by_prompt_version": rate_table(verdicts, "prompt_version", ["accepted", "edited"], level),
+        "acceptance_by_adapter": rate_table(verdicts, "adapter", ["accepted", "edited"], level),
+        "acceptance_by_reward_model": rate_table(verdicts, "reward_model", ["accepted", "edited"], level),
         "acceptance_by_segment": rate_table(verdicts, "segment", ["accepted", "edited"], level),
         "block_rate_by_model_version": rate_table(candidates, "model_version", ["blocked"], level),
         "block_rate_by_gate": _gate_table(frames.requests),
@@ -175,6 +190,10 @@ def quality_report(
         "outcomes_by_experiment_arm": rate_table(
             sends[sends["arm_label"] != "(none)"], "arm_label", list(OUTCOME_FLAGS), level
         ),
+        **{
+            f"outcomes_by_{column}": rate_table(sends, column, list(OUTCOME_FLAGS), level)
+            for column in LOOP_COLUMNS
+        },
     }
     return ReportResult(
         "quality", snapshot, outcomes("quality", snapshot), tables, window=frames.window.as_dict()

@@ -109,6 +109,12 @@ def test_quality_rates_come_with_intervals(store: Engine, config: MonitoringConf
         assert row["accepted_low"] <= row["accepted"] <= row["accepted_high"]
     prompts = {row["group"] for row in quality.tables["acceptance_by_prompt_version"]}
     assert prompts == {"holiday-v2"}
+    # the learning loop's versions: the reward model that ranked each variant, the adapter that wrote it
+    assert {row["group"] for row in quality.tables["acceptance_by_reward_model"]} == {"rm-demo v1"}
+    adapters = {row["group"]: row for row in quality.tables["acceptance_by_adapter"]}
+    assert set(adapters) == {"email-v1", "(none)"}  # the vLLM backend's variants had no adapter
+    assert all(row["accepted_low"] <= row["accepted"] <= row["accepted_high"] for row in adapters.values())
+    assert {row["group"] for row in quality.tables["outcomes_by_reward_model"]} <= {"rm-demo v1", "(none)"}
     assert quality.tables["edit_distance"][0]["measured"] == quality.tables["edit_distance"][0]["edits"]
     assert 0 < quality.tables["outcomes_overall"][0]["opened"] < 1
 
