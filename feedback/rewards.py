@@ -38,7 +38,6 @@ from feedback.models import (
     utcnow,
 )
 from feedback.tenancy import get_workspace
-from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.embed import Embedder
@@ -266,6 +265,14 @@ def _outcome_rates(session: Session, workspace_id: str, as_of: dt.datetime) -> d
     }
 
 
+def _product_names(kit: Any) -> tuple[str, ...]:
+    """The product names of a stored brand kit (any JSON object: a kit may predate a field)."""
+    products = kit.get("products") if isinstance(kit, dict) else None
+    if not isinstance(products, list):
+        return ()
+    return tuple(str(p["name"]) for p in products if isinstance(p, dict) and p.get("name"))
+
+
 def _variants(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[str, _Known]:
     """The variants of `ids` with their request's brief and their brand's product names."""
     out: dict[str, _Known] = {}
@@ -286,6 +293,5 @@ def _variants(session: Session, workspace_id: str, ids: Sequence[str]) -> dict[s
             .where(VariantRow.workspace_id == workspace_id, VariantRow.id.in_(chunk))
         )
         for variant, brief, kit in rows:
-            products = tuple(p.name for p in BrandKit.from_dict(kit).products) if kit else ()
-            out[variant.id] = _Known(variant, brief, products)
+            out[variant.id] = _Known(variant, brief, _product_names(kit))
     return out

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import random
 import time
-from dataclasses import replace
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from feedback.catalog import create_brand, save_campaign
 from feedback.errors import NotFoundError
 from feedback.ingest import ingest_feedback, ingest_outcomes
-from feedback.models import RewardModelRow, VariantRow, utcnow
+from feedback.models import RewardModelRow, utcnow
 from feedback.rewards import (
     EDIT_WEIGHT,
     MIN_SENDS,
@@ -25,43 +22,9 @@ from feedback.rewards import (
     list_reward_models,
     train_reward_model,
 )
-from feedback.tenancy import create_workspace
 from genai.embed import HashingEmbedder
 from genai.errors import InvalidInputError
-from tests.support.feedback import make_campaign
-
-BRIEF = {
-    "goal": "Holiday sale on candles",
-    "offer": "20% off all candles",
-    "cta_url": "https://example.com/sale",
-    "segments": [{"name": "all"}],
-}
-
-
-def _seed(factory: sessionmaker[Session], variants: int, name: str = "acme") -> tuple[str, list[str]]:
-    """A workspace with a brand and `variants` drafts, half of them asking a question in the subject."""
-    campaign = make_campaign({"all": variants})
-    rng = random.Random(0)
-    for v in campaign.variants["all"]:
-        subject = (
-            f"Ready for the {rng.choice(['cedar', 'orchard', 'porch'])} candles?"
-            if v.rank % 2
-            else "Sale now"
-        )
-        v.draft = replace(v.draft, subject=f"#{v.rank} {subject}")
-    with factory() as session:
-        workspace = create_workspace(session, name)
-        brand = create_brand(session, workspace.id, "Acme", {"name": "Acme", "products": [{"name": "Cedar"}]})
-        request = save_campaign(session, workspace.id, BRIEF, campaign, brand.id)
-        ids = list(
-            session.scalars(
-                select(VariantRow.id)
-                .where(VariantRow.generation_request_id == request.id)
-                .order_by(VariantRow.rank)
-            )
-        )
-        session.commit()
-    return workspace.id, ids
+from tests.support.feedback import seed_judged_workspace
 
 
 def _verdicts(ws: str, ids: list[str], at: dt.datetime, tag: str) -> list[dict[str, object]]:
@@ -78,7 +41,7 @@ def _verdicts(ws: str, ids: list[str], at: dt.datetime, tag: str) -> list[dict[s
 
 
 def test_training_learns_only_what_was_known_at_its_time(factory: sessionmaker[Session]) -> None:
-    ws, ids = _seed(factory, 120)
+    ws, ids = seed_judged_workspace(factory, 120)
     hour_ago = utcnow() - dt.timedelta(hours=1)
     early, late = ids[:60], ids[60:]
     assert not ingest_feedback(factory, ws, _verdicts(ws, early, hour_ago, "a")).rejected
@@ -109,7 +72,7 @@ def test_training_learns_only_what_was_known_at_its_time(factory: sessionmaker[S
 
 
 def test_edits_are_weak_accepts_and_the_latest_verdict_counts(factory: sessionmaker[Session]) -> None:
-    ws, ids = _seed(factory, 4)
+    ws, ids = seed_judged_workspace(factory, 4)
     t0 = utcnow() - dt.timedelta(hours=2)
     events = [
         {"variant_id": ids[0], "kind": "reject", "idempotency_key": "1", "event_time": t0},
@@ -138,7 +101,7 @@ def test_edits_are_weak_accepts_and_the_latest_verdict_counts(factory: sessionma
 
 
 def test_outcome_rates_label_the_drafts_marketers_did_not_judge(factory: sessionmaker[Session]) -> None:
-    ws, ids = _seed(factory, 3)
+    ws, ids = seed_judged_workspace(factory, 3)
     at = utcnow() - dt.timedelta(hours=1)
     events = []
     for n, (vid, clicks) in enumerate(zip(ids, (2, 9, 5), strict=True)):
@@ -185,7 +148,7 @@ def test_outcome_rates_label_the_drafts_marketers_did_not_judge(factory: session
 
 
 def test_too_little_feedback_is_refused_and_nothing_is_stored(factory: sessionmaker[Session]) -> None:
-    ws, ids = _seed(factory, 10)
+    ws, ids = seed_judged_workspace(factory, 10)
     assert not ingest_feedback(
         factory, ws, _verdicts(ws, ids, utcnow() - dt.timedelta(hours=1), "a")
     ).rejected
@@ -197,8 +160,8 @@ def test_too_little_feedback_is_refused_and_nothing_is_stored(factory: sessionma
 
 
 def test_models_are_immutable_and_kept_apart_by_workspace(factory: sessionmaker[Session]) -> None:
-    ws, ids = _seed(factory, 60)
-    other, _ = _seed(factory, 2, name="globex")
+    ws, ids = seed_judged_workspace(factory, 60)
+    other, _ = seed_judged_workspace(factory, 2, name="globex")
     assert not ingest_feedback(
         factory, ws, _verdicts(ws, ids, utcnow() - dt.timedelta(hours=1), "a")
     ).rejected

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+from dataclasses import replace
 
 import pandas as pd
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.catalog import create_brand, save_campaign
 from feedback.models import VariantRow
@@ -103,3 +105,41 @@ ORDERS = _orders(
         ("g", "2024-07-15", 999.0),  # after as_of: ignored
     ]
 )
+
+
+JUDGED_BRIEF = {
+    "goal": "Holiday sale on candles",
+    "offer": "20% off all candles",
+    "cta_url": "https://example.com/sale",
+    "segments": [{"name": "all"}],
+}
+
+
+def seed_judged_workspace(
+    factory: sessionmaker[Session], variants: int, name: str = "acme"
+) -> tuple[str, list[str]]:
+    """A workspace with a brand (one product) and one generation of `variants` drafts for a full
+    brief, the odd-ranked ones asking a question in the subject; returns its id and the variant ids,
+    in rank order (each subject starts with `#<rank>`)."""
+    campaign = make_campaign({"all": variants})
+    rng = random.Random(0)
+    for v in campaign.variants["all"]:
+        subject = (
+            f"Ready for the {rng.choice(['cedar', 'orchard', 'porch'])} candles?"
+            if v.rank % 2
+            else "Sale now"
+        )
+        v.draft = replace(v.draft, subject=f"#{v.rank} {subject}")
+    with factory() as session:
+        workspace = create_workspace(session, name)
+        brand = create_brand(session, workspace.id, "Acme", {"name": "Acme", "products": [{"name": "Cedar"}]})
+        request = save_campaign(session, workspace.id, JUDGED_BRIEF, campaign, brand.id)
+        ids = list(
+            session.scalars(
+                select(VariantRow.id)
+                .where(VariantRow.generation_request_id == request.id)
+                .order_by(VariantRow.rank)
+            )
+        )
+        session.commit()
+    return workspace.id, ids
