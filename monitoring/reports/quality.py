@@ -26,6 +26,9 @@ __all__ = ["OUTCOME_FLAGS", "edit_sample", "quality_report"]
 OUTCOME_FLAGS = ("opened", "clicked", "converted", "unsubscribed")
 # what the learning loop changes: each variant's prompt version, adapter and reward model
 LOOP_COLUMNS = ("prompt_version", "adapter", "reward_model")
+# the columns rates are grouped by; "(none)" where a row has no value
+GROUP_COLUMNS = ("model_version", *LOOP_COLUMNS, "segment", "arm_label")
+RATE_COLUMNS = ("accepted", "edited", "edit_distance", "rating", "blocked", *OUTCOME_FLAGS)
 
 
 def edit_sample(frames: MonitoringFrames, thresholds: QualityThresholds) -> list[int]:
@@ -73,26 +76,12 @@ def _quality_rows(frames: MonitoringFrames, edits: pd.DataFrame) -> pd.DataFrame
         "(none)",
         sends["experiment"].astype(str) + " / " + sends["arm"].astype(str),
     )
-    columns = [
-        "row_kind",
-        "model_version",
-        "prompt_version",
-        "adapter",
-        "reward_model",
-        "segment",
-        "arm_label",
-        "accepted",
-        "edited",
-        "edit_distance",
-        "rating",
-        "blocked",
-        *OUTCOME_FLAGS,
-    ]
+    columns = ["row_kind", *GROUP_COLUMNS, *RATE_COLUMNS]
     long = pd.concat([verdicts, ratings, candidates, sends], ignore_index=True, sort=False)
     for column in columns:
         if column not in long.columns:
             long[column] = np.nan
-    for column in ("model_version", "prompt_version", "adapter", "reward_model", "segment", "arm_label"):
+    for column in GROUP_COLUMNS:
         long[column] = long[column].fillna("(none)").astype(str)
     return long[columns]
 
@@ -156,16 +145,8 @@ def quality_report(
                 GroupBy(MeanValue(column=flag), "arm_label").label_metric(label) for label, _ in arms
             )
     definition = DataDefinition(
-        numerical_columns=["accepted", "edited", "edit_distance", "rating", "blocked", *OUTCOME_FLAGS],
-        categorical_columns=[
-            "row_kind",
-            "model_version",
-            "prompt_version",
-            "adapter",
-            "reward_model",
-            "segment",
-            "arm_label",
-        ],
+        numerical_columns=list(RATE_COLUMNS),
+        categorical_columns=["row_kind", *GROUP_COLUMNS],
     )
     snapshot = run_report("quality", metrics, rows, None, definition, frames, tags, metadata or {})
     level = thresholds.interval_level

@@ -71,15 +71,20 @@ def seed_workspace(session: Session, name: str = "acme", variants: int = 3) -> t
     request = save_campaign(
         session, workspace.id, brief, make_campaign({"high-spenders": variants}), brand.id
     )
-    ids = list(
+    ids = _variant_ids(session, request.id)
+    session.commit()
+    return workspace.id, ids
+
+
+def _variant_ids(session: Session, request_id: str) -> list[str]:
+    """A stored generation's variant ids in rank order."""
+    return list(
         session.scalars(
             select(VariantRow.id)
-            .where(VariantRow.generation_request_id == request.id)
+            .where(VariantRow.generation_request_id == request_id)
             .order_by(VariantRow.rank)
         )
     )
-    session.commit()
-    return workspace.id, ids
 
 
 def _orders(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
@@ -134,12 +139,6 @@ def seed_judged_workspace(
         workspace = create_workspace(session, name)
         brand = create_brand(session, workspace.id, "Acme", {"name": "Acme", "products": [{"name": "Cedar"}]})
         request = save_campaign(session, workspace.id, JUDGED_BRIEF, campaign, brand.id)
-        ids = list(
-            session.scalars(
-                select(VariantRow.id)
-                .where(VariantRow.generation_request_id == request.id)
-                .order_by(VariantRow.rank)
-            )
-        )
+        ids = _variant_ids(session, request.id)
         session.commit()
     return workspace.id, ids
