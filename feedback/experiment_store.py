@@ -113,6 +113,7 @@ def create_experiment(
     experiment = Experiment(
         workspace_id=workspace_id,
         name=clean,
+        weight_history=[{"from": now.isoformat(), "weights": list(checked)}],
         segment_id=segment_id,
         primary_metric=primary_metric,
         guardrail_metrics=list(guardrail_metrics),

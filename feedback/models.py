@@ -418,6 +418,9 @@ class Experiment(Base):
     guardrail_metrics: Mapped[list[Any]] = mapped_column(default=list)
     status: Mapped[str] = mapped_column(String(20), default="draft")
     mode: Mapped[str] = mapped_column(String(20), default="fixed")
+    # Every allocation the arms have had, oldest first: {"from": ISO time, "weights": [per arm, in
+    # arm order]}. The sample-ratio check compares each period's assignments with its weights.
+    weight_history: Mapped[list[Any]] = mapped_column(default=list)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     stopped_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from feedback.errors import NotFoundError, StateError
 from feedback.experiment_results import bandit_weights, experiment_results
 from feedback.experiment_store import assign_contact, create_experiment, list_experiments, load_experiment
-from feedback.experiments import DecisionRule
+from feedback.experiments import DecisionRule, srm_check
 from feedback.ingest import ingest_feedback, ingest_outcomes
 from feedback.tenancy import create_workspace
 from tests.support.payloads import feedback_event, outcome_event
@@ -78,3 +78,37 @@ def test_only_a_bandit_stores_its_thompson_weights(
         assert [a.weight for a in arms] == pytest.approx(stored.thompson)
         assert [e.id for e, _ in list_experiments(session, ws)] == [bandit, fixed]
         assert [e.id for e, _ in list_experiments(session, ws, limit=1, offset=1)] == [fixed]
+
+
+def test_the_sample_ratio_check_follows_the_weights_in_force_when_each_contact_was_assigned(
+    factory: sessionmaker[Session], workspace: Workspace
+) -> None:
+    ws, variants = workspace
+    bandit = running(factory, ws, variants, "bandit")  # ten contacts at 50/50
+    # every contact so far clicked arm 0's e-mail and none arm 1's: the bandit moves traffic to arm 0
+    with factory() as session:
+        experiment, arms = load_experiment(session, ws, bandit)
+        first: dict[str, list[str]] = {a.id: [] for a in arms}
+        for i in range(400):  # the first ten again (already assigned), then 390 more, all at 50/50
+            first[assign_contact(session, experiment, f"c{i}").arm.id].append(f"c{i}")
+        session.commit()
+    clicks = [outcome_event(f"k{c}", arms[0].variant_id, c, kind="click") for c in first[arms[0].id]]
+    clicks += [outcome_event(f"s{c}", arms[1].variant_id, c, kind="send") for c in first[arms[1].id]]
+    ingest_outcomes(factory, ws, clicks)
+    with factory() as session, session.begin():
+        stored = bandit_weights(session, ws, bandit, floor=0.05, store=True)
+        experiment, _ = load_experiment(session, ws, bandit)
+        for i in range(600):
+            assign_contact(session, experiment, f"r{i}")
+    assert stored.thompson[0] > 0.8
+    with factory() as session:
+        experiment, arms = load_experiment(session, ws, bandit)
+        assert len(experiment.weight_history) == 2  # as created, then the update
+        results = experiment_results(session, ws, bandit, DecisionRule())
+    srm = results.decision.srm
+    assert sum(srm.observed) == 1000
+    # checked against today's weights alone, the 400 contacts assigned at 50/50 read as a mismatch
+    assert srm_check(srm.observed, stored.thompson).alarm
+    assert not srm.alarm, srm
+    expected_arm0 = srm.expected[0] / sum(srm.expected)
+    assert expected_arm0 == pytest.approx(0.4 * 0.5 + 0.6 * stored.thompson[0], abs=1e-6)
