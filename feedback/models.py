@@ -335,6 +335,7 @@ class VariantRow(Base):
     adapter: Mapped[str | None] = mapped_column(String(200), default=None)
     adapter_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
     reward_model: Mapped[str | None] = mapped_column(String(64), default=None)
+    time_per_output_token_s: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

@@ -50,6 +50,8 @@ class Lineage:
     adapter: str | None = None  # the LoRA adapter the model wrote with, if any
     adapter_sha256: str | None = None
     reward_model: str | None = None  # the reward model that took part in its ranking, if any
+    # its backend call's decode time per output token (`GenerationResult.time_per_output_token`)
+    time_per_output_token_s: float | None = None
 
 
 @dataclass

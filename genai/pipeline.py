@@ -352,6 +352,7 @@ def _lineage(backend: Backend, attempt: _Attempt, result: GenerationResult, inde
         tokens_out=cand.tokens_out,
         ttft_s=result.ttft_s,
         latency_s=result.total_s,
+        time_per_output_token_s=result.time_per_output_token(),
         finish_reason=cand.finish_reason,
         attempts=attempt.round,
         candidate=index,

@@ -181,6 +181,7 @@ def _generations(
             v.tokens_out,
             v.ttft_s,
             v.latency_s,
+            v.time_per_output_token_s.label("stored_tpot_s"),
             v.finish_reason,
             v.attempts,
             _gate_failures(dialect).label("gate_failures"),
@@ -237,7 +238,11 @@ def _with_derived(frame: pd.DataFrame) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["tokens_per_s"] = np.where(latency > 0, tokens / latency, np.nan)
         decode = np.where(np.isnan(ttft), latency, latency - ttft)
-        frame["time_per_output_token_s"] = np.where(tokens > 1, decode / np.maximum(tokens - 1, 1), np.nan)
+        derived = np.where(tokens > 1, decode / np.maximum(tokens - 1, 1), np.nan)
+    # as the backend call measured it (shared by its longest candidate, as Prometheus has it); rows
+    # stored before it was kept derive it from the variant's own tokens
+    stored = pd.to_numeric(frame.pop("stored_tpot_s"), errors="coerce").to_numpy(dtype="float64")
+    frame["time_per_output_token_s"] = np.where(np.isnan(stored), derived, stored)
     goal = frame["goal"].fillna("").astype("string[pyarrow]")
     offer = frame["offer"].fillna("").astype("string[pyarrow]")
     frame["brief_length"] = (goal.str.len() + offer.str.len()).astype("float64").to_numpy()

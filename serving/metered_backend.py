@@ -31,10 +31,8 @@ class MeteredBackend(Backend):
             m.request_duration.labels(**labels).observe(result.total_s)
             if result.ttft_s is not None:
                 m.time_to_first_token.labels(**labels).observe(result.ttft_s)
-                # Candidates decode side by side, so the decode time is shared by the longest one.
-                longest = max((c.tokens_out for c in result.candidates), default=0)
-                if longest > 1:
-                    per_token = max(0.0, result.total_s - result.ttft_s) / (longest - 1)
+                per_token = result.time_per_output_token()
+                if per_token is not None:
                     m.time_per_output_token.labels(**labels).observe(per_token)
             m.token_usage.labels(**labels, gen_ai_token_type="input").observe(result.tokens_in)
             m.token_usage.labels(**labels, gen_ai_token_type="output").observe(result.tokens_out)

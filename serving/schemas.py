@@ -254,6 +254,9 @@ class LineageOut(BaseModel):
     reward_model: str | None = Field(
         default=None, description="The workspace's reward model that took part in its ranking, if any."
     )
+    time_per_output_token_s: float | None = Field(
+        default=None, description="Its backend call's decode time per output token after the first."
+    )
 
 
 class DraftOut(BaseModel):

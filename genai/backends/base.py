@@ -75,6 +75,16 @@ class GenerationResult:
         """Output tokens over all candidates."""
         return sum(c.tokens_out for c in self.candidates)
 
+    def time_per_output_token(self) -> float | None:
+        """Decode time per output token after the first: the candidates decode side by side, so
+        the time after the first token is shared by the longest one. None without a first-token
+        time or with fewer than two tokens. The one definition the Prometheus histogram and the
+        stored lineage (hence the monitoring reports) both use."""
+        longest = max((c.tokens_out for c in self.candidates), default=0)
+        if self.ttft_s is None or longest < 2:
+            return None
+        return max(0.0, self.total_s - self.ttft_s) / (longest - 1)
+
 
 class Backend(ABC):
     """A source of completions. Subclasses set `name` and implement `generate`."""
