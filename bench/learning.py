@@ -13,6 +13,11 @@ Drafts come from a stand-in writer (`_Writer`), not the embedded model: eight ca
 that vary in what the taste cares about (a question in the subject, a product named, body length)
 and in what it does not, so that the run takes minutes and measures the ranking, not the model.
 
+The prompt bandit (prompt versions 2 and 3 live) against a uniform split over the two, on the same
+stream of briefs: the writer asks more questions and writes shorter bodies for prompt 3, so one arm
+is truly better; the figure is the marketer's acceptance of everything each policy had written, and
+the bandit's IPS and SNIPS estimates of each arm beside the uniform split's plain rates.
+
     python bench/learning.py [--out bench/results/learning.json] [--seed 7]
 """
 
@@ -86,7 +91,10 @@ class _Writer:
         product = rng.choice(products) if products and rng.random() < 0.4 else None
         goal = brief.goal.rstrip(".")
         short_goal = " ".join(goal.split()[:6])
-        if rng.random() < 0.3:
+        # the plainer prompt (v3) asks more questions and writes shorter bodies: what the prompt
+        # bandit can find, and the marketer's taste rewards
+        short_prompt = any("short marketing email" in m["content"] for m in request.messages)
+        if rng.random() < (0.55 if short_prompt else 0.3):
             subject = f"Ready for {product}?" if product else f"Have you seen this from {brand.name}?"
         else:
             subject = rng.choice([f"{short_goal}", f"News from {brand.name}", f"This week at {brand.name}"])
@@ -97,8 +105,6 @@ class _Writer:
             for c in brief.constraints
             if c.startswith("Mention that")
         ]
-        # the plainer prompt (v3) gets shorter bodies more often: what the prompt bandit can find
-        short_prompt = any("short marketing email" in m["content"] for m in request.messages)
         long_body = rng.random() < (0.25 if short_prompt else 0.6)
         first = [*mentions, *(facts[:3] if long_body else facts[:1])]
         if product:
