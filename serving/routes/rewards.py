@@ -52,8 +52,8 @@ def list_models(key: Reader, session: SessionDep) -> list[RewardModelOut]:
         return [reward_model_out(s) for s in list_reward_models(session, key.workspace_id)]
 
 
-@router.get("/reward-models/{model_id}")
-def get_model(model_id: str, key: Reader, session: SessionDep) -> RewardModelOut:
+@router.get("/reward-models/{reward_model_id}")
+def get_model(reward_model_id: str, key: Reader, session: SessionDep) -> RewardModelOut:
     """One of the workspace's reward models."""
     with session.begin():
-        return reward_model_out(get_reward_model(session, key.workspace_id, model_id))
+        return reward_model_out(get_reward_model(session, key.workspace_id, reward_model_id))

@@ -58,6 +58,7 @@ def world(server: LiveServer) -> Iterator[World]:
         ).is_success
         client.post("/v1/outcomes", json={"events": [outcome(first, "a-send")]}).raise_for_status()
         dataset = client.post("/v1/datasets", json={"spine": {"source": "variants"}}).json()["id"]
+        reward_model = _reward_model(client, brand)
         key_id = client.get("/v1/keys").json()[-1]["id"]
     yield World(
         a,
@@ -69,11 +70,40 @@ def world(server: LiveServer) -> Iterator[World]:
             "variant_id": first,
             "experiment_id": experiment,
             "dataset_id": dataset,
+            "reward_model_id": reward_model,
             "key_id": key_id,
             "kind": "latency",  # the report kind in /v1/reports/{kind}/latest
             "platform": "sendgrid",  # the e-mail platform in /v1/outcomes/webhook/{platform}
         },
     )
+
+
+def _reward_model(client: httpx.Client, brand: str) -> str:
+    """A's reward model, trained on 64 drafts of A it accepted or rejected."""
+    segments = [{"name": f"s{i}"} for i in range(4)]
+    ids = []
+    for _ in range(2):
+        generation = create_generation(client, brand, segments=segments, variants_per_segment=8)
+        ids += [v["id"] for vs in generation["variants"].values() for v in vs]
+    events = [
+        {
+            "idempotency_key": f"r{i}",
+            "variant_id": v,
+            "kind": "accept" if i % 2 else "reject",
+            "event_time": NOW.isoformat(),
+        }
+        for i, v in enumerate(ids)
+    ]
+    assert client.post("/v1/feedback/batch", json={"events": events}).json()["accepted"] == len(ids)
+    response = client.post("/v1/reward-models", json={})
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def _no_feedback_to_learn(response: httpx.Response, _: World) -> None:
+    """B trains on B's feedback, which is none: A's verdicts are not counted."""
+    assert response.status_code == 422 and response.json()["error"]["field"] == "feedback"
+    assert response.json()["error"]["message"].startswith("0 labelled drafts")
 
 
 def outcome(variant_id: str, key: str, contact: str = "ann@a.example", kind: str = "send") -> dict[str, Any]:
@@ -235,6 +265,10 @@ def routes(world: World) -> list[Route]:
         Route("GET", "/v1/datasets", empty_list),
         Route("GET", f"/v1/datasets/{ids['dataset_id']}", not_found),
         Route("GET", f"/v1/datasets/{ids['dataset_id']}/download", not_found),
+        Route("POST", "/v1/reward-models", _no_feedback_to_learn, json={}),
+        Route("GET", "/v1/reward-models", empty_list),
+        Route("GET", f"/v1/reward-models/{ids['reward_model_id']}", not_found),
+        Route("GET", "/v1/prompt-arms", empty_list),
         Route("GET", "/v1/reports", empty_list),
         Route("GET", f"/v1/reports/{ids['kind']}/latest", not_found),
     ]
