@@ -11,6 +11,8 @@ kit or the brief. Binding checks, sentence by sentence, that it is said of the s
   before Christmas". Words match on their stem, and a few groups of words count as one
   (sale / save / discount / off; order / buy / shop; arrive / delivery / ship; end / until /
   last).
+- An amount its source states exactly is not hedged ("about 20% off", "up to 20% off" of an
+  offer of 20% off); one its source hedges may be.
 - A month said without its day is unbound when every source naming that month gives a day
   ("the sale runs through the end of December" when it ends on 13 December).
 - A product's price binds to a sentence that names that product by a word of its name that no
@@ -193,6 +195,7 @@ class _Source:
     dated_months: frozenset[str]  # months this source names with a day
     bare_months: frozenset[str]  # months it names on their own
     last_days: dict[str, int]  # the latest day it gives of each dated month
+    hedged: frozenset[tuple[str, str]] = frozenset()  # amounts it states as "up to", "about"...
 
 
 def _source(text: str, anchors: set[str] | None = None) -> _Source:
@@ -212,7 +215,28 @@ def _source(text: str, anchors: set[str] | None = None) -> _Source:
         frozenset(dated),
         frozenset(bare),
         last,
+        frozenset((t.kind, t.value) for t in tokens if _hedge(text, t)),
     )
+
+
+_HEDGE_RE = re.compile(
+    # "added up to 640 pounds" totals, it does not hedge
+    r"\b(?:about|around|roughly|nearly|almost|approximately|(?<!add\s)(?<!adds\s)(?<!added\s)up\s+to|"
+    r"over|more\s+than|at\s+least|"
+    r"as\s+much\s+as)\s+$",
+    re.IGNORECASE,
+)
+
+
+def _hedge(text: str, token: FactToken) -> str | None:
+    """The hedge written before an amount ("about 20%", "up to $50"), if any."""
+    if token.kind not in ("percent", "money"):
+        return None
+    for match in re.finditer(re.escape(token.text), text):
+        hedge = _HEDGE_RE.search(text, 0, match.start())
+        if hedge is not None:
+            return hedge.group(0).strip()
+    return None
 
 
 def _sources(brief: Brief, brand: BrandKit) -> list[_Source]:
@@ -260,6 +284,11 @@ def _unbound(sentence: str, sources: list[_Source]) -> list[str]:
             ):
                 found.append(token.text)
             continue  # otherwise grounding's to judge
+        hedge = _hedge(sentence, token)
+        if hedge is not None and not any(key in s.hedged for s in holding):
+            # "every candle is yours for about 20% off", of an offer of 20% off
+            found.append(f"{hedge} {token.text} (stated exactly in its source)")
+            continue
         if token.kind == "month":
             # "through the end of December", of a sale that ends on 13 December
             if token.value not in days_said and _whole_month_re(token.text).search(sentence):

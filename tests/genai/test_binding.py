@@ -339,3 +339,23 @@ def test_a_run_on_preheader_is_cut_back_or_written_from_the_brief(brief: Brief, 
     trimmed, notes = trim_draft(draft, brief, brand)
     assert trimmed.preheader.startswith("20% off all candles.")
     assert any("too short to stand alone" in n for n in notes)
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Order before Friday 18 December, and every candle is yours for about 20% off.",
+        "Take up to 20% off every candle until Sunday 13 December.",
+        "Save nearly 20% on all candles.",
+    ],
+)
+def test_an_exact_offer_said_as_an_approximate_one_is_unbound(
+    sentence: str, brief: Brief, brand: BrandKit
+) -> None:
+    assert any("(stated exactly in its source)" in f for f in unbound(sentence, brief, brand))
+
+
+def test_a_hedged_offer_may_be_hedged_and_an_exact_one_said_exactly(brief: Brief, brand: BrandKit) -> None:
+    assert unbound("Take 20% off every candle until Sunday 13 December.", brief, brand) == []
+    hedging = brief.model_copy(update={"offer": "Up to 30% off all candles"})
+    assert unbound("Save up to 30% on every candle this week.", hedging, brand) == []
