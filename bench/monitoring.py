@@ -81,8 +81,8 @@ def build_store(path: Path, variants: int, seed: int) -> dict[str, Any]:
     workspace = "b" * 32
     now = _stamp(END)
     conn.execute(
-        "INSERT INTO workspaces (id, name, contact_secret, created_at) VALUES (?, ?, ?, ?)",
-        (workspace, "bench", "s" * 64, now),
+        "INSERT INTO workspaces (id, name, contact_key_check, created_at) VALUES (?, ?, ?, ?)",
+        (workspace, "bench", "0" * 16, now),
     )
     brand = "c" * 32
     conn.execute(

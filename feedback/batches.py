@@ -110,6 +110,7 @@ def _reindexed(result: BatchResult, positions: list[int], refused: list[Rejected
         rejected=sorted(
             [*refused, *(RejectedEvent(positions[r.index], r.field, r.reason) for r in result.rejected)]
         ),
+        suppressed=[positions[i] for i in result.suppressed],
     )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Dialect, Float, Numeric, String, Table, func, select
+from sqlalchemy import JSON, Dialect, Float, Numeric, String, Table, func, select, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -300,8 +300,9 @@ def insert_or_fetch_ids(
         # Inserting every row and skipping conflicts beats looking the keys up first here.
         fresh = ordered
         # The write lock is held from the first write until commit, so every row with an id above
-        # the current maximum was inserted by this statement (rowids grow past the maximum, one by one).
-        before = session.scalar(select(func.coalesce(func.max(id_col), 0))) or 0
+        # the current maximum was inserted by this statement (rowids grow past the maximum, one by one;
+        # an AUTOINCREMENT table's past the largest id it ever gave, which may have been deleted since).
+        before = _sqlite_last_id(session, table)
         if _sqlite_insert(session, table, columns, fresh, conflict) == len(fresh):
             new = {row[position]: before + offset for offset, row in enumerate(fresh, 1)}
         else:
@@ -329,6 +330,16 @@ def insert_or_fetch_ids(
         new = {row[0]: row[1] for row in session.execute(stmt, params)}
     missing = [row[position] for row in ordered if row[position] not in new]
     return new, _stored_ids(session, table, key, workspace_id, missing)
+
+
+def _sqlite_last_id(session: Session, table: Table) -> int:
+    """The id SQLite counts the next row's from: the largest stored, or ever given on AUTOINCREMENT."""
+    largest = session.scalar(select(func.coalesce(func.max(table.c["id"]), 0))) or 0
+    if not table.kwargs.get("sqlite_autoincrement"):
+        return int(largest)
+    given = session.execute(text("SELECT seq FROM sqlite_sequence WHERE name = :name"), {"name": table.name})
+    row = given.first()
+    return max(int(largest), int(row[0]) if row is not None else 0)
 
 
 def _stored_ids(

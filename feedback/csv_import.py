@@ -24,11 +24,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from feedback.contacts import contact_hash
+from feedback.contacts import contact_hash, workspace_secret
 from feedback.errors import InvalidInputError
 from feedback.ingest import SessionTarget, ingest_outcomes
 from feedback.models import OUTCOME_KINDS
-from feedback.tenancy import get_workspace
 
 __all__ = ["DEFAULT_EVENT_NAMES", "EVENT_FIELDS", "ImportReport", "RejectedLine", "import_outcomes_csv"]
 
@@ -79,6 +78,7 @@ class ImportReport:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[RejectedLine] = field(default_factory=list)
+    suppressed: int = 0
 
 
 class _LineError(Exception):
@@ -273,7 +273,7 @@ def _import(
     delimiter: str,
     batch_size: int,
 ) -> ImportReport:
-    secret = get_workspace(session, workspace_id).contact_secret
+    secret = workspace_secret(session, workspace_id)
     report = ImportReport()
     with _open(source) as handle:
         reader = _Records(handle, delimiter)
@@ -356,6 +356,7 @@ def _flush(
     result = ingest_outcomes(session, workspace_id, batch)
     report.accepted += len(result.accepted)
     report.duplicates += len(result.duplicates)
+    report.suppressed += len(result.suppressed)
     for rejected in result.rejected:
         column = columns.get(rejected.field, rejected.field)
         report.rejected.append(RejectedLine(lines[rejected.index], column, rejected.reason))

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from feedback.contact_keys import ContactKeyring, bind_keyring, ephemeral_keyring, keyring_for, open_keyring
 from feedback.errors import DatabaseError, InvalidInputError
 from feedback.walcheckpoint import WalCheckpointer
 from genai.paths import user_data_dir
@@ -28,11 +29,13 @@ from genai.paths import user_data_dir
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "database_url",
+    "default_key_file",
     "downgrade",
     "make_engine",
     "normalise_url",
     "session_factory",
     "session_scope",
+    "truncate_wal",
     "upgrade",
     "wal_checkpointer",
 ]
@@ -66,6 +69,8 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows (an erased contact's events) are overwritten with zeros, not left in free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         # Durable at each checkpoint and safe against corruption in WAL mode; much faster than FULL.
         cursor.execute("PRAGMA synchronous=NORMAL")
@@ -92,8 +97,27 @@ def wal_checkpointer(engine: Engine) -> WalCheckpointer | None:
     return _CHECKPOINTERS.get(engine)
 
 
-def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
-    """Create an engine for `url` (see `database_url`), configured for this store's needs."""
+def default_key_file(url: str, data_dir: Path | None = None) -> Path | None:
+    """Where the contact key lives when nothing else is said: beside an SQLite file, else in
+    `data_dir` (default: the user data folder); None for an in-memory database."""
+    parsed = make_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite":
+        return (data_dir or user_data_dir()) / "contact.key"
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().with_name(Path(database).name + ".contact-key")
+
+
+def make_engine(
+    url: str | None = None, *, echo: bool = False, contact_keys: ContactKeyring | Path | None = None
+) -> Engine:
+    """Create an engine for `url` (see `database_url`), configured for this store's needs.
+
+    `contact_keys` is the keyring (or key file) that pseudonymises contacts (`feedback.contact_keys`).
+    Unset, it is `default_key_file`: beside an SQLite file, else ``contact.key`` in the user data
+    folder; an in-memory database gets a key that lives as long as the process.
+    """
     resolved = database_url(url)
     try:
         parsed = make_url(resolved)
@@ -105,6 +129,7 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, echo=echo)
+        _bind_contact_keys(engine, resolved, contact_keys)
         event.listen(engine, "connect", _set_sqlite_pragmas)
         event.listen(engine, "begin", _begin_immediate)
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -114,10 +139,40 @@ def make_engine(url: str | None = None, *, echo: bool = False) -> Engine:
             _CHECKPOINTERS[engine] = checkpointer
         return engine
     if backend == "postgresql":
-        return create_engine(parsed, echo=echo, pool_pre_ping=True)
+        engine = create_engine(parsed, echo=echo, pool_pre_ping=True)
+        _bind_contact_keys(engine, resolved, contact_keys)
+        return engine
     raise InvalidInputError(
         f"unsupported database {backend!r}: use sqlite or postgresql", field="database_url"
     )
+
+
+def _bind_contact_keys(engine: Engine, url: str, given: ContactKeyring | Path | None) -> None:
+    if isinstance(given, ContactKeyring):
+        keyring = given
+    else:
+        path = given or default_key_file(url)
+        keyring = open_keyring(path) if path is not None else ephemeral_keyring()
+    bind_keyring(engine, keyring)
+
+
+def truncate_wal(engine: Engine) -> bool:
+    """Copy an SQLite file's write-ahead log into the database and empty it; True when it was emptied.
+
+    Run after an erasure: the log still holds the pages as they were before the delete. False when
+    a reader kept the log busy (the next checkpoint empties it), and on other databases.
+    """
+    if engine.dialect.name != "sqlite" or engine not in _CHECKPOINTERS:
+        return False
+    raw = engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        raw.close()
+    return row is not None and row[0] == 0
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -149,6 +204,7 @@ def _migrate(target: str | Engine | None, step: Callable[[Config], None]) -> Non
                 # Several app workers may upgrade on start at once; the first migrates, the rest wait.
                 connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
             config.attributes["connection"] = connection
+            config.attributes["contact_keyring"] = keyring_for(engine)
             step(config)
     except SQLAlchemyError as exc:
         raise DatabaseError(f"migration failed: {exc}") from exc

@@ -10,7 +10,8 @@ Hierarchy::
         │   └── ImmutableError     the row can never be changed or deleted
         ├── StateError             the operation is not allowed in the row's current state
         ├── SignatureError         a webhook delivery whose platform signature is missing, wrong or stale
-        └── DatabaseError          the database could not be reached, migrated or written
+        ├── DatabaseError          the database could not be reached, migrated or written
+        └── ConfigurationError     the store's own setup is wrong (e.g. the contact key file)
 
 Only the edges (HTTP, CLI) translate these into status codes and exit codes.
 """
@@ -20,6 +21,7 @@ from __future__ import annotations
 from genai.errors import CopyloopError, InvalidInputError
 
 __all__ = [
+    "ConfigurationError",
     "ConflictError",
     "CopyloopError",
     "DatabaseError",
@@ -72,3 +74,9 @@ class DatabaseError(FeedbackError):
     """The database could not be reached, migrated or written."""
 
     code = "database_error"
+
+
+class ConfigurationError(FeedbackError):
+    """The store is set up wrongly: a missing, unreadable or mismatched contact key, for example."""
+
+    code = "configuration_error"

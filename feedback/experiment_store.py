@@ -198,7 +198,9 @@ def assign_contact(session: Session, experiment: Experiment, external_id: str) -
         raise StateError(f"the experiment is {experiment.status}; only a running one assigns", field="status")
     workspace_id = experiment.workspace_id
     arms = arms_of(session, workspace_id, experiment.id)
-    contact_id = ensure_contacts(session, workspace_id, [external_id])[external_id]
+    contact_id = ensure_contacts(session, workspace_id, [external_id]).get(external_id)
+    if contact_id is None:
+        raise StateError("was erased from this workspace; it is not assigned again", field="contact")
     by_id = {arm.id: arm for arm in arms}
 
     def stored() -> Assignment | None:

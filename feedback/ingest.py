@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.bulk import insert_or_fetch_ids
-from feedback.contacts import contact_hash, contact_ids_by_hash, contacts_lock
+from feedback.contacts import contact_hash, contact_ids_by_hash, contacts_lock, workspace_secret
 from feedback.errors import DatabaseError
 from feedback.events import (
     FeedbackEventIn,
@@ -73,11 +73,14 @@ ValidRows = list[tuple[int, Mapping[str, Any]]]
 
 @dataclass
 class BatchResult:
-    """The outcome of one batch: new ids and replayed ids by row index, and the rejected rows."""
+    """The outcome of one batch: new ids and replayed ids by row index, the rejected rows, and the
+    rows of erased contacts, which are dropped without error (a platform's redelivery is not wrong).
+    """
 
     accepted: dict[int, int] = field(default_factory=dict)
     duplicates: dict[int, int] = field(default_factory=dict)
     rejected: list[RejectedEvent] = field(default_factory=list)
+    suppressed: list[int] = field(default_factory=list)
 
     @property
     def ids(self) -> dict[int, int]:
@@ -235,7 +238,7 @@ def ingest_outcomes(
     now = utcnow()
     valid, rejected = validate_outcomes(events, now)
     # Hashed before the write transaction, so that concurrent writers overlap this work.
-    secret = _run(target, lambda session: get_workspace(session, workspace_id).contact_secret)
+    secret = _run(target, lambda session: workspace_secret(session, workspace_id))
     hashes: dict[str, str] = {}
     for _, row in valid:
         if row["contact"] not in hashes:
@@ -249,6 +252,8 @@ def ingest_outcomes(
         result.rejected.extend(unknown)
         kept = [(index, row) for index, row in valid if row["variant_id"] in known]
         contact_ids = contact_ids_by_hash(session, workspace_id, {hashes[row["contact"]] for _, row in kept})
+        result.suppressed = [index for index, row in kept if hashes[row["contact"]] not in contact_ids]
+        kept = [(index, row) for index, row in kept if hashes[row["contact"]] in contact_ids]
         rows = [
             (
                 index,

@@ -44,6 +44,7 @@ __all__ = [
     "EXPERIMENT_STATUSES",
     "FEEDBACK_KINDS",
     "GENERATION_STATUSES",
+    "MONOTONIC_IDS",
     "OUTCOME_KINDS",
     "ApiKey",
     "Assignment",
@@ -52,6 +53,7 @@ __all__ = [
     "Campaign",
     "Contact",
     "DatasetManifestRow",
+    "ErasedContact",
     "Experiment",
     "ExperimentArm",
     "FeatureDefinitionRow",
@@ -129,6 +131,11 @@ BigIntId: TypeEngine[int] = BigInteger().with_variant(Integer(), "sqlite")
 Revenue = Numeric(14, 4, asdecimal=False)
 
 
+# SQLite hands out the id of a deleted last row again unless the table is AUTOINCREMENT; the tables
+# that erasure deletes from keep their ids growing, so an old id never names another contact's row.
+MONOTONIC_IDS: dict[str, Any] = {"sqlite_autoincrement": True}
+
+
 class Base(DeclarativeBase):
     """Declarative base with a constraint naming convention, so migrations name constraints stably."""
 
@@ -156,8 +163,9 @@ class Workspace(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    # Key of the HMAC that turns external contact ids into pseudonymous ones; never leaves the store.
-    contact_secret: Mapped[str] = mapped_column(String(128))
+    # Tells whether a contact key is the one this workspace hashes with; the key itself is kept out
+    # of the database (feedback.contact_keys).
+    contact_key_check: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     def __repr__(self) -> str:
@@ -218,12 +226,23 @@ class Contact(Base):
     __table_args__ = (
         UniqueConstraint("workspace_id", "id"),
         UniqueConstraint("workspace_id", "hmac"),
+        MONOTONIC_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     workspace_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.id"))
     hmac: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ErasedContact(Base):
+    """A contact erased from a workspace, by hash only: ingestion never stores anything for it again."""
+
+    __tablename__ = "erased_contacts"
+
+    workspace_id: Mapped[str] = mapped_column(String(32), ForeignKey("workspaces.id"), primary_key=True)
+    hmac: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class SegmentMembership(Base):
@@ -237,6 +256,7 @@ class SegmentMembership(Base):
             ["workspace_id", "contact_id"], ["contacts.workspace_id", "contacts.id"], ondelete="CASCADE"
         ),
         Index(None, "workspace_id", "version"),
+        MONOTONIC_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -350,6 +370,7 @@ class FeedbackEvent(Base):
         CheckConstraint("rating IS NULL OR (rating >= 1 AND rating <= 5)", name="rating"),
         Index(None, "workspace_id", "variant_id", "event_time"),
         Index(None, "workspace_id", "event_time"),
+        MONOTONIC_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -384,6 +405,7 @@ class OutcomeEvent(Base):
         # Per-variant counts (experiment statistics). Without event_time the index takes each new event
         # next to the others of its variant and kind, a third cheaper to maintain under bulk ingestion.
         Index(None, "workspace_id", "variant_id", "kind"),
+        MONOTONIC_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -466,6 +488,7 @@ class Assignment(Base):
         ForeignKeyConstraint(
             ["workspace_id", "arm_id"], ["experiment_arms.workspace_id", "experiment_arms.id"]
         ),
+        MONOTONIC_IDS,
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)

@@ -1,5 +1,14 @@
 """Privacy: scrubbing contact details out of free text, and erasing a contact (right to erasure).
 
+What is stored about a contact: the HMAC of its external id (never the id itself; the key is kept
+outside the database, see `feedback.contact_keys`), its outcome events, experiment assignments and
+segment memberships. Free text (feedback comments, edited drafts) is scrubbed of e-mail addresses
+and phone numbers on the way in. Erasing a contact deletes those rows, removes its external id where
+a marketer typed it (a verdict's actor, comments, edited text) and keeps its hash on a suppression
+list that every ingestion path honours, so a webhook redelivery or a replayed batch does not store
+it again. On SQLite, deleted rows are overwritten (``secure_delete``) and the caller truncates the
+write-ahead log afterwards (`feedback.db.truncate_wal`), so the rows are gone from the files too.
+
 `scrub_text` replaces e-mail addresses with ``[email]`` and phone numbers with ``[phone]``. A phone
 number here is a run of 7 to 15 digits, optionally starting with ``+`` and split by spaces, dots,
 dashes or brackets; dates (``2024-01-31``, ``31.01.2024``), year ranges, decimals and prices are left
@@ -11,16 +20,26 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from feedback.contacts import contacts_lock, find_contact
-from feedback.models import Assignment, Contact, OutcomeEvent, SegmentMembership
+from feedback.bulk import insert_ignore
+from feedback.contacts import contact_hash, contacts_lock, normalise_external_id, workspace_secret
+from feedback.models import (
+    Assignment,
+    Contact,
+    ErasedContact,
+    FeedbackEvent,
+    OutcomeEvent,
+    SegmentMembership,
+    utcnow,
+)
 
-__all__ = ["EMAIL_TOKEN", "PHONE_TOKEN", "ErasureReport", "erase_contact", "scrub_text"]
+__all__ = ["EMAIL_TOKEN", "ERASED_TOKEN", "PHONE_TOKEN", "ErasureReport", "erase_contact", "scrub_text"]
 
 EMAIL_TOKEN = "[email]"
 PHONE_TOKEN = "[phone]"
+ERASED_TOKEN = "[erased]"
 
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 # A candidate: starts with "+", "(" or a digit, continues with digits and separators, ends with a digit.
@@ -60,13 +79,15 @@ def scrub_text(text: str | None) -> str | None:
 
 @dataclass(frozen=True)
 class ErasureReport:
-    """How many rows the erasure of one contact removed, per table."""
+    """What the erasure of one contact did: rows removed per table, verdicts scrubbed, suppression."""
 
     found: bool
     outcome_events: int = 0
     assignments: int = 0
     segment_memberships: int = 0
     contacts: int = 0
+    feedback_scrubbed: int = 0
+    suppressed: bool = True
 
     @property
     def total(self) -> int:
@@ -74,12 +95,67 @@ class ErasureReport:
         return self.outcome_events + self.assignments + self.segment_memberships + self.contacts
 
 
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _scrub_feedback(session: Session, workspace_id: str, external_id: str) -> int:
+    """Remove the external id from verdicts' actor, comment and edited text; how many verdicts changed."""
+    wanted = normalise_external_id(external_id)
+    spellings = {external_id.strip(), wanted}
+    alternatives = "|".join(re.escape(s) for s in sorted(spellings, key=len, reverse=True))
+    # Whole ids only: erasing customer "42" leaves "42 candles" alone.
+    pattern = re.compile(rf"(?<![\w@.+-])(?:{alternatives})(?![\w@-])", re.IGNORECASE)
+    like = f"%{_escape_like(wanted.lower())}%"
+    candidates = session.scalars(
+        select(FeedbackEvent).where(
+            FeedbackEvent.workspace_id == workspace_id,
+            or_(
+                func.lower(FeedbackEvent.actor).like(like, escape="\\"),
+                func.lower(FeedbackEvent.comment).like(like, escape="\\"),
+                func.lower(FeedbackEvent.edited_text).like(like, escape="\\"),
+            ),
+        )
+    ).all()
+    changed = 0
+    for event in candidates:
+        before = (event.actor, event.comment, event.edited_text)
+        if event.actor is not None:
+            actor = event.actor.strip()
+            if actor and normalise_external_id(actor) == wanted:
+                event.actor = None
+            else:
+                event.actor = pattern.sub(ERASED_TOKEN, event.actor)
+        if event.comment is not None:
+            event.comment = pattern.sub(ERASED_TOKEN, event.comment)
+        if event.edited_text is not None:
+            event.edited_text = pattern.sub(ERASED_TOKEN, event.edited_text)
+        changed += (event.actor, event.comment, event.edited_text) != before
+    session.flush()
+    return changed
+
+
 def erase_contact(session: Session, workspace_id: str, external_id: str) -> ErasureReport:
-    """Delete the contact and every row tied to it, in the caller's transaction; unknown ids are a no-op."""
+    """Erase a contact in the caller's transaction: its rows, its id in verdicts, and suppress it.
+
+    An unknown contact has no rows to delete but is suppressed all the same: an erasure request may
+    come before the events an e-mail platform still has queued.
+    """
     contacts_lock(session, workspace_id, exclusive=True)
-    contact = find_contact(session, workspace_id, external_id)
+    digest = contact_hash(workspace_secret(session, workspace_id), external_id)
+    insert_ignore(
+        session,
+        ErasedContact.__table__,  # type: ignore[arg-type]
+        ("workspace_id", "hmac", "erased_at"),
+        [(workspace_id, digest, utcnow())],
+        ["workspace_id", "hmac"],
+    )
+    scrubbed = _scrub_feedback(session, workspace_id, external_id)
+    contact = session.scalar(
+        select(Contact).where(Contact.workspace_id == workspace_id, Contact.hmac == digest)
+    )
     if contact is None:
-        return ErasureReport(found=False)
+        return ErasureReport(found=False, feedback_scrubbed=scrubbed)
     counts: dict[str, int] = {}
     for name, model in (
         ("outcome_events", OutcomeEvent),
@@ -94,4 +170,11 @@ def erase_contact(session: Session, workspace_id: str, external_id: str) -> Eras
         delete(Contact).where(Contact.workspace_id == workspace_id, Contact.id == contact.id)
     )
     session.expunge(contact)
-    return ErasureReport(found=True, contacts=deleted.rowcount, **counts)  # type: ignore[attr-defined]
+    return ErasureReport(
+        found=True,
+        outcome_events=counts["outcome_events"],
+        assignments=counts["assignments"],
+        segment_memberships=counts["segment_memberships"],
+        contacts=deleted.rowcount,  # type: ignore[attr-defined]
+        feedback_scrubbed=scrubbed,
+    )

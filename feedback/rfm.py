@@ -32,10 +32,9 @@ from sqlalchemy.orm import Session
 
 from feedback.bulk import insert_ignore
 from feedback.catalog import get_or_create_segment
-from feedback.contacts import contact_hash, contact_ids_by_hash
+from feedback.contacts import contact_hash, contact_ids_by_hash, workspace_secret
 from feedback.errors import ConflictError, InvalidInputError, NotFoundError
 from feedback.models import SegmentMembership, SegmentRow, utcnow
-from feedback.tenancy import get_workspace
 
 __all__ = [
     "DEFAULT_LAPSED_AFTER_DAYS",
@@ -251,7 +250,7 @@ def store_rfm_segments(
     absent = set(SCORE_COLUMNS) - set(rfm.columns)
     if absent:
         raise InvalidInputError(f"the RFM table lacks {sorted(absent)}; use compute_rfm", field="rfm")
-    secret = get_workspace(session, workspace_id).contact_secret
+    secret = workspace_secret(session, workspace_id)
     taken = session.scalar(
         select(SegmentMembership.id)
         .where(SegmentMembership.workspace_id == workspace_id, SegmentMembership.version == clean_version)
@@ -278,6 +277,8 @@ def store_rfm_segments(
     columns = {name: rfm[name].to_numpy() for name in SCORE_COLUMNS}
     rows: list[tuple[Any, ...]] = []
     for i, digest in enumerate(hashes):
+        if digest not in contact_ids:
+            continue  # an erased customer: never segmented again
         tier = str(columns["tier"][i])
         if tier not in segments:
             raise InvalidInputError(f"unknown tier {tier!r} for customer {customer_ids[i]!r}", field="tier")
@@ -292,9 +293,12 @@ def store_rfm_segments(
         rows.append((workspace_id, segments[tier].id, contact_ids[digest], clean_version, when, scores))
     table = SegmentMembership.__table__
     insert_ignore(session, table, MEMBERSHIP_COLUMNS, rows, ["segment_id", "contact_id", "version"])  # type: ignore[arg-type]
-    counts = pd.Series(columns["tier"]).astype(str).value_counts()
+    stored = [i for i, digest in enumerate(hashes) if digest in contact_ids]
+    counts = pd.Series(columns["tier"][stored]).astype(str).value_counts()
     members = {TIER_SEGMENTS[tier]: int(counts.get(tier, 0)) for tier in TIER_SEGMENTS}
-    return RfmStoreReport(version=clean_version, members=members, contacts=len(set(hashes)))
+    return RfmStoreReport(
+        version=clean_version, members=members, contacts=len({hashes[i] for i in stored})
+    )
 
 
 def segment_contact_ids(session: Session, workspace_id: str, segment_name: str, version: str) -> list[int]:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from feedback.contact_keys import keyring_for
 from feedback.errors import ConflictError, InvalidInputError, NotFoundError
-from feedback.models import Workspace
+from feedback.models import Workspace, new_id
 
 __all__ = [
     "create_workspace",
@@ -34,7 +34,10 @@ T = TypeVar("T", bound=_Scoped)
 
 
 def create_workspace(session: Session, name: str, *, contact_secret: str | None = None) -> Workspace:
-    """Create a workspace with its own contact-hashing secret (random unless one is given)."""
+    """Create a workspace; its contacts are hashed with a key derived from the engine's contact keyring.
+
+    A `contact_secret` of its own (to match hashes made elsewhere) is kept in the keyring's file.
+    """
     clean = name.strip()
     if not 1 <= len(clean) <= 200:
         raise InvalidInputError("must be 1 to 200 characters", field="name")
@@ -42,7 +45,11 @@ def create_workspace(session: Session, name: str, *, contact_secret: str | None 
         raise InvalidInputError("must be at least 16 characters", field="contact_secret")
     if session.scalar(select(Workspace.id).where(Workspace.name == clean)) is not None:
         raise ConflictError(f"a workspace named {clean!r} exists", field="name")
-    workspace = Workspace(name=clean, contact_secret=contact_secret or secrets.token_hex(32))
+    keyring = keyring_for(session.get_bind())
+    workspace = Workspace(id=new_id(), name=clean)
+    if contact_secret is not None:
+        keyring.adopt(workspace.id, contact_secret)
+    workspace.contact_key_check = keyring.check_for(workspace.id)
     session.add(workspace)
     session.flush()
     return workspace

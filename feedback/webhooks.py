@@ -24,12 +24,11 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback.batches import find_unstorable
-from feedback.contacts import contact_hash
+from feedback.contacts import contact_hash, workspace_secret
 from feedback.csv_import import DEFAULT_EVENT_NAMES
 from feedback.errors import InvalidInputError
 from feedback.events import RejectedEvent
 from feedback.ingest import ingest_outcomes
-from feedback.tenancy import get_workspace
 
 __all__ = [
     "IGNORED_EVENTS",
@@ -73,6 +72,7 @@ class WebhookReport:
     duplicates: int
     ignored: int
     rejected: list[RejectedEvent]
+    suppressed: int = 0
 
 
 class _Bad(Exception):
@@ -225,7 +225,7 @@ def ingest_webhook(
     if len(items) > limit:
         raise InvalidInputError(f"has {len(items):,} events; at most {limit:,} per delivery", field="body")
     with sessions() as session, session.begin():
-        secret = get_workspace(session, workspace_id).contact_secret
+        secret = workspace_secret(session, workspace_id)
         batch = map_webhook_events(items, secret, event_names=event_names, ignored=ignored)
         result = ingest_outcomes(session, workspace_id, batch.events)
     rejected = list(batch.rejected)
@@ -237,4 +237,5 @@ def ingest_webhook(
         duplicates=len(result.duplicates),
         ignored=batch.ignored,
         rejected=rejected,
+        suppressed=len(result.suppressed),
     )

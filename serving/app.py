@@ -20,7 +20,7 @@ import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from feedback.db import make_engine, session_factory, upgrade
+from feedback.db import session_factory, upgrade
 from genai.backends import Backend, get_backend
 from genai.embed import Embedder
 from serving.auth import KeyCache
@@ -92,7 +92,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(settings.resolved_database_url())
+        engine = settings.make_engine()
         if settings.run_migrations_on_start:
             await anyio.to_thread.run_sync(upgrade, engine)
         runtime = Runtime(

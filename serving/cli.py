@@ -159,10 +159,10 @@ def keys() -> None:
 
 def _key_database(database: str | None) -> Any:
     """An engine on the migrated database (the key table is part of it)."""
-    from feedback.db import make_engine, upgrade
+    from feedback.db import upgrade
 
     settings = _settings(database_url=database)
-    engine = make_engine(settings.resolved_database_url())
+    engine = settings.make_engine()
     upgrade(engine)
     return engine
 

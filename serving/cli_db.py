@@ -50,7 +50,7 @@ def upgrade(url: str | None) -> None:
     try:
         settings = load_settings(database_url=url)
         resolved = database_url(settings.database_url, settings.data_dir)
-        engine = make_engine(resolved)
+        engine = make_engine(resolved, contact_keys=settings.contact_keys())
         try:
             run_upgrade(engine)
             revision = _current_revision(engine)

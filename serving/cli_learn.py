@@ -30,7 +30,7 @@ def learn() -> None:
 @click.option("--database", default=None, help="Database URL [default: the configured one].")
 def reward(workspace: str, as_of: dt.datetime | None, seed: int, database: str | None) -> None:
     """Train the workspace's next reward model and print its version and held-out figures as JSON."""
-    from feedback.db import make_engine, session_factory, upgrade
+    from feedback.db import session_factory, upgrade
     from feedback.rewards import train_reward_model
     from feedback.tenancy import get_workspace_by_name
     from genai.embed import default_embedder
@@ -40,7 +40,7 @@ def reward(workspace: str, as_of: dt.datetime | None, seed: int, database: str |
         as_of = as_of.replace(tzinfo=dt.UTC)
     try:
         settings = load_settings(database_url=database)
-        engine = make_engine(settings.resolved_database_url())
+        engine = settings.make_engine()
         try:
             upgrade(engine)
             embedder = default_embedder()

@@ -186,7 +186,7 @@ def simulate(database: str | None, days: int, seed: int, end: str | None, worksp
     """Write a demo history for the sample brand: weeks of requests, verdicts and outcomes."""
     from tqdm import tqdm
 
-    from feedback.db import make_engine, upgrade
+    from feedback.db import upgrade
     from monitoring.demo_history import SimulationConfig
     from monitoring.demo_history import simulate as run_simulation
     from serving.settings import load_settings
@@ -204,7 +204,7 @@ def simulate(database: str | None, days: int, seed: int, end: str | None, worksp
     )
     bar = tqdm(total=days, unit="day", file=sys.stderr, dynamic_ncols=True)
     try:
-        engine = make_engine(load_settings(database_url=database).resolved_database_url())
+        engine = load_settings(database_url=database).make_engine()
         upgrade(engine)
         result = run_simulation(engine, config, progress=lambda done, _total: bar.update(done - bar.n))
     except CopyloopError as exc:

@@ -374,6 +374,7 @@ class BatchOut(BaseModel):
     duplicates: int
     rejected: list[RejectedRowOut]
     ids: list[int | None]
+    suppressed: int = Field(default=0, description="Rows of erased contacts, dropped without error.")
 
 
 class FeedbackOut(BaseModel):
@@ -416,6 +417,7 @@ class ImportReportOut(BaseModel):
     accepted: int
     duplicates: int
     rejected: list[RejectedLineOut]
+    suppressed: int = Field(default=0, description="Lines of erased contacts, dropped without error.")
 
 
 class WebhookReportOut(BaseModel):
@@ -426,6 +428,7 @@ class WebhookReportOut(BaseModel):
     duplicates: int
     ignored: int
     rejected: list[RejectedRowOut]
+    suppressed: int = Field(default=0, description="Events of erased contacts, dropped without error.")
 
 
 # ---------------------------------------------------------------------------------- experiments
@@ -737,13 +740,21 @@ class EraseIn(_In):
 
 
 class ErasureOut(BaseModel):
-    """Rows removed by an erasure, per table."""
+    """What an erasure did: rows removed per table, verdicts scrubbed, and the suppression."""
 
     found: bool
     outcome_events: int
     assignments: int
     segment_memberships: int
     contacts: int
+    feedback_scrubbed: int = Field(
+        description="Verdicts whose actor, comment or edited text named the contact, now scrubbed."
+    )
+    suppressed: bool = Field(description="The contact's hash is on the suppression list: never stored again.")
+    wal_truncated: bool = Field(
+        description="SQLite: the write-ahead log was emptied after the delete (false elsewhere, or when a "
+        "reader kept it busy; the next checkpoint does it)."
+    )
 
 
 # -------------------------------------------------------------------------------------- health

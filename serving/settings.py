@@ -9,9 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy import Engine
 
+from feedback.contact_keys import ContactKeyring, keyring_from_hex
+from feedback.db import default_key_file, make_engine, normalise_url
 from feedback.webhook_platforms import WebhookKeys
 from feedback.webhook_signatures import load_sendgrid_public_key
 from genai.brand.fetch_policy import FetchPolicy
@@ -29,6 +32,16 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=user_data_dir, description="Database, reports and outputs.")
     cache_dir: Path = Field(default_factory=user_cache_dir, description="Converted model checkpoints.")
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite in data_dir if unset.")
+    contact_key_file: Path | None = Field(
+        default=None,
+        description="Key file that pseudonymises contacts, created on first use; unset: beside an SQLite "
+        "database file, else contact.key in data_dir. Back it up apart from the database.",
+    )
+    contact_key: SecretStr | None = Field(
+        default=None,
+        description="The contact master key itself (64 hex digits), e.g. from a secrets manager; wins over "
+        "contact_key_file.",
+    )
     backend: str = Field(default="transformers", description="transformers, vllm or fake.")
     model: str | None = Field(
         default=None, description="Local checkpoint folder; the embedded model if unset."
@@ -189,6 +202,25 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database to use: `database_url`, else SQLite in `data_dir`."""
         return self.database_url or f"sqlite:///{self.data_dir / 'copyloop.db'}"
+
+    def fetch_policy(self) -> FetchPolicy:
+        """What brand pages and logos may be fetched from: public hosts on default ports, plus the allowed."""
+        return FetchPolicy(
+            allow_hosts=tuple(self.brand_fetch_allow_hosts), allow_ports=tuple(self.brand_fetch_allow_ports)
+        )
+
+    def contact_keys(self) -> ContactKeyring | Path:
+        """The contact keyring, or the key file that holds it (see `feedback.contact_keys`)."""
+        if self.contact_key is not None:
+            return keyring_from_hex(self.contact_key.get_secret_value())
+        if self.contact_key_file is not None:
+            return self.contact_key_file
+        found = default_key_file(normalise_url(self.resolved_database_url()), self.data_dir)
+        return found if found is not None else self.data_dir / "contact.key"
+
+    def make_engine(self) -> Engine:
+        """An engine on the configured database, hashing contacts with the configured key."""
+        return make_engine(self.resolved_database_url(), contact_keys=self.contact_keys())
 
     def backend_options(self) -> dict[str, object]:
         """Keyword arguments for `genai.backends.get_backend(self.backend, ...)`."""

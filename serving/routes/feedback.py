@@ -35,6 +35,7 @@ def batch_out(result: BatchResult, size: int) -> BatchOut:
         duplicates=len(result.duplicates),
         rejected=[RejectedRowOut(index=r.index, field=r.field, reason=r.reason) for r in result.rejected],
         ids=[ids.get(i) for i in range(size)],
+        suppressed=len(result.suppressed),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from feedback.api_keys import create_key, list_keys, revoke_key
+from feedback.db import truncate_wal
 from feedback.models import ApiKey
 from feedback.privacy import erase_contact
 from feedback.tenancy import get_workspace
@@ -69,10 +70,14 @@ def erase(body: EraseIn, key: Admin, session: SessionDep) -> ErasureOut:
     """Delete a contact and every row tied to it (right to erasure); an unknown contact is a no-op."""
     with session.begin():
         report = erase_contact(session, key.workspace_id, body.contact)
+    wal_truncated = truncate_wal(session.get_bind())  # type: ignore[arg-type]
     return ErasureOut(
         found=report.found,
         outcome_events=report.outcome_events,
         assignments=report.assignments,
         segment_memberships=report.segment_memberships,
         contacts=report.contacts,
+        feedback_scrubbed=report.feedback_scrubbed,
+        suppressed=report.suppressed,
+        wal_truncated=wal_truncated,
     )

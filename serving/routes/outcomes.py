@@ -130,6 +130,7 @@ def import_outcomes(
         accepted=report.accepted,
         duplicates=report.duplicates,
         rejected=[RejectedLineOut(line=r.line, column=r.column, reason=r.reason) for r in report.rejected],
+        suppressed=report.suppressed,
     )
 
 
@@ -209,4 +210,5 @@ def _webhook_out(runtime: Runtime, report: WebhookReport) -> WebhookReportOut:
         duplicates=report.duplicates,
         ignored=report.ignored,
         rejected=[RejectedRowOut(index=r.index, field=r.field, reason=r.reason) for r in report.rejected],
+        suppressed=report.suppressed,
     )

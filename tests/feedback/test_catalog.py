@@ -23,7 +23,7 @@ from feedback.catalog import (
     update_brand,
     variants_of,
 )
-from feedback.contacts import ensure_contacts
+from feedback.contacts import ensure_contacts, workspace_secret
 from feedback.errors import ConflictError, InvalidInputError, NotFoundError
 from feedback.models import GenerationRequestRow, SegmentMembership, VariantRow
 from feedback.tenancy import create_workspace, existing_ids, get_in_workspace, get_workspace_by_name
@@ -109,8 +109,9 @@ def test_each_workspace_gets_its_own_contact_secret(factory: sessionmaker[Sessio
         first = create_workspace(session, "one")
         second = create_workspace(session, "two")
         given = create_workspace(session, "three", contact_secret="a-long-enough-secret")
-        assert first.contact_secret != second.contact_secret and len(first.contact_secret) == 64
-        assert given.contact_secret == "a-long-enough-secret"
+        secrets = [workspace_secret(session, ws.id) for ws in (first, second, given)]
+        assert secrets[0] != secrets[1] and len(secrets[0]) == 64
+        assert secrets[2] == "a-long-enough-secret"
         with pytest.raises(InvalidInputError):
             create_workspace(session, "four", contact_secret="short")
 

@@ -191,7 +191,7 @@ def test_feature_definitions_cannot_be_updated_or_deleted_in_the_database(
     factory: sessionmaker[Session],
 ) -> None:
     with factory() as session:
-        workspace = Workspace(name="acme", contact_secret="s" * 32)
+        workspace = Workspace(name="acme", contact_key_check="0" * 16)
         session.add(workspace)
         session.flush()
         session.add(

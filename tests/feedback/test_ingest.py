@@ -11,6 +11,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from feedback import bulk
+from feedback.db import default_key_file
 from feedback.errors import NotFoundError
 from feedback.events import FeedbackEventIn, RejectedEvent
 from feedback.ingest import ingest_feedback, ingest_outcomes
@@ -277,7 +278,8 @@ def test_concurrent_processes_with_overlapping_batches_store_each_event_exactly_
         keys = list(range(worker * 60, worker * 60 + 160))  # each overlaps its neighbours
         random.Random(worker).shuffle(keys)
         process = context.Process(
-            target=ingest_worker, args=(db_url, ws_id, variants, keys, start, results, copy_threshold)
+            target=ingest_worker,
+            args=(db_url, ws_id, variants, keys, start, results, copy_threshold, default_key_file(db_url)),
         )
         process.start()
         workers.append(process)

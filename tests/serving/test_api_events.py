@@ -200,9 +200,47 @@ def test_a_sendgrid_style_webhook_is_stored_once_even_when_redelivered(
                 "reason": "must be Unix seconds or an ISO 8601 time, in 1970 or later",
             }
         ],
+        "suppressed": 0,
     }
     again = api.post("/v1/outcomes/webhook", json=payload).json()
     assert again["accepted"] == 0 and again["duplicates"] == 3
+
+
+def test_an_erased_contact_stays_erased_when_the_platform_redelivers_its_events(
+    api: httpx.Client, variants: list[str], server: LiveServer
+) -> None:
+    payload = [
+        {
+            "email": who,
+            "timestamp": 1733045500,
+            "event": "open",
+            "sg_event_id": f"e-{who}",
+            "variant_id": variants[0],
+        }
+        for who in ("ann@example.com", "bob@example.com")
+    ]
+    assert api.post("/v1/outcomes/webhook", json=payload).json()["accepted"] == 2
+    verdict = feedback(variants[0], "v-1", "comment", comment="Ann asked us to stop", actor="Ann@Example.com")
+    assert api.post("/v1/feedback", json=verdict).status_code == 201
+    erased = api.post("/v1/contacts/erase", json={"contact": "ANN@example.com"})
+    assert erased.status_code == 200
+    body = erased.json()
+    assert (body["found"], body["outcome_events"], body["contacts"], body["feedback_scrubbed"]) == (
+        True,
+        1,
+        1,
+        1,
+    )
+    assert body["suppressed"] is True
+    assert body["wal_truncated"] is server.settings.resolved_database_url().startswith("sqlite")
+    again = api.post("/v1/outcomes/webhook", json=payload).json()
+    assert (again["accepted"], again["duplicates"], again["suppressed"]) == (0, 1, 1)
+    batch = api.post(
+        "/v1/outcomes", json={"events": [outcome(variants[1], "late", "ann@example.com", "click")]}
+    )
+    assert batch.json()["accepted"] == 0 and batch.json()["suppressed"] == 1
+    stored = api.get(f"/v1/variants/{variants[0]}/feedback").json()["events"]
+    assert [event["actor"] for event in stored] == [None]
 
 
 def test_text_with_a_nul_character_is_refused_row_by_row_naming_the_field(

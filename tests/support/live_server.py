@@ -22,7 +22,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from feedback.api_keys import ROLES, create_key
-from feedback.db import make_engine, session_factory
+from feedback.db import session_factory
 from feedback.tenancy import create_workspace
 from genai.backends.base import Backend, Candidate, GenerationRequest, GenerationResult
 from genai.embed import HashingEmbedder
@@ -160,7 +160,7 @@ class LiveServer:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("the API server did not start")
             time.sleep(0.02)
-        self._engine = make_engine(self.settings.resolved_database_url())
+        self._engine = self.settings.make_engine()
         return self
 
     def stop(self) -> None:
@@ -187,13 +187,23 @@ class LiveServer:
             return Tenant(workspace.id, name, keys)
 
 
+# A 1x1 PNG, as a logo that loads.
+PNG_PIXEL = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201a5d3f6c50000000049454e44ae426082"
+)
+LOGO_URL = "https://wickandwillow.example/cdn/logo.png"
+
+
 def page_transport() -> httpx.MockTransport:
-    """The network as brand fetches see it: the sample page at its URL, 404 everywhere else."""
+    """The network as brand fetches see it: the sample page and a PNG logo, 404 everywhere else."""
     page = SAMPLE_PAGE.read_bytes()
 
     def handler(request: httpx.Request) -> httpx.Response:
         if str(request.url) == SAMPLE_URL:
             return httpx.Response(200, content=page, headers={"content-type": "text/html; charset=utf-8"})
+        if str(request.url) == LOGO_URL:
+            return httpx.Response(200, content=PNG_PIXEL, headers={"content-type": "image/png"})
         return httpx.Response(404, text="not found")
 
     return httpx.MockTransport(handler)

@@ -5,6 +5,7 @@ Kept apart from the other helpers so that a spawned worker imports only what ing
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 
@@ -41,10 +42,12 @@ def ingest_worker(
     start: Any,
     results: Any,
     copy_threshold: int | None = None,
+    key_file: Path | None = None,
 ) -> None:
     """Run in a spawned process: wait until every worker is ready, then ingest `keys` in small batches.
 
-    A `copy_threshold` below the batch size sends PostgreSQL batches down the COPY paths.
+    A `copy_threshold` below the batch size sends PostgreSQL batches down the COPY paths; `key_file`
+    is the parent's contact key file (a spawned process does not see the test's user folders).
     """
     from feedback import bulk
     from feedback.db import make_engine, session_factory
@@ -53,7 +56,7 @@ def ingest_worker(
     if copy_threshold is not None:
         bulk.COPY_THRESHOLD = copy_threshold
 
-    engine = make_engine(url)
+    engine = make_engine(url, contact_keys=key_file)
     factory = session_factory(engine)
     start.wait(60)
     seen: dict[str, int] = {}
