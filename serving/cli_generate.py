@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from genai.backends import Backend, get_backend
 from genai.brand import load_brand
+from genai.brand.logo import verify_logo
 from genai.brief import load_brief
 from genai.campaign import CampaignDraft, Variant
 from genai.pipeline import GenerationOptions, generate_campaign
@@ -32,7 +33,12 @@ def run_generate(
     backend: Backend | None = None,
 ) -> Path:
     """Generate a campaign and write it to `out_dir`; returns the preview page's path."""
-    brand = load_brand(brand_path, url)
+    brand = verify_logo(
+        load_brand(brand_path, url), timeout=settings.brand_fetch_timeout_s, policy=settings.fetch_policy()
+    )
+    for warning in brand.completeness().warnings:
+        if warning.startswith("logo_url:"):
+            tqdm.write(warning, file=sys.stderr)
     brief = load_brief(brief_path)
     total = sum(1 for _ in brief.segments) * brief.variants_per_segment
     own_backend = backend is None

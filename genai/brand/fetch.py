@@ -1,8 +1,11 @@
-"""Fetching a brand's web page over HTTP(S), public hosts only, by one deadline and a size cap."""
+"""Fetching a brand's web page (and its logo) over HTTP(S), public hosts only, by one deadline and a
+size cap."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpcore
 import httpx
@@ -18,8 +21,10 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "DEFAULT_TIMEOUT",
     "MAX_REDIRECTS",
+    "FetchedImage",
     "FetchedPage",
     "fetch_brand",
+    "fetch_image",
     "fetch_page",
 ]
 
@@ -27,6 +32,14 @@ DEFAULT_TIMEOUT = 10.0
 MAX_REDIRECTS = 5
 DEFAULT_MAX_BYTES = 2_000_000
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# What every mail client shows; SVG is not among them (Gmail and Outlook drop it).
+_EMAIL_IMAGE_TYPES = {
+    "image/png": (b"\x89PNG\r\n\x1a\n",),
+    "image/jpeg": (b"\xff\xd8\xff",),
+    "image/gif": (b"GIF87a", b"GIF89a"),
+    "image/webp": (b"RIFF",),
+}
+T = TypeVar("T")
 _HEADERS = {
     "User-Agent": "copyloop-brand-import/0.1",
     "Accept": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
@@ -47,6 +60,15 @@ def _looks_like_html(head: bytes) -> bool:
     return start.startswith((b"<!doctype html", b"<html", b"<head", b"<!--"))
 
 
+@dataclass(frozen=True)
+class FetchedImage:
+    """An image's bytes, its media type, and where it came from after redirects."""
+
+    url: str
+    body: bytes
+    media_type: str
+
+
 def fetch_page(
     url: str,
     *,
@@ -61,6 +83,30 @@ def fetch_page(
     stops once the body passes `max_bytes`. `transport` replaces the network (tests), in which case
     only what the URLs themselves say can be checked.
     """
+    return _get(url, _read, timeout=timeout, max_bytes=max_bytes, policy=policy, transport=transport)
+
+
+def fetch_image(
+    url: str,
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    policy: FetchPolicy | None = None,
+    transport: httpx.BaseTransport | None = None,
+) -> FetchedImage:
+    """GET an image a mail client can show (PNG, JPEG, GIF, WebP), under the same rules as a page."""
+    return _get(url, _read_image, timeout=timeout, max_bytes=max_bytes, policy=policy, transport=transport)
+
+
+def _get(
+    url: str,
+    read: Callable[[httpx.Response, int, Deadline], T],
+    *,
+    timeout: float,
+    max_bytes: int,
+    policy: FetchPolicy | None,
+    transport: httpx.BaseTransport | None,
+) -> T:
     url = validate_page_url(url)
     if max_bytes <= 0:
         raise InvalidInputError(f"must be positive, got {max_bytes}", field="max_bytes")
@@ -82,7 +128,7 @@ def fetch_page(
                 response = client.send(request, stream=True)
                 try:
                     if not response.is_redirect:
-                        return _read(response, max_bytes, deadline)
+                        return read(response, max_bytes, deadline)
                     url = _redirect_target(response)
                 finally:
                     response.close()
@@ -113,14 +159,16 @@ def _redirect_target(response: httpx.Response) -> str:
     return target
 
 
-def _read(response: httpx.Response, max_bytes: int, deadline: Deadline) -> FetchedPage:
+def _media_type(response: httpx.Response) -> str:
     final = str(response.url)
     if not response.is_success:
         reason = f" {response.reason_phrase}" if response.reason_phrase else ""
         raise BrandFetchError(f"{final} answered HTTP {response.status_code}{reason}", field="url")
-    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media and media not in _HTML_TYPES:
-        raise BrandFetchError(f"{final} is not an HTML page (content-type {media})", field="url")
+    return str(response.headers.get("content-type", "")).split(";")[0].strip().lower()
+
+
+def _body(response: httpx.Response, max_bytes: int, deadline: Deadline) -> bytes:
+    final = str(response.url)
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
         raise BrandFetchError(
@@ -132,6 +180,29 @@ def _read(response: httpx.Response, max_bytes: int, deadline: Deadline) -> Fetch
         body.extend(chunk)
         if len(body) > max_bytes:
             raise BrandFetchError(f"{final} is larger than the {max_bytes:,}-byte limit", field="url")
+    return bytes(body)
+
+
+def _read_image(response: httpx.Response, max_bytes: int, deadline: Deadline) -> FetchedImage:
+    final = str(response.url)
+    media = _media_type(response)
+    if media not in _EMAIL_IMAGE_TYPES:
+        shown = media or "none"
+        raise BrandFetchError(
+            f"{final} is not a PNG, JPEG, GIF or WebP image (content-type {shown})", field="url"
+        )
+    body = _body(response, max_bytes, deadline)
+    if not body.startswith(_EMAIL_IMAGE_TYPES[media]):
+        raise BrandFetchError(f"{final} does not hold the {media} its content-type says", field="url")
+    return FetchedImage(url=final, body=body, media_type=media)
+
+
+def _read(response: httpx.Response, max_bytes: int, deadline: Deadline) -> FetchedPage:
+    final = str(response.url)
+    media = _media_type(response)
+    if media and media not in _HTML_TYPES:
+        raise BrandFetchError(f"{final} is not an HTML page (content-type {media})", field="url")
+    body = _body(response, max_bytes, deadline)
     if not media and not _looks_like_html(bytes(body[:512])):
         raise BrandFetchError(f"{final} is not an HTML page (no content-type, body is not HTML)", field="url")
     return FetchedPage(url=final, body=bytes(body), charset=response.charset_encoding)

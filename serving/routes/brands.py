@@ -12,10 +12,11 @@ from feedback.models import Brand
 from feedback.tenancy import get_in_workspace
 from genai.brand import BrandKit, extract_brand
 from genai.brand.fetch import fetch_brand
-from genai.brand.fetch_policy import FetchPolicy
+from genai.brand.logo import verify_logo
 from genai.errors import BrandFetchError, InvalidInputError
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
+from serving.runtime import Runtime
 from serving.schemas import BrandCreate, BrandFromUrl, BrandOut, BrandUpdate, CompletenessOut
 
 __all__ = ["router"]
@@ -68,15 +69,30 @@ def create_brand_from_kit(body: BrandCreate, key: Marketer, session: SessionDep)
     return _store(session, key.workspace_id, _kit(body.kit))
 
 
+def _with_checked_logo(kit: BrandKit, runtime: Runtime) -> BrandKit:
+    """The kit without a logo that does not load as an e-mail image (the brand name stands in)."""
+    return verify_logo(
+        kit,
+        timeout=runtime.settings.brand_fetch_timeout_s,
+        policy=runtime.settings.fetch_policy(),
+        transport=runtime.fetch_transport,
+    )
+
+
 @router.post("/from-html", status_code=201, responses=errors(409))
 def create_brand_from_html(
     key: Marketer,
     session: SessionDep,
+    runtime: RuntimeDep,
     file: Annotated[UploadFile, File(description="The brand's saved web page.")],
     url: Annotated[str | None, Form(max_length=2000, description="Where the page lives.")] = None,
 ) -> BrandOut:
-    """Create a brand from an uploaded HTML page (name, palette, fonts, logo, products, address)."""
-    kit = extract_brand(file.file.read(), url or None)
+    """Create a brand from an uploaded HTML page (name, palette, fonts, logo, products, address).
+
+    The logo is kept only when it loads as an image a mail client shows; else the brand's name in
+    its colour stands in for it, and the completeness report says why.
+    """
+    kit = _with_checked_logo(extract_brand(file.file.read(), url or None), runtime)
     return _store(session, key.workspace_id, kit)
 
 
@@ -84,23 +100,18 @@ def create_brand_from_html(
 def create_brand_from_url(
     body: BrandFromUrl, key: Marketer, session: SessionDep, runtime: RuntimeDep
 ) -> BrandOut:
-    """Create a brand from its public web page, fetched by the server."""
-    settings = runtime.settings
-    policy = FetchPolicy(
-        allow_hosts=tuple(settings.brand_fetch_allow_hosts),
-        allow_ports=tuple(settings.brand_fetch_allow_ports),
-    )
+    """Create a brand from its public web page, fetched by the server (its logo checked likewise)."""
     try:
         kit = fetch_brand(
             body.url,
-            timeout=settings.brand_fetch_timeout_s,
-            policy=policy,
+            timeout=runtime.settings.brand_fetch_timeout_s,
+            policy=runtime.settings.fetch_policy(),
             transport=runtime.fetch_transport,
         )
     except BrandFetchError as exc:
         log.warning("brand page fetch failed for workspace %s: %s", key.workspace_id, exc.message)
         raise BrandFetchError(FETCH_FAILED, field="url") from None
-    return _store(session, key.workspace_id, kit)
+    return _store(session, key.workspace_id, _with_checked_logo(kit, runtime))
 
 
 @router.get("")

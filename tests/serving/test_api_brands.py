@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from serving.routes.brands import FETCH_FAILED
-from tests.support.live_server import KIT, SAMPLE_PAGE, SAMPLE_URL, LiveServer, api_settings
+from tests.support.live_server import KIT, LOGO_URL, SAMPLE_PAGE, SAMPLE_URL, LiveServer, api_settings
 from tests.support.page_server import page_server, redirect_to
 
 
@@ -43,6 +43,18 @@ def test_a_second_brand_with_the_same_name_conflicts(api: httpx.Client) -> None:
     }
 
 
+def test_a_page_whose_logo_loads_keeps_it(api: httpx.Client) -> None:
+    page = SAMPLE_PAGE.read_text(encoding="utf-8").replace("/cdn/logo-wick-and-willow.svg", "/cdn/logo.png")
+    response = api.post(
+        "/v1/brands/from-html",
+        files={"file": ("page.html", page.encode(), "text/html")},
+        data={"url": SAMPLE_URL},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["kit"]["logo_url"] == LOGO_URL
+    assert not any(w.startswith("logo_url:") for w in response.json()["completeness"]["warnings"])
+
+
 def test_a_brand_from_an_uploaded_page_reads_name_palette_and_address(api: httpx.Client) -> None:
     response = api.post(
         "/v1/brands/from-html",
@@ -59,6 +71,12 @@ def test_a_brand_from_an_uploaded_page_reads_name_palette_and_address(api: httpx
 def test_a_brand_from_a_url_is_fetched_by_the_server(api: httpx.Client) -> None:
     response = api.post("/v1/brands/from-url", json={"url": SAMPLE_URL})
     assert response.status_code == 201 and response.json()["name"] == "Wick & Willow"
+    # The page's SVG logo does not load (404 here, and mail clients drop SVG): the name stands in.
+    assert response.json()["kit"]["logo_url"] is None
+    assert any(
+        w.startswith("logo_url: https://wickandwillow.example/cdn/logo-wick-and-willow.svg was left out")
+        for w in response.json()["completeness"]["warnings"]
+    )
     missing = api.post("/v1/brands/from-url", json={"url": "https://wickandwillow.example/gone"})
     assert missing.status_code == 422
     assert missing.json()["error"] == {"code": "brand_fetch_failed", "message": FETCH_FAILED, "field": "url"}
