@@ -130,7 +130,33 @@ def _dashboard() -> list[DashboardPanelPlot]:
             size="full",
         ),
     ]
-    return [*latency, *drift, *quality]
+    # One line per prompt version, adapter or reward model: the report's acceptance grouped by each.
+    loop = [
+        text_panel(
+            title="Learning loop",
+            description="Acceptance by what generated the variant: prompt version, adapter, reward model.",
+        ),
+        *(
+            line_plot_panel(
+                title=f"Acceptance by {name}",
+                values=[
+                    PanelMetric(
+                        legend=f"{name} {{{{label}}}}",
+                        metric="GroupByMetric",
+                        metric_labels={"column_name": column},
+                        tags=["report:quality"],
+                    )
+                ],
+                size="full" if column == "prompt_version" else "half",
+            )
+            for name, column in (
+                ("prompt version", "prompt_version"),
+                ("adapter", "adapter"),
+                ("reward model", "reward_model"),
+            )
+        ),
+    ]
+    return [*latency, *drift, *quality, *loop]
 
 
 # Titles of the plotted panels (the section headings are text panels).

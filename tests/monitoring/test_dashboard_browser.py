@@ -102,3 +102,5 @@ def test_every_dashboard_panel_renders_with_its_series(
     # Each plotted panel draws a time axis over the five windows; the counter sums the variants.
     assert text.count("Timestamps") >= len(DASHBOARD_PANELS) - 1
     assert "p95" in text and "accepted" in text and "opened" in text
+    # The learning loop's panels draw one line per version, named from the grouped label.
+    assert "prompt version 2" in text and "adapter email-v1" in text
