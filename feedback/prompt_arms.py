@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from feedback.errors import InvalidInputError
@@ -79,18 +79,33 @@ def _verdicts(session: Session, workspace_id: str) -> dict[str, int]:
 
 
 def _judged_by_arm(session: Session, workspace_id: str) -> dict[str, tuple[int, int]]:
-    """(judged, accepted) of each prompt version's variants."""
-    verdicts = _verdicts(session, workspace_id)
-    out: dict[str, list[int]] = {}
-    rows = session.execute(
-        select(VariantRow.id, VariantRow.prompt_version).where(VariantRow.workspace_id == workspace_id)
+    """(judged, accepted) of each prompt version's variants, by their latest verdict.
+
+    One aggregate query, run at every generation: the database ranks each variant's verdicts and
+    counts per prompt version, instead of sending every verdict and variant of the workspace here.
+    """
+    ranked = (
+        select(
+            FeedbackEvent.variant_id,
+            FeedbackEvent.kind,
+            func.row_number()
+            .over(
+                partition_by=FeedbackEvent.variant_id,
+                order_by=(FeedbackEvent.event_time.desc(), FeedbackEvent.id.desc()),
+            )
+            .label("latest"),
+        )
+        .where(FeedbackEvent.workspace_id == workspace_id, FeedbackEvent.kind.in_(tuple(_ACCEPTED)))
+        .subquery()
     )
-    for variant_id, version in rows:
-        if variant_id in verdicts:
-            counts = out.setdefault(version, [0, 0])
-            counts[0] += 1
-            counts[1] += verdicts[variant_id]
-    return {arm: (n, k) for arm, (n, k) in out.items()}
+    accepted = case((ranked.c.kind.in_([kind for kind, value in _ACCEPTED.items() if value]), 1), else_=0)
+    rows = session.execute(
+        select(VariantRow.prompt_version, func.count(), func.sum(accepted))
+        .join(ranked, ranked.c.variant_id == VariantRow.id)
+        .where(VariantRow.workspace_id == workspace_id, ranked.c.latest == 1)
+        .group_by(VariantRow.prompt_version)
+    )
+    return {str(version): (int(n), int(k or 0)) for version, n, k in rows}
 
 
 def thompson_choice(

@@ -68,17 +68,25 @@ class LabelledDraft:
 
 
 class RewardScorer(Protocol):
-    """What the ranking asks of a reward model: a version to name and a score in 0..1 per draft."""
+    """What the ranking asks of a reward model: a version to name and a score in 0..1 per draft.
+
+    `embedder_name` names the embedder whose vectors of the drafts it can take instead of
+    computing them (None: it takes none).
+    """
 
     version: str
+    embedder_name: str | None
 
-    def score(self, drafts: Sequence[EmailDraft], brief: Brief, products: Sequence[str]) -> list[float]:
-        """The chance each draft is accepted."""
+    def score(
+        self,
+        drafts: Sequence[EmailDraft],
+        brief: Brief,
+        products: Sequence[str],
+        vectors: np.ndarray | None = None,
+    ) -> list[float]:
+        """The chance each draft is accepted; `vectors` are the drafts' embeddings when the caller
+        has them already (of `EmailDraft.full_text`, by the same embedder)."""
         ...
-
-
-def _visible(draft: EmailDraft) -> str:
-    return "\n".join([draft.subject, draft.preheader, draft.headline, *draft.body, draft.cta_label])
 
 
 def _brief_text(brief: Brief) -> str:
@@ -86,7 +94,7 @@ def _brief_text(brief: Brief) -> str:
 
 
 def _named(draft: EmailDraft, brief: Brief, products: Sequence[str], similarity: float) -> list[float]:
-    text = _visible(draft).lower()
+    text = draft.full_text().lower()
     subject = draft.subject.strip()
     body_words = sum(len(p.split()) for p in draft.body)
     offer = brief.offer.strip().lower()
@@ -108,12 +116,25 @@ def draft_features(
     drafts: Sequence[EmailDraft],
     briefs: Sequence[Brief],
     products: Sequence[Sequence[str]],
+    *,
+    vectors: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One row per draft: the named features, then the draft's embedding."""
+    """One row per draft: the named features, then the draft's embedding.
+
+    `vectors`, when given, are the drafts' embeddings already computed by `embedder`; each distinct
+    brief is embedded once.
+    """
     if not drafts:
         return np.zeros((0, len(NAMED_FEATURES)), dtype=np.float64)
-    vectors = embedder.encode([_visible(d) for d in drafts]).astype(np.float64)
-    brief_vectors = embedder.encode([_brief_text(b) for b in briefs]).astype(np.float64)
+    if vectors is None:
+        vectors = embedder.encode([d.full_text() for d in drafts])
+    if len(vectors) != len(drafts):
+        raise InvalidInputError(f"{len(vectors)} embeddings for {len(drafts)} drafts", field="vectors")
+    vectors = np.asarray(vectors, dtype=np.float64)
+    brief_texts = [_brief_text(b) for b in briefs]
+    distinct = list(dict.fromkeys(brief_texts))
+    encoded = dict(zip(distinct, embedder.encode(distinct).astype(np.float64), strict=True))
+    brief_vectors = np.stack([encoded[text] for text in brief_texts])
     similarity = np.sum(vectors * brief_vectors, axis=1)
     named = np.array(
         [_named(d, b, p, float(s)) for d, b, p, s in zip(drafts, briefs, products, similarity, strict=True)]
@@ -177,13 +198,22 @@ class BoundReward:
             )
         self.model = model
         self.embedder = embedder
+        self.embedder_name: str | None = embedder.name
         self.version = version
 
-    def score(self, drafts: Sequence[EmailDraft], brief: Brief, products: Sequence[str]) -> list[float]:
-        """The chance each draft is accepted."""
+    def score(
+        self,
+        drafts: Sequence[EmailDraft],
+        brief: Brief,
+        products: Sequence[str],
+        vectors: np.ndarray | None = None,
+    ) -> list[float]:
+        """The chance each draft is accepted (`vectors`: the drafts' embeddings, when known)."""
         if not drafts:
             return []
-        features = draft_features(self.embedder, drafts, [brief] * len(drafts), [products] * len(drafts))
+        features = draft_features(
+            self.embedder, drafts, [brief] * len(drafts), [products] * len(drafts), vectors=vectors
+        )
         return [float(p) for p in self.model.predict(features)]
 
 

@@ -90,7 +90,9 @@ def select_drafts(
     rewards: list[float | None] = [None] * len(passing)
     if reward is not None and brief is not None and reward_weight:
         products = [p.name for p in brand.products]
-        rewards = list(reward.score([c.draft for c in passing], brief, products))
+        # the same text and embedder as the voice similarity: its vectors are reused, not recomputed
+        known = vectors if reward.embedder_name == embedder.name else None
+        rewards = list(reward.score([c.draft for c in passing], brief, products, known))
     for cand, sim, accept in zip(passing, similarity, rewards, strict=True):
         warns = [g.gate_id for g in cand.gates if not g.passed and g.severity == "warn"]
         cand.voice_similarity = float(sim)

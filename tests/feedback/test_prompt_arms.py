@@ -108,3 +108,44 @@ def test_choices_and_reports_read_the_stored_verdicts(factory: sessionmaker[Sess
     assert three.snips == pytest.approx(1.0) and two.snips == pytest.approx(0.0)
     with factory() as session:
         assert not any(r.live for r in prompt_arm_reports(session, ws, []))
+
+
+def test_each_variant_counts_once_by_its_latest_verdict_and_only_in_its_workspace(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory() as session, session.begin():
+        ws = create_workspace(session, "acme").id
+        other = create_workspace(session, "other").id
+        brand = create_brand(session, ws, "Acme", {}).id
+        other_brand = create_brand(session, other, "Other", {}).id
+        first, second = _generation(session, ws, brand, "3", 0.5)
+        foreign = _generation(session, other, other_brand, "3", 0.5)
+    at = utcnow() - dt.timedelta(hours=2)
+    later = at + dt.timedelta(hours=1)
+    events = [
+        {"variant_id": first, "kind": "accept", "idempotency_key": "a", "event_time": at},
+        {"variant_id": first, "kind": "reject", "idempotency_key": "b", "event_time": later},
+        {"variant_id": second, "kind": "reject", "idempotency_key": "c", "event_time": at},
+        {
+            "variant_id": second,
+            "kind": "edit",
+            "edited_text": "Better",
+            "idempotency_key": "d",
+            "event_time": later,
+        },
+        {
+            "variant_id": second,
+            "kind": "comment",
+            "comment": "nice",
+            "idempotency_key": "e",
+            "event_time": later,
+        },
+    ]
+    assert not ingest_feedback(factory, ws, events).rejected
+    accepts = [{"variant_id": v, "kind": "accept", "idempotency_key": v, "event_time": at} for v in foreign]
+    assert not ingest_feedback(factory, other, accepts).rejected
+    with factory() as session:
+        reports = {r.arm: r for r in prompt_arm_reports(session, ws, ["3"])}
+        assert (reports["3"].judged, reports["3"].accepted) == (2, 1)
+        foreign_reports = {r.arm: r for r in prompt_arm_reports(session, other, ["3"])}
+        assert (foreign_reports["3"].judged, foreign_reports["3"].accepted) == (2, 2)

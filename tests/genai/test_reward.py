@@ -127,10 +127,15 @@ def test_a_model_refuses_an_embedder_it_was_not_trained_with() -> None:
 class _Prefers:
     """A reward model that likes the drafts whose subject contains `word`."""
 
+    embedder_name = None
+
     def __init__(self, word: str, version: str) -> None:
         self.word, self.version = word, version
 
-    def score(self, drafts: Sequence[EmailDraft], brief: Brief, products: Sequence[str]) -> list[float]:
+    def score(
+        self, drafts: Sequence[EmailDraft], brief: Brief, products: Sequence[str], vectors: object = None
+    ) -> list[float]:
+        assert vectors is None  # it named no embedder, so it is given no vectors
         return [1.0 if self.word in d.subject else 0.0 for d in drafts]
 
 
@@ -153,6 +158,31 @@ def test_the_ranking_changes_when_the_reward_model_does() -> None:
     pool = [Scored(0, ask, PASS)]
     select_drafts(pool, BRAND, HashingEmbedder(), 1, brief=BRIEF, reward=_Prefers("?", "rm v1"))
     assert pool[0].reward == 1.0 and "reward 1.00 (reward model rm v1)" in (pool[0].reasons or [])
+
+
+class _Counting(HashingEmbedder):
+    """Counts the texts it embeds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        self.texts.extend(texts)
+        return super().encode(texts)
+
+
+def test_the_ranking_embeds_each_draft_and_the_brief_once_and_scores_as_the_model_alone_does() -> None:
+    model = train_reward(_feedback(80, seed=9), HashingEmbedder())
+    rng = random.Random(3)
+    drafts = [_draft(rng, i % 2 == 0) for i in range(4)]
+    alone = BoundReward(model, HashingEmbedder(), "rm v1").score(drafts, BRIEF, [])
+    counting = _Counting()
+    pool = [Scored(i, d, PASS) for i, d in enumerate(drafts)]
+    select_drafts(pool, BRAND, counting, 4, brief=BRIEF, reward=BoundReward(model, counting, "rm v1"))
+    assert sorted(counting.texts.count(d.full_text()) for d in drafts) == [1, 1, 1, 1]
+    assert len(counting.texts) == len(drafts) + 2  # the drafts, the brand reference, the brief
+    assert [c.reward for c in sorted(pool, key=lambda c: c.index)] == pytest.approx(alone)
 
 
 def test_generation_names_the_reward_model_in_lineage_and_stats_or_says_why_there_is_none() -> None:
