@@ -12,7 +12,7 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from genai.backends.base import Backend, GenerationRequest, GenerationResult, SamplingParams
+from genai.backends.base import AdapterUsed, Backend, GenerationRequest, GenerationResult, SamplingParams
 from genai.brand import BrandKit
 from genai.brief import Brief, Segment
 from genai.campaign import CampaignDraft, GenerationStats, Lineage, Variant
@@ -49,6 +49,7 @@ class GenerationOptions:
     timeout_s: float | None = None
     structured: bool = True  # ask the backend for JSON-schema-constrained output
     reward_weight: float = 1.0  # weight of the reward model's chance of acceptance in the ranking
+    adapter: str | None = None  # the LoRA adapter to write with, by name; None: the backend's own
 
 
 @dataclass
@@ -331,18 +332,20 @@ def _attempt(
         sampling=sampling,
         json_schema=schema,
         timeout_s=options.timeout_s,
+        adapter=options.adapter,
     )
     return _Attempt(segment, prompt, request, round_no)
 
 
 def _lineage(backend: Backend, attempt: _Attempt, result: GenerationResult, index: int) -> Lineage:
     cand = result.candidates[index]
+    adapter = result.adapter or AdapterUsed(backend.adapter_name, backend.adapter_sha256)
     return Lineage(
         backend=backend.name,
         model_id=backend.model_id,
         checkpoint_sha256=backend.checkpoint_sha256,
-        adapter=backend.adapter_name,
-        adapter_sha256=backend.adapter_sha256,
+        adapter=adapter.name,
+        adapter_sha256=adapter.sha256,
         prompt_name=attempt.prompt.name,
         prompt_version=attempt.prompt.version,
         prompt_sha256=attempt.prompt.sha256,

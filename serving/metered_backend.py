@@ -42,6 +42,10 @@ class MeteredBackend(Backend):
         """Whether the wrapped backend is ready."""
         return self.inner.ready()
 
+    def check_adapter(self, name: str) -> None:
+        """Whether a request may name adapter `name`, as the wrapped backend says."""
+        self.inner.check_adapter(name)
+
     def close(self) -> None:
         """Close the wrapped backend."""
         self.inner.close()

@@ -212,6 +212,13 @@ class GenerationCreate(_In):
     brief: Brief
     campaign_name: str | None = Field(default=None, min_length=1, max_length=200)
     options: GenerationOptionsIn = Field(default_factory=GenerationOptionsIn)
+    adapter: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+        description="The LoRA adapter to write with, by name: a shipped one, one trained here, or 'none' "
+        "for the base model; unset: the server's own. Each variant's lineage names the one used.",
+        examples=["email-v1"],
+    )
 
     model_config = ConfigDict(
         extra="forbid",

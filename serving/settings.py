@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         description="LoRA adapter: a shipped name or a folder; unset: the shipped task adapter on the "
         "embedded model, none on another; 'none': never.",
     )
+    max_adapters: int = Field(
+        default=2,
+        ge=0,
+        description="Other adapters the embedded backend keeps loaded for requests that name one "
+        "(each a copy of the model in memory).",
+    )
     device: str = Field(default="auto", description="auto, cpu or cuda[:N] for the transformers backend.")
     dtype: str = Field(default="auto", description="auto, bfloat16, float16 or float32.")
     lean_decode: bool | None = Field(
@@ -224,17 +230,21 @@ class Settings(BaseSettings):
 
     def backend_options(self) -> dict[str, object]:
         """Keyword arguments for `genai.backends.get_backend(self.backend, ...)`."""
+        adapter_dirs = [self.adapters_dir]
         if self.backend == "vllm":
             return {
                 "base_url": self.vllm_url,
                 "api_key": self.vllm_api_key,
                 "model": self.model,
                 "adapter": self.adapter,
+                "adapter_dirs": adapter_dirs,
             }
         if self.backend == "transformers":
             return {
                 "model": self.model,
                 "adapter": self.adapter,
+                "adapter_dirs": adapter_dirs,
+                "max_adapters": self.max_adapters,
                 "device": self.device,
                 "dtype": self.dtype,
                 "lean_decode": self.lean_decode,
@@ -244,7 +254,14 @@ class Settings(BaseSettings):
                 "timeout_s": self.generation_timeout_s,
                 "cache_dir": self.cache_dir,
             }
+        if self.backend == "fake":
+            return {"adapter_dirs": adapter_dirs}
         return {}
+
+    @property
+    def adapters_dir(self) -> Path:
+        """Where adapters trained here live (one folder each); requests may name them."""
+        return self.data_dir / "adapters"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -18,7 +18,17 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Backend", "Candidate", "GenerationRequest", "GenerationResult", "Message", "SamplingParams"]
+from genai.errors import InvalidInputError
+
+__all__ = [
+    "AdapterUsed",
+    "Backend",
+    "Candidate",
+    "GenerationRequest",
+    "GenerationResult",
+    "Message",
+    "SamplingParams",
+]
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": "..."}
 
@@ -48,6 +58,8 @@ class GenerationRequest:
     sampling: SamplingParams = field(default_factory=SamplingParams)
     json_schema: dict[str, Any] | None = None
     timeout_s: float | None = None
+    # The LoRA adapter to write with, by name ("none": the base model); None: the backend's own.
+    adapter: str | None = None
 
 
 @dataclass
@@ -60,6 +72,14 @@ class Candidate:
     mean_logprob: float | None = None  # the model's own per-token log-likelihood, when it reports it
 
 
+@dataclass(frozen=True)
+class AdapterUsed:
+    """The adapter a result was written with (name None: the base model), when a request named one."""
+
+    name: str | None
+    sha256: str | None
+
+
 @dataclass
 class GenerationResult:
     """The candidates for one request and what producing them took."""
@@ -69,6 +89,7 @@ class GenerationResult:
     ttft_s: float | None
     total_s: float
     queue_s: float = 0.0
+    adapter: AdapterUsed | None = None  # None: the backend's own adapter wrote it
 
     @property
     def tokens_out(self) -> int:
@@ -102,6 +123,18 @@ class Backend(ABC):
     def ready(self) -> bool:
         """True when the backend can serve requests now."""
         return True
+
+    def check_adapter(self, name: str) -> None:
+        """Raise InvalidInputError (field ``adapter``) unless a request may name adapter `name`.
+
+        A backend that cannot switch adapters per request takes only the one it writes with.
+        """
+        own = self.adapter_name or "none"
+        if name != own:
+            raise InvalidInputError(
+                f"the {self.name} backend writes with {own!r} only and cannot switch adapters per request",
+                field="adapter",
+            )
 
     def queue_depth(self) -> int:
         """Requests waiting for the model now (0 for a backend that does not queue)."""

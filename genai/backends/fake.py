@@ -17,10 +17,12 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from genai.backends.base import Backend, Candidate, GenerationRequest, GenerationResult
+from genai.backends.base import AdapterUsed, Backend, Candidate, GenerationRequest, GenerationResult
 from genai.errors import BackendError
+from genai.tuning.adapters import find_adapter
 
 __all__ = ["FakeBackend", "written_draft"]
 
@@ -39,8 +41,10 @@ class FakeBackend(Backend):
         responder: Responder | None = None,
         model_id: str = "fake-model",
         write: bool = True,
+        adapter_dirs: Sequence[Path] = (),
     ) -> None:
         self.model_id = model_id
+        self.adapter_dirs = tuple(Path(d) for d in adapter_dirs)
         self.checkpoint_sha256 = None
         self._queue: deque[str] = deque(outputs)
         self._responder = responder
@@ -73,8 +77,19 @@ class FakeBackend(Backend):
                         Candidate(text=text, tokens_out=len(text.split()), finish_reason="stop")
                     )
                 tokens_in = sum(len(m["content"].split()) for m in request.messages)
-                results.append(GenerationResult(candidates, tokens_in=tokens_in, ttft_s=0.0, total_s=0.0))
+                result = GenerationResult(candidates, tokens_in=tokens_in, ttft_s=0.0, total_s=0.0)
+                if request.adapter is not None:
+                    # as the embedded backend would name it: a shipped adapter or one of adapter_dirs
+                    found = find_adapter(request.adapter, self.adapter_dirs)
+                    result.adapter = (
+                        AdapterUsed(found.name, found.sha256) if found else AdapterUsed(None, None)
+                    )
+                results.append(result)
         return results
+
+    def check_adapter(self, name: str) -> None:
+        """The adapters the embedded backend could switch to: shipped ones and `adapter_dirs`'."""
+        find_adapter(name, self.adapter_dirs)
 
 
 @dataclass(frozen=True)

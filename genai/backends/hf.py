@@ -16,11 +16,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from genai.backends.adapter_pool import AdapterPool
 from genai.backends.base import Backend, Candidate, GenerationRequest, GenerationResult, SamplingParams
 from genai.backends.batcher import MicroBatcher
 from genai.backends.checkpoint import GEMMA_CHAT_TEMPLATE
 from genai.errors import BackendUnavailableError, InvalidInputError
 from genai.torch_thread import on_torch_thread
+from genai.tuning.adapters import find_adapter
 
 __all__ = ["GEMMA_CHAT_TEMPLATE", "TransformersBackend", "pick_device"]
 
@@ -71,8 +73,32 @@ class TransformersBackend(Backend):
         progress: Callable[[str], None] | None = None,
         lean_decode: bool | None = None,
         native_kernels: bool | None = None,
+        adapter_dirs: Sequence[Path] = (),
+        max_adapters: int = 2,
     ) -> None:
         started = time.perf_counter()
+        # A request that names another adapter goes to a sibling loaded with it (see adapter_pool).
+        self.adapter_dirs = tuple(Path(d) for d in adapter_dirs)
+        sibling_options: dict[str, Any] = {
+            "model": model,
+            "device": device,
+            "dtype": dtype,
+            "max_batch": max_batch,
+            "max_queue": max_queue,
+            "timeout_s": timeout_s,
+            "batch_wait_s": batch_wait_s,
+            "cache_dir": cache_dir,
+            "lean_decode": lean_decode,
+            "native_kernels": native_kernels,
+        }
+
+        def sibling(name: str) -> TransformersBackend:
+            found = find_adapter(name, self.adapter_dirs)
+            return TransformersBackend(
+                adapter=found.path if found is not None else "none", max_adapters=0, **sibling_options
+            )
+
+        self.adapters = AdapterPool(sibling, max_loaded=max_adapters)
         # converting, loading and generating all on the process's one tensor thread: see torch_thread
         on_torch_thread(
             self._load, model, adapter, device, dtype, cache_dir, progress, lean_decode, native_kernels
@@ -171,8 +197,13 @@ class TransformersBackend(Backend):
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        """Queue the requests on the micro-batcher and wait for their results."""
-        return self.batcher.generate(requests)
+        """Queue the requests on the micro-batcher and wait for their results; a request naming
+        another adapter is served by the sibling loaded with it."""
+        return self.adapters.generate(self, self.batcher.generate, requests)
+
+    def check_adapter(self, name: str) -> None:
+        """A request may name "none", a shipped adapter or one in `adapter_dirs`."""
+        find_adapter(name, self.adapter_dirs)
 
     def generate_unbatched(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
         """Run the requests directly, one `generate` per request (the naive path, for benchmarks)."""
@@ -183,8 +214,9 @@ class TransformersBackend(Backend):
         return self.batcher.depth
 
     def close(self) -> None:
-        """Stop the batcher thread."""
+        """Stop the batcher thread and close the siblings loaded with other adapters."""
         self.batcher.close()
+        self.adapters.close()
 
     # -- the worker side -------------------------------------------------------------
 

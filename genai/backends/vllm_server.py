@@ -14,12 +14,13 @@ import json
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import httpx
 
-from genai.backends.base import Backend, Candidate, GenerationRequest, GenerationResult
-from genai.errors import BackendError, BackendUnavailableError, GenerationTimeoutError
+from genai.backends.base import AdapterUsed, Backend, Candidate, GenerationRequest, GenerationResult
+from genai.errors import BackendError, BackendUnavailableError, GenerationTimeoutError, InvalidInputError
 
 __all__ = ["VLLMServerBackend"]
 
@@ -41,8 +42,10 @@ class VLLMServerBackend(Backend):
         backoff_s: float = 0.5,
         max_concurrency: int = 16,
         transport: httpx.BaseTransport | None = None,
+        adapter_dirs: Sequence[Path] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self.adapter_dirs = tuple(Path(d) for d in adapter_dirs)
         self.retries = retries
         self.backoff_s = backoff_s
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -64,13 +67,32 @@ class VLLMServerBackend(Backend):
             self._use_adapter(str(adapter))
 
     def _use_adapter(self, name: str) -> None:
-        from genai.tuning.adapters import ADAPTERS_DIR, load_adapter
-
         self._adapter = name
         self._adapter_settled = True
         self.adapter_name = name
-        shipped = ADAPTERS_DIR / name
-        self.adapter_sha256 = load_adapter(shipped).sha256 if shipped.is_dir() else None
+        self.adapter_sha256 = self._adapter_sha256(name)
+
+    def _adapter_sha256(self, name: str) -> str | None:
+        """The weights' sha256 of the adapter the server calls `name`, when a copy is here to read."""
+        from genai.tuning.adapters import ADAPTERS_DIR, load_adapter
+
+        for folder in (ADAPTERS_DIR, *self.adapter_dirs):
+            if (folder / name).is_dir():
+                return load_adapter(folder / name).sha256
+        return None
+
+    def check_adapter(self, name: str) -> None:
+        """A request may name "none" (the base model) or any adapter the server loaded."""
+        from genai.tuning.adapters import ADAPTER_NAME
+
+        if not ADAPTER_NAME.fullmatch(name):
+            raise InvalidInputError("must be an adapter's name", field="adapter")
+        if name != "none" and name not in self.served_models()[1:]:
+            raise InvalidInputError(
+                f"the vLLM server does not serve adapter {name!r}: start it with "
+                f"--enable-lora --lora-modules {name}=<folder>",
+                field="adapter",
+            )
 
     def served_models(self) -> list[str]:
         """The ids the server answers to: the base model first, then each loaded adapter."""
@@ -104,11 +126,24 @@ class VLLMServerBackend(Backend):
             return False
 
     def generate(self, requests: Sequence[GenerationRequest]) -> list[GenerationResult]:
-        """Send every request concurrently and collect the results in order."""
+        """Send every request concurrently and collect the results in order.
+
+        A request that names an adapter asks for it as its model (the server loaded it with
+        ``--lora-modules``; "none" is the base model), so one server serves several adapters at once.
+        """
         self._settle_adapter()
-        model = self._adapter or self.model_id
-        futures = [self._pool.submit(self._one, model, r) for r in requests]
-        return [f.result() for f in futures]
+        own = self._adapter or self.model_id
+        models = [
+            own if r.adapter is None else (self.model_id if r.adapter == "none" else r.adapter)
+            for r in requests
+        ]
+        futures = [self._pool.submit(self._one, model, r) for model, r in zip(models, requests, strict=True)]
+        results = [f.result() for f in futures]
+        for request, result in zip(requests, results, strict=True):
+            if request.adapter is not None:
+                name = None if request.adapter == "none" else request.adapter
+                result.adapter = AdapterUsed(name, self._adapter_sha256(name) if name else None)
+        return results
 
     def close(self) -> None:
         """Close the connection pool and the worker threads."""

@@ -8,13 +8,27 @@ its name and the sha256 of its weights file.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from genai.errors import InvalidInputError
 
-__all__ = ["ADAPTERS_DIR", "DEFAULT_ADAPTER", "Adapter", "apply_adapter", "load_adapter", "resolve_adapter"]
+# What a request may call an adapter: a name, never a path.
+ADAPTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+__all__ = [
+    "ADAPTERS_DIR",
+    "ADAPTER_NAME",
+    "DEFAULT_ADAPTER",
+    "Adapter",
+    "apply_adapter",
+    "find_adapter",
+    "load_adapter",
+    "resolve_adapter",
+]
 
 ADAPTERS_DIR = Path(__file__).parent / "adapters"
 DEFAULT_ADAPTER = "email-v1"
@@ -60,6 +74,21 @@ def resolve_adapter(spec: str | Path | None) -> Adapter | None:
     if not path.is_dir():
         raise InvalidInputError(f"no shipped adapter named {str(spec)!r} and no such folder", field="adapter")
     return load_adapter(path)
+
+
+def find_adapter(name: str, search: Sequence[Path] = ()) -> Adapter | None:
+    """The adapter a request names: "none" (None: the base model), a shipped one, or a folder of that
+    name in one of the `search` folders (e.g. the adapters trained for a brand), in that order."""
+    if not ADAPTER_NAME.fullmatch(name) or ".." in name:
+        raise InvalidInputError(
+            "must be an adapter's name: letters, digits, '.', '_' or '-', at most 64", field="adapter"
+        )
+    if name == "none":
+        return None
+    for folder in (ADAPTERS_DIR, *search):
+        if (folder / name).is_dir():
+            return load_adapter(folder / name)
+    raise InvalidInputError(f"no adapter named {name!r}", field="adapter")
 
 
 def apply_adapter(model: Any, adapter: Adapter) -> Any:

@@ -172,6 +172,9 @@ async def _generate(
     """Run the pipeline on worker threads within the deadline, then store the result."""
     backend = runtime.require_backend()
     kit = await anyio.to_thread.run_sync(_brand_kit, runtime, workspace_id, body.brand_id)
+    if body.adapter is not None:
+        # an adapter the backend cannot write with is refused (422, field adapter) before any work
+        await anyio.to_thread.run_sync(backend.check_adapter, body.adapter)
     settings = runtime.settings
     options = GenerationOptions(
         seed=body.options.seed,
@@ -179,6 +182,7 @@ async def _generate(
         top_p=body.options.top_p,
         timeout_s=settings.generation_timeout_s,
         reward_weight=settings.reward_weight,
+        adapter=body.adapter,
     )
 
     def work() -> CampaignDraft:

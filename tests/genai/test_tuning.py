@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from genai.backends.base import GenerationRequest, SamplingParams
 from genai.backends.guided import plan_schema
 from genai.backends.hf import TransformersBackend
 from genai.backends.vllm_command import vllm_serve_args
@@ -111,11 +112,29 @@ def test_tune_lowers_the_held_out_loss_and_writes_an_adapter_that_loads(
         assert backend.adapter_name == "adapter" and backend.adapter_sha256 == adapter.sha256
     finally:
         backend.close()
-    plain = TransformersBackend(model=tiny_model, device="cpu", dtype="float32", timeout_s=60)
+    plain = TransformersBackend(
+        model=tiny_model, device="cpu", dtype="float32", timeout_s=60, adapter_dirs=[tmp_path]
+    )
     try:
         assert plain.adapter_name is None  # the shipped adapter is for the embedded model only
+        # a request that names the adapter is written by a sibling loaded with it merged
+        plain.check_adapter("adapter")
+        with pytest.raises(InvalidInputError):
+            plain.check_adapter("no-such-adapter")
+        ask = [{"role": "user", "content": "Write a subject line."}]
+        sampling = SamplingParams(max_tokens=4, temperature=0.0, seed=1)
+        own, named = plain.generate(
+            [
+                GenerationRequest(messages=ask, sampling=sampling),
+                GenerationRequest(messages=ask, sampling=sampling, adapter="adapter"),
+            ]
+        )
+        assert own.adapter is None and named.adapter is not None
+        assert (named.adapter.name, named.adapter.sha256) == ("adapter", adapter.sha256)
+        assert plain.adapters.loaded() == ["adapter"] and named.candidates[0].tokens_out > 0
     finally:
         plain.close()
+    assert plain.adapters.loaded() == []
 
 
 def test_the_same_seed_trains_the_same_adapter(

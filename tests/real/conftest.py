@@ -16,6 +16,8 @@ from tests.support.paths import REPO
 
 # Converting the embedded GGUF takes minutes: the real tier keeps it in the repo's own cache.
 MODEL_CACHE = REPO / ".cache"
+# A second shipped adapter the vLLM server loads beside the default, for requests that name it.
+OTHER_ADAPTER = "email-v2"
 
 
 @pytest.fixture
@@ -44,11 +46,18 @@ def vllm_server() -> Iterator[str]:
 
     checkpoint = ensure_checkpoint(root=MODEL_CACHE)
     port = _free_port()
-    # the base model and the shipped adapter, served as a model of its own name (as users run it)
+    # the base model and the shipped adapters, each served as a model of its own name (as users run
+    # them): the default one, and another that requests can name
     adapter = resolve_adapter(None)
     assert adapter is not None, "the shipped adapter is in the repository"
+    other = resolve_adapter(OTHER_ADAPTER)
+    assert other is not None
     args = vllm_serve_args(
-        checkpoint, port=port, cpu=True, lora_modules={adapter.name: adapter.path}, max_lora_rank=adapter.rank
+        checkpoint,
+        port=port,
+        cpu=True,
+        lora_modules={adapter.name: adapter.path, other.name: other.path},
+        max_lora_rank=max(adapter.rank, other.rank),
     )
     args[0] = python
     env = dict(

@@ -14,6 +14,7 @@ from genai.draft import DRAFT_SCHEMA
 from genai.errors import BackendUnavailableError
 from genai.parse import parse_draft
 from genai.prompts import load_prompt
+from tests.real.conftest import OTHER_ADAPTER
 from tests.support.paths import REPO
 
 pytestmark = pytest.mark.real
@@ -56,6 +57,36 @@ def test_vllm_server_returns_n_schema_valid_candidates_with_usage(vllm_server: s
         assert set(data) == set(DRAFT_SCHEMA["required"])
         draft = parse_draft(cand.text, "https://wickandwillow.example/sale")
         assert draft.subject and draft.body
+
+
+def test_a_request_names_its_adapter_and_one_server_serves_several(vllm_server: str) -> None:
+    from genai.errors import InvalidInputError
+    from genai.tuning.adapters import DEFAULT_ADAPTER, resolve_adapter
+
+    other = resolve_adapter(OTHER_ADAPTER)
+    assert other is not None
+    backend = get_backend("vllm", base_url=vllm_server, adapter=DEFAULT_ADAPTER)
+    sampling = SamplingParams(max_tokens=24, seed=11, temperature=0.0)
+    try:
+        backend.check_adapter(OTHER_ADAPTER)
+        backend.check_adapter("none")
+        with pytest.raises(InvalidInputError) as refused:
+            backend.check_adapter("not-loaded")
+        assert refused.value.field == "adapter"
+        own, named, base = backend.generate(
+            [
+                GenerationRequest(messages=MESSAGES, sampling=sampling),
+                GenerationRequest(messages=MESSAGES, sampling=sampling, adapter=OTHER_ADAPTER),
+                GenerationRequest(messages=MESSAGES, sampling=sampling, adapter="none"),
+            ]
+        )
+    finally:
+        backend.close()
+    assert own.adapter is None  # the backend's own adapter, named in the lineage as before
+    assert named.adapter is not None
+    assert (named.adapter.name, named.adapter.sha256) == (OTHER_ADAPTER, other.sha256)
+    assert base.adapter is not None and base.adapter.name is None
+    assert all(r.candidates[0].text for r in (own, named, base))
 
 
 def test_same_seed_gives_the_same_candidates(vllm_server: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +15,7 @@ from feedback.api_keys import create_key
 from feedback.db import make_engine, session_factory, upgrade
 from feedback.tenancy import create_workspace
 from genai.embed import HashingEmbedder
+from genai.tuning.adapters import ADAPTERS_DIR, DEFAULT_ADAPTER, load_adapter
 from serving.app import create_app
 from tests.support.live_server import api_settings
 from tests.support.paths import REPO
@@ -78,6 +81,27 @@ def test_a_generation_on_the_fake_backend_stores_clean_variants_for_every_segmen
         assert draft["cta_url"] == BRIEF["cta_url"]
         assert variant["lineage"]["backend"] == "fake"
     assert generation["stats"]["shortfall"] == {}
+
+
+def test_a_generation_names_its_adapter_and_each_variant_records_it(
+    client: TestClient, brand_id: str
+) -> None:
+    adapters = Path(client.app.state.runtime.settings.adapters_dir)  # type: ignore[attr-defined]
+    shutil.copytree(ADAPTERS_DIR / DEFAULT_ADAPTER, adapters / "wick-v1")
+    body = {"brand_id": brand_id, "brief": {**BRIEF, "segments": BRIEF["segments"][:1]}, "adapter": "wick-v1"}
+    answer = client.post("/v1/generations", json=body)
+    assert answer.status_code == 201, answer.text
+    lineages = [v["lineage"] for vs in answer.json()["variants"].values() for v in vs]
+    assert lineages and {(x["adapter"], x["adapter_sha256"]) for x in lineages} == {
+        ("wick-v1", load_adapter(adapters / "wick-v1").sha256)
+    }
+    stored = client.get(f"/v1/generations/{answer.json()['id']}").json()
+    assert {v["lineage"]["adapter"] for vs in stored["variants"].values() for v in vs} == {"wick-v1"}
+    missing = client.post("/v1/generations", json={**body, "adapter": "wick-v9"})
+    assert missing.status_code == 422
+    assert missing.json()["error"]["field"] == "adapter" and "wick-v9" in missing.json()["error"]["message"]
+    outside = client.post("/v1/generations", json={**body, "adapter": "../wick-v1"})
+    assert outside.status_code == 422
 
 
 def test_the_same_seed_writes_the_same_drafts(client: TestClient, brand_id: str) -> None:
