@@ -1,4 +1,5 @@
-"""A bandit over the live prompt versions: which one writes a generation, and how each one does.
+"""A bandit over the live prompt versions (or adapters): which one writes a generation, and how
+each one does.
 
 Each generation picks one prompt version (an *arm*) by Thompson sampling on the arms' acceptance
 rates: an arm's draws come from Beta(1 + accepted, 1 + rejected) over the marketers' latest
@@ -8,12 +9,16 @@ thompson_weights`). The choice and its propensity (the chance it had of being ch
 with the generation request's stats, so the arms can be compared offline without the bias of the
 bandit's own allocation: the inverse-propensity (IPS) and self-normalised (SNIPS) estimates of
 each arm's acceptance rate weight each generation's acceptance by 1 / propensity.
+
+The same bandit runs over LoRA adapters (`kind="adapter"`): the arm is the adapter that wrote a
+variant (its lineage's ``adapter``, ``none`` for the base model), logged as ``adapter_arm``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sqlalchemy import case, func, select
@@ -27,17 +32,35 @@ from feedback.tenancy import get_workspace
 
 __all__ = [
     "ARM_FLOOR",
+    "ARM_KINDS",
     "ArmChoice",
     "ArmReport",
     "choose_arm",
     "ips_estimates",
     "prompt_arm_reports",
+    "stats_key",
     "thompson_choice",
 ]
 
 ARM_FLOOR = 0.05  # every live arm keeps at least this chance of being chosen
 THOMPSON_DRAWS = 2000  # posterior draws that estimate each arm's chance of being best
 _ACCEPTED = {"accept": 1, "edit": 1, "reject": 0}
+ARM_KINDS = ("prompt", "adapter")
+
+
+def _arm_column(kind: str) -> Any:
+    """What a variant's arm is, as a SQL expression: its prompt version or its adapter."""
+    if kind == "prompt":
+        return VariantRow.prompt_version
+    if kind == "adapter":
+        return func.coalesce(VariantRow.adapter, "none")
+    raise InvalidInputError(f"must be one of {', '.join(ARM_KINDS)}", field="kind")
+
+
+def stats_key(kind: str) -> str:
+    """Where a generation request's stats keep the choice of this kind of arm."""
+    _arm_column(kind)
+    return f"{kind}_arm"
 
 
 @dataclass(frozen=True)
@@ -78,8 +101,8 @@ def _verdicts(session: Session, workspace_id: str) -> dict[str, int]:
     return {variant_id: _ACCEPTED[kind] for variant_id, kind in rows}
 
 
-def _judged_by_arm(session: Session, workspace_id: str) -> dict[str, tuple[int, int]]:
-    """(judged, accepted) of each prompt version's variants, by their latest verdict.
+def _judged_by_arm(session: Session, workspace_id: str, kind: str = "prompt") -> dict[str, tuple[int, int]]:
+    """(judged, accepted) of each arm's variants (prompt version or adapter), by their latest verdict.
 
     One aggregate query, run at every generation: the database ranks each variant's verdicts and
     counts per prompt version, instead of sending every verdict and variant of the workspace here.
@@ -99,11 +122,12 @@ def _judged_by_arm(session: Session, workspace_id: str) -> dict[str, tuple[int, 
         .subquery()
     )
     accepted = case((ranked.c.kind.in_([kind for kind, value in _ACCEPTED.items() if value]), 1), else_=0)
+    arm = _arm_column(kind)
     rows = session.execute(
-        select(VariantRow.prompt_version, func.count(), func.sum(accepted))
+        select(arm, func.count(), func.sum(accepted))
         .join(ranked, ranked.c.variant_id == VariantRow.id)
         .where(VariantRow.workspace_id == workspace_id, ranked.c.latest == 1)
-        .group_by(VariantRow.prompt_version)
+        .group_by(arm)
     )
     return {str(version): (int(n), int(k or 0)) for version, n, k in rows}
 
@@ -134,11 +158,16 @@ def thompson_choice(
 
 
 def choose_arm(
-    session: Session, workspace_id: str, arms: Sequence[str], rng: np.random.Generator | int | None = None
+    session: Session,
+    workspace_id: str,
+    arms: Sequence[str],
+    rng: np.random.Generator | int | None = None,
+    *,
+    kind: str = "prompt",
 ) -> ArmChoice:
-    """Pick one of the live prompt versions `arms` for a generation of the workspace."""
+    """Pick one of the live arms (prompt versions, or adapters) for a generation of the workspace."""
     get_workspace(session, workspace_id)
-    return thompson_choice(_judged_by_arm(session, workspace_id), arms, rng)
+    return thompson_choice(_judged_by_arm(session, workspace_id, kind), arms, rng)
 
 
 def ips_estimates(
@@ -163,9 +192,15 @@ def ips_estimates(
 
 
 def prompt_arm_reports(
-    session: Session, workspace_id: str, live: Sequence[str], rng: np.random.Generator | int | None = 0
+    session: Session,
+    workspace_id: str,
+    live: Sequence[str],
+    rng: np.random.Generator | int | None = 0,
+    *,
+    kind: str = "prompt",
 ) -> list[ArmReport]:
-    """Every arm the workspace has used or has live, with its online and offline figures."""
+    """Every arm of this kind the workspace has used or has live, with its online and offline figures."""
+    key = stats_key(kind)
     get_workspace(session, workspace_id)
     verdicts = _verdicts(session, workspace_id)
     logged: list[tuple[str, float, float]] = []
@@ -177,7 +212,7 @@ def prompt_arm_reports(
     )
     choices = {}
     for request_id, stats in requests:
-        arm = (stats or {}).get("prompt_arm")
+        arm = (stats or {}).get(key)
         if isinstance(arm, dict) and isinstance(arm.get("arm"), str):
             choices[request_id] = arm
             generations[arm["arm"]] = generations.get(arm["arm"], 0) + 1
@@ -192,10 +227,10 @@ def prompt_arm_reports(
         propensity = float(choice.get("propensity") or 0)
         if propensity > 0:
             logged.append((choice["arm"], propensity, sum(judged) / len(judged)))
-    judged_by_arm = _judged_by_arm(session, workspace_id)
+    judged_by_arm = _judged_by_arm(session, workspace_id, kind)
     arms = sorted(
         {*live, *generations, *judged_by_arm},
-        key=lambda a: [int(p) if p.isdigit() else p for p in a.split(".")],
+        key=lambda a: [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in a.split(".")],
     )
     weights = thompson_choice(judged_by_arm, list(live), rng).weights if live else {}
     estimates = ips_estimates(logged, arms)

@@ -98,6 +98,8 @@ class GenerationStats:
     reward_note: str | None = None  # why no reward model was used, when none was
     # how the prompt version was chosen, when several are live: the arm, its propensity, all weights
     prompt_arm: dict[str, Any] | None = None
+    # likewise for the adapter, when several are live and the request named none
+    adapter_arm: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -118,10 +120,11 @@ class GenerationStats:
             return {str(k): str(v) for k, v in found.items()} if isinstance(found, dict) else {}
 
         seed, embedder = data.get("seed"), data.get("embedder")
-        reward_model, reward_note, arm = (
+        reward_model, reward_note, arm, adapter_arm = (
             data.get("reward_model"),
             data.get("reward_note"),
             data.get("prompt_arm"),
+            data.get("adapter_arm"),
         )
         return cls(
             candidates=int(_number(data.get("candidates"))),
@@ -139,6 +142,7 @@ class GenerationStats:
             reward_model=reward_model if isinstance(reward_model, str) else None,
             reward_note=reward_note if isinstance(reward_note, str) else None,
             prompt_arm=arm if isinstance(arm, dict) else None,
+            adapter_arm=adapter_arm if isinstance(adapter_arm, dict) else None,
         )
 
 

@@ -667,9 +667,9 @@ class DatasetOut(BaseModel):
 
 
 class PromptArmOut(BaseModel):
-    """A prompt version the bandit chooses among (or chose before), with its figures."""
+    """A prompt version (or adapter) the bandit chooses among (or chose before), with its figures."""
 
-    arm: str = Field(description="The prompt version.")
+    arm: str = Field(description="The prompt version, or the adapter's name ('none': the base model).")
     live: bool = Field(description="Whether generations choose among it now.")
     generations: int = Field(description="Generations that chose it.")
     judged: int = Field(description="Its variants with an accept, edit or reject.")

@@ -151,6 +151,25 @@ class Settings(BaseSettings):
         "by Thompson sampling on their acceptance rates; by default every generation uses the latest.",
     )
 
+    adapter_arms: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Adapters live at once (comma-separated names, 'none' for the base model): each "
+        "generation that names no adapter picks one by Thompson sampling on their acceptance rates.",
+    )
+
+    @field_validator("adapter_arms")
+    @classmethod
+    def _adapter_names(cls, value: list[str]) -> list[str]:
+        """Each arm an adapter's name (whether the backend has it is checked at each choice)."""
+        from genai.tuning.adapters import ADAPTER_NAME
+
+        bad = [v for v in value if not ADAPTER_NAME.fullmatch(v)]
+        if bad:
+            raise ValueError(f"not adapter names: {', '.join(bad)}")
+        if len(set(value)) != len(value):
+            raise ValueError(f"adapters repeat: {', '.join(value)}")
+        return value
+
     @field_validator("prompt_arms")
     @classmethod
     def _known_prompt_versions(cls, value: list[str]) -> list[str]:
@@ -165,7 +184,9 @@ class Settings(BaseSettings):
             raise ValueError(f"prompt versions repeat: {', '.join(value)}")
         return value
 
-    @field_validator("brand_fetch_allow_hosts", "brand_fetch_allow_ports", "prompt_arms", mode="before")
+    @field_validator(
+        "brand_fetch_allow_hosts", "brand_fetch_allow_ports", "prompt_arms", "adapter_arms", mode="before"
+    )
     @classmethod
     def _comma_separated(cls, value: Any) -> Any:
         """A comma-separated environment variable as a list."""

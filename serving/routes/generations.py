@@ -150,6 +150,15 @@ def _prompt_arm(runtime: Runtime, workspace_id: str) -> ArmChoice | None:
         return choose_arm(session, workspace_id, arms)
 
 
+def _adapter_arm(runtime: Runtime, workspace_id: str) -> ArmChoice | None:
+    """The adapter this generation uses when several are live, chosen by the bandit."""
+    arms = runtime.settings.adapter_arms
+    if not arms:
+        return None
+    with runtime.sessions() as session, session.begin():
+        return choose_arm(session, workspace_id, arms, kind="adapter")
+
+
 def _save(
     runtime: Runtime, workspace_id: str, body: GenerationCreate, campaign: CampaignDraft
 ) -> GenerationOut:
@@ -172,9 +181,16 @@ async def _generate(
     """Run the pipeline on worker threads within the deadline, then store the result."""
     backend = runtime.require_backend()
     kit = await anyio.to_thread.run_sync(_brand_kit, runtime, workspace_id, body.brand_id)
-    if body.adapter is not None:
+    # an adapter the request names wins; else, with several live, the bandit picks one
+    adapter_arm = (
+        None
+        if body.adapter is not None
+        else await anyio.to_thread.run_sync(_adapter_arm, runtime, workspace_id)
+    )
+    adapter = body.adapter if adapter_arm is None else adapter_arm.arm
+    if adapter is not None:
         # an adapter the backend cannot write with is refused (422, field adapter) before any work
-        await anyio.to_thread.run_sync(backend.check_adapter, body.adapter)
+        await anyio.to_thread.run_sync(backend.check_adapter, adapter)
     settings = runtime.settings
     options = GenerationOptions(
         seed=body.options.seed,
@@ -182,7 +198,7 @@ async def _generate(
         top_p=body.options.top_p,
         timeout_s=settings.generation_timeout_s,
         reward_weight=settings.reward_weight,
-        adapter=body.adapter,
+        adapter=adapter,
     )
 
     def work() -> CampaignDraft:
@@ -200,9 +216,11 @@ async def _generate(
             reward=reward,
             reward_note=reward_note,
         )
-        if arm is None:
-            return campaign
-        stats = dataclasses.replace(campaign.stats, prompt_arm=arm.to_dict())
+        stats = campaign.stats
+        if arm is not None:
+            stats = dataclasses.replace(stats, prompt_arm=arm.to_dict())
+        if adapter_arm is not None:
+            stats = dataclasses.replace(stats, adapter_arm=adapter_arm.to_dict())
         return dataclasses.replace(campaign, stats=stats)
 
     metrics = runtime.metrics

@@ -1,4 +1,4 @@
-"""The prompt bandit's arms: each live (or once used) prompt version with its figures."""
+"""The bandits' arms: each live (or once used) prompt version, or adapter, with its figures."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from serving.schemas import PromptArmOut
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/v1", tags=["prompt arms"], responses=COMMON_ERRORS)
+router = APIRouter(prefix="/v1", tags=["bandit arms"], responses=COMMON_ERRORS)
 
 
 @router.get("/prompt-arms")
@@ -26,4 +26,17 @@ def list_prompt_arms(key: Reader, session: SessionDep, runtime: RuntimeDep) -> l
     """
     with session.begin():
         reports = prompt_arm_reports(session, key.workspace_id, runtime.settings.prompt_arms)
+        return [PromptArmOut(**dataclasses.asdict(r)) for r in reports]
+
+
+@router.get("/adapter-arms")
+def list_adapter_arms(key: Reader, session: SessionDep, runtime: RuntimeDep) -> list[PromptArmOut]:
+    """The adapters live now (`COPYLOOP_ADAPTER_ARMS`) and those that wrote the workspace's variants.
+
+    The same figures as the prompt arms: generations that chose it, its variants' verdicts, the
+    posterior mean, its chance of being chosen now, and the IPS and SNIPS estimates; `arm` is the
+    adapter's name (``none``: the base model).
+    """
+    with session.begin():
+        reports = prompt_arm_reports(session, key.workspace_id, runtime.settings.adapter_arms, kind="adapter")
         return [PromptArmOut(**dataclasses.asdict(r)) for r in reports]

@@ -149,3 +149,35 @@ def test_each_variant_counts_once_by_its_latest_verdict_and_only_in_its_workspac
         assert (reports["3"].judged, reports["3"].accepted) == (2, 1)
         foreign_reports = {r.arm: r for r in prompt_arm_reports(session, other, ["3"])}
         assert (foreign_reports["3"].judged, foreign_reports["3"].accepted) == (2, 2)
+
+
+def test_the_adapter_bandit_counts_by_the_adapter_that_wrote_each_variant(
+    factory: sessionmaker[Session],
+) -> None:
+    with factory() as session, session.begin():
+        ws = create_workspace(session, "acme").id
+        brand = create_brand(session, ws, "Acme", {}).id
+        tuned = _generation(session, ws, brand, "2", 0.5)
+        base = _generation(session, ws, brand, "2", 0.5)
+        for vid in tuned:
+            session.get(VariantRow, vid).adapter = "email-v1"  # type: ignore[union-attr]
+    at = utcnow() - dt.timedelta(hours=1)
+    events = [
+        {
+            "variant_id": vid,
+            "kind": "accept" if vid in tuned else "reject",
+            "idempotency_key": vid,
+            "event_time": at,
+        }
+        for vid in tuned + base
+    ]
+    assert not ingest_feedback(factory, ws, events).rejected
+    with factory() as session:
+        reports = {r.arm: r for r in prompt_arm_reports(session, ws, ["email-v1", "none"], kind="adapter")}
+        choice = choose_arm(session, ws, ["email-v1", "none"], 0, kind="adapter")
+    assert (reports["email-v1"].judged, reports["email-v1"].accepted) == (2, 2)
+    assert (reports["none"].judged, reports["none"].accepted) == (2, 0)
+    assert choice.weights["email-v1"] > choice.weights["none"]
+    with pytest.raises(InvalidInputError) as caught, factory() as session:
+        choose_arm(session, ws, ["x"], 0, kind="model")
+    assert caught.value.field == "kind"

@@ -269,6 +269,7 @@ def routes(world: World) -> list[Route]:
         Route("GET", "/v1/reward-models", empty_list),
         Route("GET", f"/v1/reward-models/{ids['reward_model_id']}", not_found),
         Route("GET", "/v1/prompt-arms", empty_list),
+        Route("GET", "/v1/adapter-arms", empty_list),
         Route("GET", "/v1/reports", empty_list),
         Route("GET", f"/v1/reports/{ids['kind']}/latest", not_found),
     ]

@@ -10,7 +10,14 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.live_server import LiveServer, api_settings, create_brand, create_generation, variant_ids
+from tests.support.live_server import (
+    BRIEF,
+    LiveServer,
+    api_settings,
+    create_brand,
+    create_generation,
+    variant_ids,
+)
 
 SEGMENTS = [{"name": f"segment-{i}"} for i in range(4)]
 
@@ -158,3 +165,73 @@ def test_an_unknown_prompt_version_is_refused_when_the_settings_load() -> None:
     with pytest.raises(InvalidInputError) as caught:
         load_settings(prompt_arms="2,99")
     assert caught.value.field == "prompt_arms" and "99" in str(caught.value)
+
+
+@pytest.fixture
+def adapter_bandit_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """The fake backend (it switches adapters as the embedded one does) with two adapters live."""
+    settings = api_settings(
+        f"sqlite:///{tmp_path / 'api.db'}", tmp_path / "data", adapter_arms=["email-v1", "email-v2"]
+    )
+    server = LiveServer(settings, inject_backend=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_with_several_adapters_live_each_generation_logs_its_adapter_and_propensity(
+    adapter_bandit_server: LiveServer,
+) -> None:
+    server = adapter_bandit_server
+    tenant = server.tenant()
+    with server.client(tenant) as api:
+        brand = create_brand(api)
+        chosen = []
+        for _ in range(6):
+            generation = create_generation(api, brand)
+            arm = generation["stats"]["adapter_arm"]
+            assert arm["arm"] in ("email-v1", "email-v2") and 0 < arm["propensity"] <= 1
+            assert set(arm["weights"]) == {"email-v1", "email-v2"}
+            variants = [v for vs in generation["variants"].values() for v in vs]
+            assert {v["lineage"]["adapter"] for v in variants} == {arm["arm"]}
+            chosen.append((arm["arm"], variant_ids(generation)))
+        # a request that names its adapter is not the bandit's choice
+        explicit = api.post(
+            "/v1/generations", json={"brand_id": brand, "brief": BRIEF, "adapter": "none"}
+        ).json()
+        assert explicit["stats"]["adapter_arm"] is None
+        assert {v["lineage"]["adapter"] for vs in explicit["variants"].values() for v in vs} == {None}
+        at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+        events = [
+            {
+                "idempotency_key": vid,
+                "variant_id": vid,
+                "kind": "accept" if arm == "email-v2" else "reject",
+                "event_time": at,
+            }
+            for arm, ids in chosen
+            for vid in ids
+        ]
+        assert api.post("/v1/feedback/batch", json={"events": events}).json()["accepted"] == len(events)
+        arms = {a["arm"]: a for a in api.get("/v1/adapter-arms").json()}
+    assert {"email-v1", "email-v2"} <= set(arms) and arms["email-v1"]["live"] and arms["email-v2"]["live"]
+    assert sum(a["generations"] for a in arms.values()) == 6
+    for name in ("email-v1", "email-v2"):
+        if arms[name]["generations"]:
+            assert arms[name]["snips"] == (1.0 if name == "email-v2" else 0.0)
+    assert arms["email-v1"]["weight"] + arms["email-v2"]["weight"] == pytest.approx(1.0, abs=1e-4)
+    with server.client(server.tenant()) as stranger:
+        assert all(
+            a["generations"] == 0 and a["judged"] == 0 for a in stranger.get("/v1/adapter-arms").json()
+        )
+
+
+def test_an_adapter_arm_that_is_not_a_name_is_refused_when_the_settings_load() -> None:
+    from genai.errors import InvalidInputError
+    from serving.settings import load_settings
+
+    with pytest.raises(InvalidInputError) as caught:
+        load_settings(adapter_arms="email-v1,../x")
+    assert caught.value.field == "adapter_arms" and "../x" in str(caught.value)
