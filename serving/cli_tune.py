@@ -1,4 +1,5 @@
-"""`copyloop tune`: train a LoRA adapter for the embedded model from a corpus of e-mails."""
+"""`copyloop tune`: train a LoRA adapter for the embedded model from a corpus of e-mails, or from
+one brand's approved drafts in the feedback store (`--workspace W --brand B`)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from pathlib import Path
 
 import click
 
-from genai.errors import CopyloopError
+from genai.errors import CopyloopError, InvalidInputError
 from serving.cli_errors import fail
+from serving.cli_tune_brand import brand_corpus
 
 __all__ = ["tune"]
 
@@ -21,8 +23,25 @@ __all__ = ["tune"]
     type=click.Path(exists=True, path_type=Path),
     help="Corpus YAML files or folders [default: the shipped corpus].",
 )
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for the adapter.")
+@click.option(
+    "--out",
+    default=None,
+    type=click.Path(path_type=Path),
+    help="Folder for the adapter [required, except with --brand: adapters/NAME in the data directory].",
+)
 @click.option("--name", default=None, help="The adapter's name [default: the folder's name].")
+@click.option("--workspace", default=None, help="With --brand: the workspace whose feedback to learn from.")
+@click.option(
+    "--brand",
+    default=None,
+    help="Train on this brand's accepted and edited drafts (name or id) instead of a corpus, "
+    "continuing from the shipped adapter.",
+)
+@click.option("--as-of", default=None, help="With --brand: only feedback known at this ISO 8601 time.")
+@click.option("--database", default=None, help="With --brand: database URL [default: the configured one].")
+@click.option(
+    "--min-drafts", default=8, show_default=True, type=int, help="With --brand: fewest to train on."
+)
 @click.option("--model", default=None, help="Local checkpoint folder [default: the embedded model].")
 @click.option("--epochs", default=2.0, show_default=True, type=float)
 @click.option("--max-steps", default=None, type=int, help="Stop after this many optimiser steps.")
@@ -39,8 +58,13 @@ __all__ = ["tune"]
 @click.option("--eval-limit", default=None, type=int, help="Score at most this many held-out pairs.")
 def tune(
     corpus: tuple[Path, ...],
-    out: Path,
+    out: Path | None,
     name: str | None,
+    workspace: str | None,
+    brand: str | None,
+    as_of: str | None,
+    database: str | None,
+    min_drafts: int,
     model: str | None,
     epochs: float,
     max_steps: int | None,
@@ -63,16 +87,27 @@ def tune(
         click.echo(message, err=True)
 
     try:
-        files = [f for c in corpus for f in (sorted(c.glob("*.yaml")) if c.is_dir() else [c])]
-        examples = load_corpus(files or None)
-        clean = []
-        for ex in examples:
-            problems = check(ex)
-            if problems:
-                say(f"left out {ex.source}: {problems[0]}")
-            else:
-                clean.append(ex)
-        train, held_out = split(clean)
+        settings = load_settings(database_url=database)
+        if brand is not None:
+            if workspace is None or corpus:
+                raise InvalidInputError("--brand takes --workspace and no --corpus", field="brand")
+            name, train, held_out = brand_corpus(settings, workspace, brand, as_of, min_drafts, name, say)
+            out = out or settings.adapters_dir / name
+            if start_from is None and model is None:
+                start_from = "default"  # a brand's adapter continues from the shipped task adapter
+        else:
+            if out is None:
+                raise InvalidInputError("is required without --brand", field="out")
+            files = [f for c in corpus for f in (sorted(c.glob("*.yaml")) if c.is_dir() else [c])]
+            examples = load_corpus(files or None)
+            clean = []
+            for ex in examples:
+                problems = check(ex)
+                if problems:
+                    say(f"left out {ex.source}: {problems[0]}")
+                else:
+                    clean.append(ex)
+            train, held_out = split(clean)
         options = TuneOptions(
             rank=rank,
             alpha=2 * rank,
@@ -84,7 +119,7 @@ def tune(
             eval_limit=eval_limit,
         )
         initial = resolve_adapter(start_from) if start_from else None
-        checkpoint = Path(model) if model else ensure_checkpoint(root=load_settings().cache_dir, progress=say)
+        checkpoint = Path(model) if model else ensure_checkpoint(root=settings.cache_dir, progress=say)
         report = run_tune(
             checkpoint,
             train,

@@ -1,0 +1,88 @@
+"""The corpus of `copyloop tune --brand`: a brand's approved drafts, read from the feedback store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+
+from sqlalchemy import or_, select
+
+from genai.errors import InvalidInputError
+from genai.tuning.corpus import Example
+from serving.settings import Settings
+
+__all__ = ["brand_corpus", "next_adapter_name"]
+
+
+def next_adapter_name(settings: Settings, brand_name: str) -> str:
+    """``<brand>-v<N>``: the brand's name as an adapter name, with the first version not taken."""
+    stem = re.sub(r"[^a-z0-9]+", "-", brand_name.lower()).strip("-")[:50] or "brand"
+    version = 1
+    while (settings.adapters_dir / f"{stem}-v{version}").exists():
+        version += 1
+    return f"{stem}-v{version}"
+
+
+def _moment(value: str | None) -> dt.datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInputError(f"{value!r} is not an ISO 8601 time", field="as_of") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def brand_corpus(
+    settings: Settings,
+    workspace: str,
+    brand: str,
+    as_of: str | None,
+    min_drafts: int,
+    name: str | None,
+    say: Callable[[str], None],
+) -> tuple[str, list[Example], list[Example]]:
+    """The adapter's name and the brand's training and held-out e-mails; too few is an error."""
+    from feedback.approved import approved_drafts
+    from feedback.db import session_factory, upgrade
+    from feedback.models import Brand
+    from feedback.tenancy import get_workspace_by_name
+    from genai.brand import BrandKit
+    from genai.tuning.adapters import ADAPTER_NAME
+    from genai.tuning.from_feedback import examples_from_approved
+
+    if name is not None and not ADAPTER_NAME.fullmatch(name):
+        raise InvalidInputError("must be an adapter's name: letters, digits, '.', '_' or '-'", field="name")
+    moment = _moment(as_of)
+    engine = settings.make_engine()
+    try:
+        upgrade(engine)
+        with session_factory(engine)() as session, session.begin():
+            workspace_id = get_workspace_by_name(session, workspace).id
+            found = session.scalar(
+                select(Brand).where(
+                    Brand.workspace_id == workspace_id, or_(Brand.id == brand, Brand.name == brand)
+                )
+            )
+            if found is None:
+                raise InvalidInputError(f"no brand {brand!r} in workspace {workspace!r}", field="brand")
+            kit, approved = approved_drafts(session, workspace_id, found.id, as_of=moment)
+            brand_name = found.name
+    finally:
+        engine.dispose()
+    corpus = examples_from_approved(BrandKit.from_dict({"name": brand_name, **kit}), approved)
+    for variant_id, reason in corpus.skipped.items():
+        say(f"left out variant {variant_id}: {reason}")
+    usable = len(corpus.train) + len(corpus.held_out)
+    if usable < min_drafts or not corpus.train:
+        raise InvalidInputError(
+            f"brand {brand_name!r} has {usable} accepted or edited drafts to learn from; it takes at "
+            f"least {min_drafts}",
+            field="brand",
+        )
+    say(
+        f"{len(corpus.train)} training and {len(corpus.held_out)} held-out e-mails "
+        f"from {brand_name!r}'s feedback"
+    )
+    return name or next_adapter_name(settings, brand_name), corpus.train, corpus.held_out
