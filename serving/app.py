@@ -28,6 +28,7 @@ from serving.errors import install_error_handlers
 from serving.limits import BodySizeLimitMiddleware, HeaderSizeLimitMiddleware, RateLimiter
 from serving.metrics import ApiMetrics, MetricsMiddleware
 from serving.routes import (
+    adapters,
     brands,
     datasets,
     experiments,
@@ -171,6 +172,7 @@ def create_app(
         reports,
         rewards,
         prompt_arms,
+        adapters,
     ):
         app.include_router(module.router)
     # The marketers' web app: static files that call the public API above.

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from genai.errors import CopyloopError, InvalidInputError
+from serving.adapter_scope import write_scope
 from serving.cli_errors import fail
 from serving.cli_tune_brand import brand_corpus
 
@@ -91,7 +92,8 @@ def tune(
         if brand is not None:
             if workspace is None or corpus:
                 raise InvalidInputError("--brand takes --workspace and no --corpus", field="brand")
-            name, train, held_out = brand_corpus(settings, workspace, brand, as_of, min_drafts, name, say)
+            learned = brand_corpus(settings, workspace, brand, as_of, min_drafts, name, say)
+            name, train, held_out = learned.name, learned.train, learned.held_out
             out = out or settings.adapters_dir / name
             if start_from is None and model is None:
                 start_from = "default"  # a brand's adapter continues from the shipped task adapter
@@ -131,6 +133,8 @@ def tune(
             model_id=model or EMBEDDED_MODEL_ID,
             start_from=initial,
         )
+        if brand is not None:
+            write_scope(out, learned.scope)
     except CopyloopError as exc:
         fail(exc)
     summary = {k: getattr(report, k) for k in ("adapter", "train_pairs", "eval_pairs", "steps", "seconds")}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from sqlalchemy import or_, select
 
@@ -12,7 +13,17 @@ from genai.errors import InvalidInputError
 from genai.tuning.corpus import Example
 from serving.settings import Settings
 
-__all__ = ["brand_corpus", "next_adapter_name"]
+__all__ = ["BrandCorpus", "brand_corpus", "next_adapter_name"]
+
+
+@dataclass(frozen=True)
+class BrandCorpus:
+    """What `copyloop tune --brand` trains on, and whose it is."""
+
+    name: str
+    train: list[Example]
+    held_out: list[Example]
+    scope: dict[str, str | None]  # workspace_id, brand_id, brand, as_of
 
 
 def next_adapter_name(settings: Settings, brand_name: str) -> str:
@@ -42,8 +53,9 @@ def brand_corpus(
     min_drafts: int,
     name: str | None,
     say: Callable[[str], None],
-) -> tuple[str, list[Example], list[Example]]:
-    """The adapter's name and the brand's training and held-out e-mails; too few is an error."""
+) -> BrandCorpus:
+    """The adapter's name, the brand's training and held-out e-mails, and whose they are; too few
+    approved drafts is an error naming the field."""
     from feedback.approved import approved_drafts
     from feedback.db import session_factory, upgrade
     from feedback.models import Brand
@@ -68,7 +80,7 @@ def brand_corpus(
             if found is None:
                 raise InvalidInputError(f"no brand {brand!r} in workspace {workspace!r}", field="brand")
             kit, approved = approved_drafts(session, workspace_id, found.id, as_of=moment)
-            brand_name = found.name
+            brand_name, brand_id = found.name, found.id
     finally:
         engine.dispose()
     corpus = examples_from_approved(BrandKit.from_dict({"name": brand_name, **kit}), approved)
@@ -85,4 +97,10 @@ def brand_corpus(
         f"{len(corpus.train)} training and {len(corpus.held_out)} held-out e-mails "
         f"from {brand_name!r}'s feedback"
     )
-    return name or next_adapter_name(settings, brand_name), corpus.train, corpus.held_out
+    scope = {
+        "workspace_id": workspace_id,
+        "brand_id": brand_id,
+        "brand": brand_name,
+        "as_of": moment.isoformat() if moment else None,
+    }
+    return BrandCorpus(name or next_adapter_name(settings, brand_name), corpus.train, corpus.held_out, scope)

@@ -680,6 +680,23 @@ class PromptArmOut(BaseModel):
     snips: float | None = Field(description="Self-normalised inverse-propensity estimate.")
 
 
+class AdapterOut(BaseModel):
+    """A LoRA adapter generations may name, where it comes from and what its training reported."""
+
+    name: str = Field(description="What a generation request calls it (`adapter`).")
+    sha256: str = Field(description="sha256 of its weights file, as each variant's lineage records it.")
+    rank: int
+    origin: str = Field(description="'shipped' with copyloop, or 'trained here'.")
+    brand_id: str | None = Field(default=None, description="The brand whose approved drafts trained it.")
+    brand: str | None = None
+    as_of: str | None = Field(default=None, description="Only feedback known at this time trained it.")
+    train_pairs: int
+    eval_pairs: int
+    steps: int
+    eval_loss_before: float | None
+    eval_loss_after: float | None
+
+
 class RewardModelCreate(_In):
     """Train the workspace's next reward model on the feedback known at a moment."""
 

@@ -36,6 +36,7 @@ from genai.errors import CopyloopError, GenerationTimeoutError
 from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
 from genai.prompts import load_prompt
 from genai.reward import MIN_LABELLED, BoundReward
+from serving.adapter_scope import check_visible
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import domain_error, error_envelope, error_status
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
@@ -188,6 +189,9 @@ async def _generate(
         else await anyio.to_thread.run_sync(_adapter_arm, runtime, workspace_id)
     )
     adapter = body.adapter if adapter_arm is None else adapter_arm.arm
+    if body.adapter is not None:
+        # another workspace's brand adapter is answered as if it did not exist
+        check_visible(runtime.settings.adapters_dir, workspace_id, body.adapter)
     if adapter is not None:
         # an adapter the backend cannot write with is refused (422, field adapter) before any work
         await anyio.to_thread.run_sync(backend.check_adapter, adapter)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,9 +16,12 @@ from typing import Any
 import httpx
 import pytest
 
+from genai.tuning.adapters import ADAPTERS_DIR, DEFAULT_ADAPTER
+from serving.adapter_scope import write_scope
 from tests.support.live_server import BRIEF, SAMPLE_PAGE, LiveServer, Tenant, create_brand, create_generation
 
 NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
+BRAND_ADAPTER = "lumen-v1"
 
 
 @dataclass
@@ -60,6 +64,12 @@ def world(server: LiveServer) -> Iterator[World]:
         dataset = client.post("/v1/datasets", json={"spine": {"source": "variants"}}).json()["id"]
         reward_model = _reward_model(client, brand)
         key_id = client.get("/v1/keys").json()[-1]["id"]
+    # an adapter trained on A's brand (as `copyloop tune --brand` leaves it)
+    folder = server.settings.adapters_dir / BRAND_ADAPTER
+    shutil.copytree(ADAPTERS_DIR / DEFAULT_ADAPTER, folder)
+    write_scope(folder, {"workspace_id": a.workspace_id, "brand_id": brand, "brand": "Lumen", "as_of": None})
+    with server.client(a) as client:
+        assert BRAND_ADAPTER in {x["name"] for x in client.get("/v1/adapters").json()}
     yield World(
         a,
         b,
@@ -98,6 +108,13 @@ def _reward_model(client: httpx.Client, brand: str) -> str:
     response = client.post("/v1/reward-models", json={})
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+def _only_shipped_adapters(response: httpx.Response, _: World) -> None:
+    """B lists the shipped adapters, never the one trained on A's brand."""
+    assert response.status_code == 200
+    listed = {a["name"]: a for a in response.json()}
+    assert BRAND_ADAPTER not in listed and listed and all(a["origin"] == "shipped" for a in listed.values())
 
 
 def _no_feedback_to_learn(response: httpx.Response, _: World) -> None:
@@ -270,6 +287,7 @@ def routes(world: World) -> list[Route]:
         Route("GET", f"/v1/reward-models/{ids['reward_model_id']}", not_found),
         Route("GET", "/v1/prompt-arms", empty_list),
         Route("GET", "/v1/adapter-arms", empty_list),
+        Route("GET", "/v1/adapters", _only_shipped_adapters),
         Route("GET", "/v1/reports", empty_list),
         Route("GET", f"/v1/reports/{ids['kind']}/latest", not_found),
     ]
@@ -328,6 +346,31 @@ def test_workspace_b_never_sees_or_touches_workspace_a(server: LiveServer, world
         assert feedback["counts"] == {"accept": 1}
         assert a.get(f"/v1/experiments/{ids['experiment_id']}").json()["status"] == "running"
         assert len(a.get("/v1/keys").json()) == 3
+
+
+def test_a_brand_adapter_is_its_own_workspace_s_to_name(server: LiveServer, world: World) -> None:
+    with server.client(world.b) as b:
+        own_brand = create_brand(b)
+        body = {"brand_id": own_brand, "brief": BRIEF, "adapter": BRAND_ADAPTER}
+        answer = b.post("/v1/generations", json=body)
+        # as for an adapter that does not exist: B does not learn that A has one of that name
+        assert answer.status_code == 422
+        assert answer.json()["error"] == {
+            "code": "invalid_input",
+            "message": f"no adapter named {BRAND_ADAPTER!r}",
+            "field": "adapter",
+        }
+    with server.client(world.a) as a:
+        listed = {x["name"]: x for x in a.get("/v1/adapters").json()}
+        assert listed[BRAND_ADAPTER]["origin"] == "trained here"
+        assert (listed[BRAND_ADAPTER]["brand"], listed[BRAND_ADAPTER]["brand_id"]) == (
+            "Lumen",
+            world.ids["brand_id"],
+        )
+        assert listed[DEFAULT_ADAPTER]["origin"] == "shipped" and listed[DEFAULT_ADAPTER]["train_pairs"] > 0
+        mine = a.post("/v1/generations", json={**body, "brand_id": world.ids["brand_id"]})
+        # A may name it; this test server's scripted backend cannot switch adapters, and says so
+        assert mine.status_code == 422 and "cannot switch adapters" in mine.json()["error"]["message"]
 
 
 def test_every_route_needs_a_key(server: LiveServer, world: World) -> None:

@@ -104,6 +104,8 @@ def test_tune_brand_trains_an_adapter_that_requests_can_name(tmp_path: Path, tin
     assert found is not None and found.path == adapters / "lumen-tea-v1"
     trained = json.loads((found.path / "training.json").read_text())
     assert trained["businesses"]["train"] == ["Lumen Tea"]
+    scope = json.loads((found.path / "scope.json").read_text())
+    assert scope["brand"] == "Lumen Tea" and scope["workspace_id"] and scope["as_of"] is None
 
 
 def test_tune_brand_with_too_little_feedback_names_the_field(tmp_path: Path) -> None:
