@@ -23,6 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from feedback.db import session_factory, upgrade
 from genai.backends import Backend, get_backend
 from genai.embed import Embedder
+from serving.adapter_jobs import AdapterJobs
 from serving.auth import KeyCache
 from serving.errors import install_error_handlers
 from serving.limits import BodySizeLimitMiddleware, HeaderSizeLimitMiddleware, RateLimiter
@@ -107,6 +108,7 @@ def create_app(
             generation_slots=anyio.CapacityLimiter(settings.max_concurrent_generations),
             embedder=embedder,
             fetch_transport=fetch_transport,
+            adapter_jobs=AdapterJobs(settings),
         )
         owned: list[Backend] = []  # what this app loaded, and so closes
 
@@ -141,6 +143,8 @@ def create_app(
                 tasks.cancel_scope.cancel()
                 for loaded in owned:
                     await anyio.to_thread.run_sync(loaded.close)
+                if runtime.adapter_jobs is not None:
+                    runtime.adapter_jobs.close()
                 engine.dispose()
 
     app = FastAPI(

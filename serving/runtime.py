@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from genai.backends.base import Backend
 from genai.embed import Embedder
 from genai.errors import BackendUnavailableError
+from serving.adapter_jobs import AdapterJobs
 from serving.auth import KeyCache
 from serving.limits import RateLimiter
 from serving.metered_backend import MeteredBackend
@@ -40,6 +41,7 @@ class Runtime:
     backend: Backend | None = None
     backend_error: str | None = None
     embedder: Embedder | None = None
+    adapter_jobs: AdapterJobs | None = None
     fetch_transport: httpx.BaseTransport | None = None
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock)
 

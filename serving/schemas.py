@@ -697,6 +697,26 @@ class AdapterOut(BaseModel):
     eval_loss_after: float | None
 
 
+class AdapterCreate(_In):
+    """Train a brand's next adapter on what its marketers approved (as `copyloop tune --brand`)."""
+
+    brand_id: Id = Field(min_length=1, max_length=32)
+    as_of: dt.datetime | None = Field(default=None, description="Only feedback known then; default: now.")
+    max_steps: int | None = Field(default=None, ge=1, le=100_000, description="Stop after this many steps.")
+
+
+class AdapterJobOut(BaseModel):
+    """An adapter's training job and where it stands."""
+
+    name: str = Field(description="The adapter's name, for `adapter` in generation requests once ready.")
+    status: str = Field(description="training, ready, failed or interrupted (its server stopped).")
+    brand_id: str | None
+    started_at: str | None
+    finished_at: str | None
+    exit_code: int | None
+    log_tail: str = Field(description="The last lines of its training log, when it did not finish.")
+
+
 class RewardModelCreate(_In):
     """Train the workspace's next reward model on the feedback known at a moment."""
 

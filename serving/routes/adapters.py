@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter
 
+from feedback.approved import approved_drafts
+from feedback.models import Brand
+from feedback.tenancy import get_in_workspace, get_workspace
+from genai.brand import BrandKit
+from genai.errors import InvalidInputError
+from genai.tuning.from_feedback import examples_from_approved
+from serving.adapter_jobs import AdapterJobs
 from serving.adapter_scope import visible_adapters
-from serving.deps import Reader, RuntimeDep
-from serving.routes import COMMON_ERRORS
-from serving.schemas import AdapterOut
+from serving.deps import Analyst, Reader, RuntimeDep, SessionDep
+from serving.routes import COMMON_ERRORS, errors
+from serving.runtime import Runtime
+from serving.schemas import AdapterCreate, AdapterJobOut, AdapterOut
+
+# Fewest approved drafts a brand's adapter trains on, as `copyloop tune --brand` asks by default.
+MIN_APPROVED = 8
 
 __all__ = ["router"]
 
@@ -45,3 +57,47 @@ def list_adapters(key: Reader, runtime: RuntimeDep) -> list[AdapterOut]:
             )
         )
     return out
+
+
+def _jobs(runtime: Runtime) -> AdapterJobs:
+    if runtime.adapter_jobs is None:
+        raise InvalidInputError("this server does not train adapters", field="brand_id")
+    return runtime.adapter_jobs
+
+
+@router.post("/adapters", status_code=202, responses=errors(409))
+def train_adapter(
+    body: AdapterCreate, key: Analyst, session: SessionDep, runtime: RuntimeDep
+) -> AdapterJobOut:
+    """Start training the brand's next adapter on its approved drafts (accepted, or edited: the
+    marketer's text), continuing from the shipped adapter, in a process of its own; one job at a time
+    (409 while one runs). It takes minutes to hours on a CPU: follow it at `/v1/adapters/{name}/job`.
+    A brand with fewer than 8 approved drafts is refused (422 naming `brand_id`)."""
+    with session.begin():
+        brand = get_in_workspace(session, Brand, key.workspace_id, body.brand_id)
+        workspace_name = get_workspace(session, key.workspace_id).name
+        kit, approved = approved_drafts(session, key.workspace_id, brand.id, as_of=body.as_of)
+        brand_name = brand.name
+    corpus = examples_from_approved(BrandKit.from_dict({"name": brand_name, **kit}), approved)
+    usable = len(corpus.train) + len(corpus.held_out)
+    if usable < MIN_APPROVED or not corpus.train:
+        raise InvalidInputError(
+            f"brand {brand_name!r} has {usable} accepted or edited drafts to learn from; "
+            f"it takes at least {MIN_APPROVED}",
+            field="brand_id",
+        )
+    job = _jobs(runtime).start(
+        workspace_id=key.workspace_id,
+        workspace_name=workspace_name,
+        brand_id=brand.id,
+        brand_name=brand_name,
+        as_of=body.as_of,
+        max_steps=body.max_steps,
+    )
+    return AdapterJobOut(**dataclasses.asdict(job))
+
+
+@router.get("/adapters/{name}/job")
+def adapter_job(name: str, key: Reader, runtime: RuntimeDep) -> AdapterJobOut:
+    """The training job of one of this workspace's adapters."""
+    return AdapterJobOut(**dataclasses.asdict(_jobs(runtime).status(key.workspace_id, name)))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ def world(server: LiveServer) -> Iterator[World]:
     folder = server.settings.adapters_dir / BRAND_ADAPTER
     shutil.copytree(ADAPTERS_DIR / DEFAULT_ADAPTER, folder)
     write_scope(folder, {"workspace_id": a.workspace_id, "brand_id": brand, "brand": "Lumen", "as_of": None})
+    (folder / "job.json").write_text(json.dumps({"status": "ready", "brand_id": brand, "exit_code": 0}))
     with server.client(a) as client:
         assert BRAND_ADAPTER in {x["name"] for x in client.get("/v1/adapters").json()}
     yield World(
@@ -84,6 +86,7 @@ def world(server: LiveServer) -> Iterator[World]:
             "key_id": key_id,
             "kind": "latency",  # the report kind in /v1/reports/{kind}/latest
             "platform": "sendgrid",  # the e-mail platform in /v1/outcomes/webhook/{platform}
+            "name": BRAND_ADAPTER,  # the adapter in /v1/adapters/{name}/job
         },
     )
 
@@ -288,6 +291,8 @@ def routes(world: World) -> list[Route]:
         Route("GET", "/v1/prompt-arms", empty_list),
         Route("GET", "/v1/adapter-arms", empty_list),
         Route("GET", "/v1/adapters", _only_shipped_adapters),
+        Route("POST", "/v1/adapters", not_found, json={"brand_id": ids["brand_id"]}),
+        Route("GET", f"/v1/adapters/{BRAND_ADAPTER}/job", not_found),
         Route("GET", "/v1/reports", empty_list),
         Route("GET", f"/v1/reports/{ids['kind']}/latest", not_found),
     ]
@@ -361,6 +366,7 @@ def test_a_brand_adapter_is_its_own_workspace_s_to_name(server: LiveServer, worl
             "field": "adapter",
         }
     with server.client(world.a) as a:
+        assert a.get(f"/v1/adapters/{BRAND_ADAPTER}/job").json()["status"] == "ready"
         listed = {x["name"]: x for x in a.get("/v1/adapters").json()}
         assert listed[BRAND_ADAPTER]["origin"] == "trained here"
         assert (listed[BRAND_ADAPTER]["brand"], listed[BRAND_ADAPTER]["brand_id"]) == (
