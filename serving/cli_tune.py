@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from genai.errors import CopyloopError, InvalidInputError
+from genai.tuning.from_feedback import MIN_APPROVED
 from serving.adapter_scope import write_scope
 from serving.cli_errors import fail
 from serving.cli_tune_brand import brand_corpus
@@ -41,7 +42,11 @@ __all__ = ["tune"]
 @click.option("--as-of", default=None, help="With --brand: only feedback known at this ISO 8601 time.")
 @click.option("--database", default=None, help="With --brand: database URL [default: the configured one].")
 @click.option(
-    "--min-drafts", default=8, show_default=True, type=int, help="With --brand: fewest to train on."
+    "--min-drafts",
+    default=MIN_APPROVED,
+    show_default=True,
+    type=int,
+    help="With --brand: fewest to train on.",
 )
 @click.option("--model", default=None, help="Local checkpoint folder [default: the embedded model].")
 @click.option("--epochs", default=2.0, show_default=True, type=float)

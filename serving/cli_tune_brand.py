@@ -86,13 +86,7 @@ def brand_corpus(
     corpus = examples_from_approved(BrandKit.from_dict({"name": brand_name, **kit}), approved)
     for variant_id, reason in corpus.skipped.items():
         say(f"left out variant {variant_id}: {reason}")
-    usable = len(corpus.train) + len(corpus.held_out)
-    if usable < min_drafts or not corpus.train:
-        raise InvalidInputError(
-            f"brand {brand_name!r} has {usable} accepted or edited drafts to learn from; it takes at "
-            f"least {min_drafts}",
-            field="brand",
-        )
+    corpus.require(min_drafts, brand_name, "brand")
     say(
         f"{len(corpus.train)} training and {len(corpus.held_out)} held-out e-mails "
         f"from {brand_name!r}'s feedback"

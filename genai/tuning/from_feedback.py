@@ -21,9 +21,13 @@ from pydantic import ValidationError
 from genai.brand import BrandKit
 from genai.brief import Brief, Segment
 from genai.draft import EmailDraft
+from genai.errors import InvalidInputError
 from genai.tuning.corpus import Example
 
-__all__ = ["Approved", "FeedbackCorpus", "examples_from_approved"]
+__all__ = ["MIN_APPROVED", "Approved", "FeedbackCorpus", "examples_from_approved"]
+
+# Fewest approved drafts a brand's adapter trains on by default.
+MIN_APPROVED = 8
 
 
 class Approved(Protocol):
@@ -50,6 +54,16 @@ class FeedbackCorpus:
     train: list[Example]
     held_out: list[Example]
     skipped: dict[str, str]  # variant id -> reason
+
+    def require(self, minimum: int, brand: str, field: str) -> None:
+        """Raise InvalidInputError naming `field` with fewer than `minimum` e-mails to learn from."""
+        usable = len(self.train) + len(self.held_out)
+        if usable < minimum or not self.train:
+            raise InvalidInputError(
+                f"brand {brand!r} has {usable} accepted or edited drafts to learn from; "
+                f"it takes at least {minimum}",
+                field=field,
+            )
 
 
 def _edited(original: EmailDraft, text: str) -> EmailDraft | None:

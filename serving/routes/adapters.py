@@ -12,16 +12,13 @@ from feedback.models import Brand
 from feedback.tenancy import get_in_workspace, get_workspace
 from genai.brand import BrandKit
 from genai.errors import InvalidInputError
-from genai.tuning.from_feedback import examples_from_approved
+from genai.tuning.from_feedback import MIN_APPROVED, examples_from_approved
 from serving.adapter_jobs import AdapterJobs
 from serving.adapter_scope import visible_adapters
 from serving.deps import Analyst, Reader, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, errors
 from serving.runtime import Runtime
 from serving.schemas import AdapterCreate, AdapterJobOut, AdapterOut
-
-# Fewest approved drafts a brand's adapter trains on, as `copyloop tune --brand` asks by default.
-MIN_APPROVED = 8
 
 __all__ = ["router"]
 
@@ -79,13 +76,7 @@ def train_adapter(
         kit, approved = approved_drafts(session, key.workspace_id, brand.id, as_of=body.as_of)
         brand_name = brand.name
     corpus = examples_from_approved(BrandKit.from_dict({"name": brand_name, **kit}), approved)
-    usable = len(corpus.train) + len(corpus.held_out)
-    if usable < MIN_APPROVED or not corpus.train:
-        raise InvalidInputError(
-            f"brand {brand_name!r} has {usable} accepted or edited drafts to learn from; "
-            f"it takes at least {MIN_APPROVED}",
-            field="brand_id",
-        )
+    corpus.require(MIN_APPROVED, brand_name, "brand_id")
     job = _jobs(runtime).start(
         workspace_id=key.workspace_id,
         workspace_name=workspace_name,
