@@ -15,6 +15,7 @@ the wrong key file fails loudly instead of hashing everyone into new, unrelated 
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import hmac
 import json
@@ -22,6 +23,8 @@ import os
 import secrets
 import threading
 import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +73,8 @@ class ContactKeyring:
         return hmac.digest(secret, b"copyloop-contact-key-check", hashlib.sha256).hex()[:16]
 
     def adopt(self, workspace_id: str, secret: str) -> None:
-        """Keep `secret` as this workspace's key (written to the key file at once)."""
+        """Keep `secret` as this workspace's key (written to the key file at once, merged with what
+        other processes adopted there meanwhile)."""
         if self.path is None and not self.ephemeral:
             raise ConfigurationError(
                 "a workspace's own contact secret needs a key file to live in; set "
@@ -78,9 +82,40 @@ class ContactKeyring:
                 field="contact_secret",
             )
         with self._lock:
-            self.adopted[workspace_id] = secret
-            if self.path is not None:
-                _write_key_file(self.path, self.master, self.adopted)
+            if self.path is None:
+                self.adopted[workspace_id] = secret
+                return
+            with _file_lock(self.path):
+                current = open_keyring(self.path)
+                if current.master != self.master:
+                    raise ConfigurationError(
+                        f"{self.path} now holds another master key than this process read",
+                        field="contact_key_file",
+                    )
+                merged = {**current.adopted, **self.adopted, workspace_id: secret}
+                _write_key_file(self.path, self.master, merged)
+                self.adopted = merged
+
+    def reload(self) -> None:
+        """Read the key file again: the secrets another process adopted since (e.g. a migration)."""
+        if self.path is None:
+            return
+        with self._lock:
+            current = open_keyring(self.path)
+            if current.master == self.master:
+                self.adopted = {**self.adopted, **current.adopted}
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock between processes that rewrite the key file (a lock file beside it)."""
+    lock = path.with_name(f".{path.name}.lock")
+    descriptor = os.open(lock, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _write_key_file(path: Path, master: bytes, adopted: dict[str, str]) -> None:
@@ -119,14 +154,7 @@ def open_keyring(path: Path) -> ContactKeyring:
     """The keyring in `path`, created there with a fresh random master key when the file is absent."""
     path = path.expanduser()
     if not path.exists():
-        master = secrets.token_bytes(32)
-        try:
-            _write_key_file(path, master, {})
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot create the contact key file {path}: {exc}", field="contact_key_file"
-            ) from exc
-        return ContactKeyring(master=master, path=path)
+        _create_key_file(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -141,6 +169,30 @@ def open_keyring(path: Path) -> ContactKeyring:
     return ContactKeyring(
         master=_parse_master(data.get("master"), str(path)), adopted=dict(adopted), path=path
     )
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a fresh master key to `path` unless another process got there first (then theirs wins,
+    and every process reads the same one)."""
+    payload = {"version": KEY_FILE_VERSION, "master": secrets.token_bytes(32).hex(), "workspaces": {}}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.new")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump(payload, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # fails if the file exists: never replaces another's key
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink(missing_ok=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot create the contact key file {path}: {exc}", field="contact_key_file"
+        ) from exc
 
 
 def keyring_from_hex(key: str) -> ContactKeyring:

@@ -57,6 +57,8 @@ def workspace_secret(session: Session, workspace_id: str) -> str:
     workspace = get_workspace(session, workspace_id)
     keyring = keyring_for(session.get_bind())
     if keyring.check_for(workspace.id) != workspace.contact_key_check:
+        keyring.reload()  # another process may have adopted its secret since this one read the file
+    if keyring.check_for(workspace.id) != workspace.contact_key_check:
         raise ConfigurationError(
             f"the contact key does not match the one workspace {workspace.name!r} was created with: "
             "point COPYLOOP_CONTACT_KEY_FILE (or COPYLOOP_CONTACT_KEY) at its key",

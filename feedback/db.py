@@ -104,7 +104,12 @@ def default_key_file(url: str, data_dir: Path | None = None) -> Path | None:
     database = parsed.database
     if parsed.get_backend_name() != "sqlite":
         return (data_dir or user_data_dir()) / "contact.key"
-    if not database or database == ":memory:" or database.startswith("file:"):
+    if database and database.startswith("file:"):
+        # a URI filename: file:PATH?params (in memory with mode=memory or no path)
+        if "mode=memory" in database or parsed.query.get("mode") == "memory":
+            return None
+        database = database.removeprefix("file:").split("?", 1)[0]
+    if not database or database == ":memory:":
         return None
     return Path(database).expanduser().with_name(Path(database).name + ".contact-key")
 

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from feedback.assignment import assign_arm, validate_weights
-from feedback.contacts import ensure_contacts
+from feedback.contacts import contacts_lock, ensure_contacts
 from feedback.errors import ConflictError, InvalidInputError, StateError
 from feedback.models import (
     Assignment,
@@ -198,6 +198,7 @@ def assign_contact(session: Session, experiment: Experiment, external_id: str) -
         raise StateError(f"the experiment is {experiment.status}; only a running one assigns", field="status")
     workspace_id = experiment.workspace_id
     arms = arms_of(session, workspace_id, experiment.id)
+    contacts_lock(session, workspace_id, exclusive=False)  # an erasure in flight finishes first
     contact_id = ensure_contacts(session, workspace_id, [external_id]).get(external_id)
     if contact_id is None:
         raise StateError("was erased from this workspace; it is not assigned again", field="contact")

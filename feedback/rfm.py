@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 
 from feedback.bulk import insert_ignore
 from feedback.catalog import get_or_create_segment
-from feedback.contacts import contact_hash, contact_ids_by_hash, workspace_secret
+from feedback.contacts import contact_hash, contact_ids_by_hash, contacts_lock, workspace_secret
 from feedback.errors import ConflictError, InvalidInputError, NotFoundError
 from feedback.models import SegmentMembership, SegmentRow, utcnow
 
@@ -272,6 +272,7 @@ def store_rfm_segments(
     }
     customer_ids = [str(c) for c in rfm.index]
     hashes = [contact_hash(secret, c) for c in customer_ids]
+    contacts_lock(session, workspace_id, exclusive=False)  # an erasure in flight finishes first
     contact_ids = contact_ids_by_hash(session, workspace_id, hashes)
     when = computed_at or utcnow()
     columns = {name: rfm[name].to_numpy() for name in SCORE_COLUMNS}
@@ -296,9 +297,7 @@ def store_rfm_segments(
     stored = [i for i, digest in enumerate(hashes) if digest in contact_ids]
     counts = pd.Series(columns["tier"][stored]).astype(str).value_counts()
     members = {TIER_SEGMENTS[tier]: int(counts.get(tier, 0)) for tier in TIER_SEGMENTS}
-    return RfmStoreReport(
-        version=clean_version, members=members, contacts=len({hashes[i] for i in stored})
-    )
+    return RfmStoreReport(version=clean_version, members=members, contacts=len({hashes[i] for i in stored}))
 
 
 def segment_contact_ids(session: Session, workspace_id: str, segment_name: str, version: str) -> list[int]:

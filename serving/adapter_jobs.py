@@ -22,8 +22,7 @@ from typing import Any
 
 from feedback.errors import NotFoundError, StateError
 from genai.tuning.adapters import ADAPTER_NAME
-from serving.adapter_scope import SCOPE_FILE, write_scope
-from serving.cli_tune_brand import next_adapter_name
+from serving.adapter_scope import SCOPE_FILE, reserve_adapter, write_scope
 from serving.settings import Settings
 
 __all__ = ["JOB_FILE", "LOG_FILE", "AdapterJob", "AdapterJobs"]
@@ -84,12 +83,11 @@ class AdapterJobs:
     ) -> AdapterJob:
         """Start training the brand's next adapter; StateError while another job runs."""
         with self._lock:
-            busy = [name for name, proc in self._running.items() if proc.poll() is None]
-            if busy:
-                raise StateError(f"adapter {busy[0]!r} is training; one job runs at a time", field="brand_id")
-            name = next_adapter_name(self.settings, brand_name)
-            folder = self.settings.adapters_dir / name
-            folder.mkdir(parents=True)
+            if any(proc.poll() is None for proc in self._running.values()):
+                raise StateError(
+                    "an adapter is training on this server; one job runs at a time", field="brand_id"
+                )
+            name, folder = reserve_adapter(self.settings.adapters_dir, brand_name)
             moment = as_of.isoformat() if as_of else None
             write_scope(
                 folder,

@@ -10,7 +10,7 @@ import click
 
 from genai.errors import CopyloopError, InvalidInputError
 from genai.tuning.from_feedback import MIN_APPROVED
-from serving.adapter_scope import write_scope
+from serving.adapter_scope import reserve_adapter, write_scope
 from serving.cli_errors import fail
 from serving.cli_tune_brand import brand_corpus
 
@@ -97,9 +97,13 @@ def tune(
         if brand is not None:
             if workspace is None or corpus:
                 raise InvalidInputError("--brand takes --workspace and no --corpus", field="brand")
-            learned = brand_corpus(settings, workspace, brand, as_of, min_drafts, name, say)
-            name, train, held_out = learned.name, learned.train, learned.held_out
-            out = out or settings.adapters_dir / name
+            learned = brand_corpus(settings, workspace, brand, as_of, min_drafts, say)
+            train, held_out = learned.train, learned.held_out
+            if out is None:
+                name, out = reserve_adapter(settings.adapters_dir, learned.brand, name)
+            out.mkdir(parents=True, exist_ok=True)
+            # whose it is, before any weights exist: an unfinished adapter is never anyone else's
+            write_scope(out, learned.scope)
             if start_from is None and model is None:
                 start_from = "default"  # a brand's adapter continues from the shipped task adapter
         else:
@@ -138,8 +142,6 @@ def tune(
             model_id=model or EMBEDDED_MODEL_ID,
             start_from=initial,
         )
-        if brand is not None:
-            write_scope(out, learned.scope)
     except CopyloopError as exc:
         fail(exc)
     summary = {k: getattr(report, k) for k in ("adapter", "train_pairs", "eval_pairs", "steps", "seconds")}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,26 +12,17 @@ from genai.errors import InvalidInputError
 from genai.tuning.corpus import Example
 from serving.settings import Settings
 
-__all__ = ["BrandCorpus", "brand_corpus", "next_adapter_name"]
+__all__ = ["BrandCorpus", "brand_corpus"]
 
 
 @dataclass(frozen=True)
 class BrandCorpus:
     """What `copyloop tune --brand` trains on, and whose it is."""
 
-    name: str
+    brand: str
     train: list[Example]
     held_out: list[Example]
     scope: dict[str, str | None]  # workspace_id, brand_id, brand, as_of
-
-
-def next_adapter_name(settings: Settings, brand_name: str) -> str:
-    """``<brand>-v<N>``: the brand's name as an adapter name, with the first version not taken."""
-    stem = re.sub(r"[^a-z0-9]+", "-", brand_name.lower()).strip("-")[:50] or "brand"
-    version = 1
-    while (settings.adapters_dir / f"{stem}-v{version}").exists():
-        version += 1
-    return f"{stem}-v{version}"
 
 
 def _moment(value: str | None) -> dt.datetime | None:
@@ -51,21 +41,17 @@ def brand_corpus(
     brand: str,
     as_of: str | None,
     min_drafts: int,
-    name: str | None,
     say: Callable[[str], None],
 ) -> BrandCorpus:
-    """The adapter's name, the brand's training and held-out e-mails, and whose they are; too few
-    approved drafts is an error naming the field."""
+    """The brand's training and held-out e-mails, and whose they are; too few approved drafts is an
+    error naming the field."""
     from feedback.approved import approved_drafts
     from feedback.db import session_factory, upgrade
     from feedback.models import Brand
     from feedback.tenancy import get_workspace_by_name
     from genai.brand import BrandKit
-    from genai.tuning.adapters import ADAPTER_NAME
     from genai.tuning.from_feedback import examples_from_approved
 
-    if name is not None and not ADAPTER_NAME.fullmatch(name):
-        raise InvalidInputError("must be an adapter's name: letters, digits, '.', '_' or '-'", field="name")
     moment = _moment(as_of)
     engine = settings.make_engine()
     try:
@@ -97,4 +83,4 @@ def brand_corpus(
         "brand": brand_name,
         "as_of": moment.isoformat() if moment else None,
     }
-    return BrandCorpus(name or next_adapter_name(settings, brand_name), corpus.train, corpus.held_out, scope)
+    return BrandCorpus(brand_name, corpus.train, corpus.held_out, scope)

@@ -4,7 +4,9 @@ The embedded backend merges its adapter into the weights it decodes with (no per
 the lean decoder's fused and reordered weights stay as they are), so a request that names another
 adapter goes to a sibling backend loaded with that adapter merged. Siblings are loaded on first
 use and kept for the next request; past `max_loaded`, the one used least recently and not busy is
-closed. Each result says which adapter wrote it, for the variant's lineage.
+closed; when every slot is busy with another adapter, the request is refused as unavailable (503
+through the API) rather than load one more copy of the model. Each result says which adapter wrote
+it, for the variant's lineage.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from genai.backends.base import AdapterUsed, Backend, GenerationRequest, GenerationResult
-from genai.errors import BackendError
+from genai.errors import BackendError, BackendUnavailableError
 
 __all__ = ["AdapterPool"]
 
@@ -29,6 +31,8 @@ class AdapterPool:
         self._busy: dict[str, int] = {}
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
+        self._loads = 0  # siblings being loaded now
+        self._closed = False
 
     def loaded(self) -> list[str]:
         """The adapters with a sibling loaded now, least recently used first."""
@@ -45,20 +49,37 @@ class AdapterPool:
                     self._loaded.move_to_end(name)
                     self._busy[name] = self._busy.get(name, 0) + 1
                     return found
-            backend = self.factory(name)
+                # room first: never more than `max_loaded` siblings in memory, loading ones included
+                evicted = self._evict(room_for=1)
+                if len(self._loaded) + self._loads >= self.max_loaded:
+                    for old in evicted:
+                        old.close()
+                    raise BackendUnavailableError(
+                        f"every one of the {self.max_loaded} adapter slots is busy with another adapter; "
+                        "try again shortly or raise COPYLOOP_MAX_ADAPTERS"
+                    )
+                self._loads += 1
+            for old in evicted:
+                old.close()
+            try:
+                backend = self.factory(name)
+            finally:
+                with self._lock:
+                    self._loads -= 1
             with self._lock:
+                if self._closed:
+                    backend.close()
+                    raise BackendUnavailableError("the backend is closing")
                 self._loaded[name] = backend
                 self._busy[name] = self._busy.get(name, 0) + 1
-                evicted = self._evict()
-        for old in evicted:
-            old.close()
         return backend
 
-    def _evict(self) -> list[Backend]:
-        """Under the lock: drop idle siblings, least recently used first, down to `max_loaded`."""
+    def _evict(self, room_for: int = 0) -> list[Backend]:
+        """Under the lock: drop idle siblings, least recently used first, until `room_for` more fit
+        within `max_loaded`."""
         dropped = []
         for candidate in list(self._loaded):
-            if len(self._loaded) <= self.max_loaded:
+            if len(self._loaded) + self._loads + room_for <= self.max_loaded:
                 break
             if self._busy.get(candidate, 0) == 0:
                 dropped.append(self._loaded.pop(candidate))
@@ -107,6 +128,7 @@ class AdapterPool:
     def close(self) -> None:
         """Close every sibling."""
         with self._lock:
+            self._closed = True
             siblings = list(self._loaded.values())
             self._loaded.clear()
         for sibling in siblings:

@@ -46,6 +46,7 @@ class VLLMServerBackend(Backend):
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.adapter_dirs = tuple(Path(d) for d in adapter_dirs)
+        self._sha256s: dict[str, str | None] = {}
         self.retries = retries
         self.backoff_s = backoff_s
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -73,13 +74,19 @@ class VLLMServerBackend(Backend):
         self.adapter_sha256 = self._adapter_sha256(name)
 
     def _adapter_sha256(self, name: str) -> str | None:
-        """The weights' sha256 of the adapter the server calls `name`, when a copy is here to read."""
+        """The weights' sha256 of the adapter the server calls `name`, when a copy is here to read
+        (hashed once per adapter)."""
         from genai.tuning.adapters import ADAPTERS_DIR, load_adapter
 
+        if name in self._sha256s:
+            return self._sha256s[name]
+        found = None
         for folder in (ADAPTERS_DIR, *self.adapter_dirs):
             if (folder / name).is_dir():
-                return load_adapter(folder / name).sha256
-        return None
+                found = load_adapter(folder / name).sha256
+                break
+        self._sha256s[name] = found
+        return found
 
     def check_adapter(self, name: str) -> None:
         """A request may name "none" (the base model) or any adapter the server loaded."""

@@ -10,6 +10,7 @@ the brand kit's completeness report says why the logo was left out.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from urllib.parse import urlsplit
 
 import httpx
@@ -19,9 +20,11 @@ from genai.brand.fetch_policy import FetchPolicy
 from genai.brand.kit import BrandKit, FieldSource
 from genai.errors import BrandFetchError, InvalidInputError
 
-__all__ = ["LOGO_MAX_BYTES", "RESERVED_SUFFIXES", "logo_problem", "verify_logo"]
+__all__ = ["LOGO_MAX_BYTES", "LOGO_UNUSABLE", "RESERVED_SUFFIXES", "logo_problem", "verify_logo"]
 
 LOGO_MAX_BYTES = 1_000_000
+LOGO_UNUSABLE = "it did not load as a PNG, JPEG, GIF or WebP image from a public address"
+log = logging.getLogger("copyloop.brand")
 # Names that never resolve on the internet (RFC 2606 and 6761): no lookup is needed to know.
 RESERVED_SUFFIXES = (".example", ".test", ".invalid", ".localhost")
 
@@ -57,7 +60,10 @@ def verify_logo(
     problem = logo_problem(kit.logo_url, timeout=timeout, policy=policy, transport=transport)
     if problem is None:
         return kit
+    # The fetch's own words (refused, a status, a timeout) go to the log, not into the kit the
+    # client reads: as with brand pages, they would tell which hosts and ports answer.
+    log.info("logo %s left out: %s", kit.logo_url, problem)
     previous = kit.sources.get("logo_url", FieldSource("page"))
-    reason = f"{kit.logo_url} was left out, the brand name stands in for it: {problem}"
+    reason = f"{kit.logo_url} was left out, the brand name stands in for it: {LOGO_UNUSABLE}"
     sources = {**kit.sources, "logo_url": dataclasses.replace(previous, flagged=[*previous.flagged, reason])}
     return dataclasses.replace(kit, logo_url=None, sources=sources)

@@ -36,7 +36,7 @@ from genai.errors import CopyloopError, GenerationTimeoutError
 from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
 from genai.prompts import load_prompt
 from genai.reward import MIN_LABELLED, BoundReward
-from serving.adapter_scope import check_visible
+from serving.adapter_scope import check_visible, is_visible
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import domain_error, error_envelope, error_status
 from serving.routes import COMMON_ERRORS, Limit, Offset, errors
@@ -153,7 +153,9 @@ def _prompt_arm(runtime: Runtime, workspace_id: str) -> ArmChoice | None:
 
 def _adapter_arm(runtime: Runtime, workspace_id: str) -> ArmChoice | None:
     """The adapter this generation uses when several are live, chosen by the bandit."""
-    arms = runtime.settings.adapter_arms
+    settings = runtime.settings
+    # never another workspace's brand adapter, whatever the operator made live
+    arms = [a for a in settings.adapter_arms if is_visible(settings.adapters_dir, workspace_id, a)]
     if not arms:
         return None
     with runtime.sessions() as session, session.begin():

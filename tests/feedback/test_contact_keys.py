@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from sqlalchemy import Engine, inspect, text
 
 from feedback.contact_keys import keyring_from_hex, open_keyring
 from feedback.contacts import contact_hash, find_contact, workspace_secret
-from feedback.db import make_engine, session_factory, upgrade
+from feedback.db import default_key_file, make_engine, session_factory, upgrade
 from feedback.errors import ConfigurationError
 from feedback.tenancy import create_workspace
 
@@ -159,3 +160,51 @@ def test_the_migration_moves_the_secrets_out_and_keeps_every_row(
             )
     finally:
         legacy.dispose()
+
+
+def test_processes_that_start_at_once_all_read_the_one_master_key(tmp_path: Path) -> None:
+    path = tmp_path / "contact.key"
+    masters: list[bytes] = []
+    start = threading.Barrier(8)
+
+    def first_use() -> None:
+        start.wait()
+        masters.append(open_keyring(path).master)
+
+    threads = [threading.Thread(target=first_use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(masters) == 8 and len(set(masters)) == 1
+    assert open_keyring(path).master == masters[0]
+
+
+def test_secrets_adopted_by_two_holders_of_the_file_are_both_kept(tmp_path: Path) -> None:
+    path = tmp_path / "contact.key"
+    one, two = open_keyring(path), open_keyring(path)
+    one.adopt("w1", "first-secret-0001")
+    two.adopt("w2", "second-secret-002")
+    assert open_keyring(path).adopted == {"w1": "first-secret-0001", "w2": "second-secret-002"}
+
+
+def test_a_server_started_before_a_workspace_took_its_own_secret_reads_it_when_needed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'copyloop.db'}"
+    running = make_engine(url)  # the API, already up
+    upgrade(running)
+    other = make_engine(url)  # the command line, later
+    with session_factory(other)() as session, session.begin():
+        workspace_id = create_workspace(session, "acme", contact_secret="a-long-enough-secret").id
+    with session_factory(running)() as session:
+        assert workspace_secret(session, workspace_id) == "a-long-enough-secret"
+    running.dispose()
+    other.dispose()
+
+
+def test_a_uri_filename_keeps_its_key_beside_the_file(tmp_path: Path) -> None:
+    assert (
+        default_key_file(f"sqlite:///file:{tmp_path / 'db.sqlite'}?uri=true")
+        == tmp_path / "db.sqlite.contact-key"
+    )
+    assert default_key_file("sqlite:///file:mem?mode=memory&uri=true") is None
+    assert default_key_file("sqlite://") is None

@@ -150,6 +150,23 @@ def test_erasure_scrubs_the_contact_from_verdicts_actor_and_free_text(
     assert stored["f3"].actor == "maya@shop.example"
 
 
+def test_ids_outside_ascii_are_scrubbed_on_both_databases(
+    factory: sessionmaker[Session], workspace: tuple[str, list[str]]
+) -> None:
+    ws_id, variants = workspace
+    rows = [
+        feedback_event("u1", variants[0], actor="ÖMER@SHOP.EXAMPLE"),
+        feedback_event("u2", variants[0], "comment", comment="Spoke with JÜRGEN-7 today"),
+    ]
+    ingest_batch(factory, "feedback", ws_id, rows, atomic=True, limit=10)
+    with factory() as session, session.begin():
+        assert erase_contact(session, ws_id, "ömer@shop.example").feedback_scrubbed == 1
+        assert erase_contact(session, ws_id, "JÜRGEN-7").feedback_scrubbed == 1
+    with factory() as session:
+        stored = {e.idempotency_key: e for e in session.scalars(select(FeedbackEvent))}
+    assert stored["u1"].actor is None and stored["u2"].comment == f"Spoke with {ERASED_TOKEN} today"
+
+
 def test_ids_are_never_handed_out_again_after_an_erasure(
     factory: sessionmaker[Session], workspace: tuple[str, list[str]]
 ) -> None:

@@ -14,7 +14,7 @@ from genai.backends.fake import FakeBackend
 from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.embed import HashingEmbedder
-from genai.errors import InvalidInputError
+from genai.errors import BackendUnavailableError, InvalidInputError
 from genai.pipeline import GenerationOptions, generate_campaign
 from genai.tuning.adapters import ADAPTERS_DIR, DEFAULT_ADAPTER, find_adapter, load_adapter
 
@@ -124,3 +124,21 @@ def test_each_variant_names_the_adapter_its_request_asked_for(tmp_path: Path) ->
         assert backend.requests and all(r.adapter == asked for r in backend.requests)
         if expected:
             assert variants[0].lineage.adapter_sha256 == load_adapter(tmp_path / "brand-x").sha256
+
+
+def test_when_every_slot_is_busy_another_adapter_is_refused_not_loaded() -> None:
+    own = _Named(None)
+    made: list[str] = []
+
+    def factory(name: str) -> _Named:
+        made.append(name)
+        return _Named(name)
+
+    pool = AdapterPool(factory, max_loaded=1)
+    busy = pool._acquire("a")  # a request for "a" still running
+    with pytest.raises(BackendUnavailableError, match="adapter slots is busy"):
+        pool.generate(own, own.generate, [_request("b")])
+    assert made == ["a"] and pool.loaded() == ["a"]
+    pool._release("a")
+    assert [r.candidates[0].text for r in pool.generate(own, own.generate, [_request("b")])] == ["b"]
+    assert busy.closed and pool.loaded() == ["b"]  # the idle one made room

@@ -16,8 +16,10 @@ from feedback.models import utcnow
 from feedback.tenancy import create_workspace
 from genai.brand import BrandKit
 from genai.draft import EmailDraft
+from genai.errors import InvalidInputError
 from genai.tuning.adapters import find_adapter
 from genai.tuning.from_feedback import examples_from_approved
+from serving.adapter_scope import check_visible, is_visible, reserve_adapter, write_scope
 from serving.cli import cli
 from serving.settings import load_settings
 from tests.support.feedback import make_campaign
@@ -116,3 +118,26 @@ def test_tune_brand_with_too_little_feedback_names_the_field(tmp_path: Path) -> 
     )
     assert result.exit_code != 0
     assert "brand" in result.output and "2 accepted or edited drafts" in result.output
+
+
+def test_adapter_names_are_claimed_once_and_never_hide_a_shipped_one(tmp_path: Path) -> None:
+    assert reserve_adapter(tmp_path, "Email")[0] == "email-v3"  # email-v1 and -v2 are shipped
+    assert reserve_adapter(tmp_path, "Email")[0] == "email-v4"
+    name, folder = reserve_adapter(tmp_path, "Lumen Tea", "custom")
+    assert (name, folder) == ("custom", tmp_path / "custom") and folder.is_dir()
+    for taken in ("custom", "email-v1"):
+        with pytest.raises(InvalidInputError) as caught:
+            reserve_adapter(tmp_path, "Lumen Tea", taken)
+        assert caught.value.field == "name"
+
+
+def test_an_unfinished_adapter_is_not_ready_to_its_workspace_and_absent_to_others(tmp_path: Path) -> None:
+    name, folder = reserve_adapter(tmp_path, "Lumen Tea")
+    write_scope(folder, {"workspace_id": "w-a", "brand_id": "b", "brand": "Lumen Tea", "as_of": None})
+    with pytest.raises(InvalidInputError, match="not ready"):
+        check_visible(tmp_path, "w-a", name)
+    with pytest.raises(InvalidInputError) as other:
+        check_visible(tmp_path, "w-b", name)
+    assert other.value.message == f"no adapter named {name!r}" and str(tmp_path) not in other.value.message
+    assert is_visible(tmp_path, "w-a", name) and not is_visible(tmp_path, "w-b", name)
+    assert is_visible(tmp_path, "w-b", "email-v1") and is_visible(tmp_path, "w-b", "none")

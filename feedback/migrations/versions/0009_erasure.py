@@ -16,6 +16,7 @@ Revises: 0008
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -99,6 +100,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("workspace_id", "hmac", name=op.f("pk_erased_contacts")),
     )
     sqlite = op.get_bind().dialect.name == "sqlite"
+    if sqlite and sqlite3.sqlite_version_info < (3, 35):
+        raise ConfigurationError(
+            f"this migration needs SQLite 3.35 or later (ALTER TABLE DROP COLUMN); Python here has "
+            f"{sqlite3.sqlite_version}",
+            field="database_url",
+        )
     # SQLite adds a NOT NULL column only with a default; the rows get their value just below.
     op.add_column(
         "workspaces",
