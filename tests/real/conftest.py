@@ -12,12 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.adapters import OTHER_ADAPTER
 from tests.support.paths import REPO
 
 # Converting the embedded GGUF takes minutes: the real tier keeps it in the repo's own cache.
 MODEL_CACHE = REPO / ".cache"
-# A second shipped adapter the vLLM server loads beside the default, for requests that name it.
-OTHER_ADAPTER = "email-v2"
 
 
 @pytest.fixture

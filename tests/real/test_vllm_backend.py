@@ -14,7 +14,7 @@ from genai.draft import DRAFT_SCHEMA
 from genai.errors import BackendUnavailableError
 from genai.parse import parse_draft
 from genai.prompts import load_prompt
-from tests.real.conftest import OTHER_ADAPTER
+from tests.support.adapters import OTHER_ADAPTER
 from tests.support.paths import REPO
 
 pytestmark = pytest.mark.real
