@@ -22,7 +22,7 @@ from typing import Any
 
 from feedback.errors import NotFoundError, StateError
 from genai.tuning.adapters import ADAPTER_NAME
-from serving.adapter_scope import SCOPE_FILE, reserve_adapter, write_scope
+from serving.adapter_scope import SCOPE_FILE, read_json, reserve_adapter, write_scope
 from serving.settings import Settings
 
 __all__ = ["JOB_FILE", "LOG_FILE", "AdapterJob", "AdapterJobs"]
@@ -46,14 +46,6 @@ class AdapterJob:
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:
@@ -137,7 +129,7 @@ class AdapterJobs:
     def _finish(self, name: str, proc: subprocess.Popen[bytes]) -> None:
         code = proc.wait()
         folder = self.settings.adapters_dir / name
-        record = _read(folder / JOB_FILE)
+        record = read_json(folder / JOB_FILE)
         record.update(status="ready" if code == 0 else "failed", finished_at=_now(), exit_code=code)
         _write(folder / JOB_FILE, record)
         self._done[name].set()
@@ -157,8 +149,8 @@ class AdapterJobs:
     def status(self, workspace_id: str, name: str) -> AdapterJob:
         """The job of adapter `name`, as the workspace that started it sees it (others: not found)."""
         folder = self.settings.adapters_dir / name
-        record = _read(folder / JOB_FILE) if ADAPTER_NAME.fullmatch(name) else {}
-        owner = _read(folder / SCOPE_FILE).get("workspace_id")
+        record = read_json(folder / JOB_FILE) if ADAPTER_NAME.fullmatch(name) else {}
+        owner = read_json(folder / SCOPE_FILE).get("workspace_id")
         if not record or owner != workspace_id:
             raise NotFoundError(f"no adapter job {name!r} in this workspace", field="name")
         status = str(record.get("status", "failed"))

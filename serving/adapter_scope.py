@@ -21,6 +21,7 @@ __all__ = [
     "AdapterInfo",
     "check_visible",
     "is_visible",
+    "read_json",
     "reserve_adapter",
     "visible_adapters",
     "write_scope",
@@ -70,7 +71,8 @@ def reserve_adapter(adapters_dir: Path, brand_name: str, name: str | None = None
     raise InvalidInputError(f"no free adapter name for {brand_name!r}", field="name")
 
 
-def _json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A JSON object kept beside an adapter; {} when it is missing or not one."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -79,7 +81,7 @@ def _json(path: Path) -> dict[str, Any]:
 
 
 def _owner(folder: Path) -> str | None:
-    owner = _json(folder / SCOPE_FILE).get("workspace_id")
+    owner = read_json(folder / SCOPE_FILE).get("workspace_id")
     return owner if isinstance(owner, str) else None
 
 
@@ -131,6 +133,8 @@ def visible_adapters(adapters_dir: Path, workspace_id: str) -> list[AdapterInfo]
             except InvalidInputError:
                 continue  # not an adapter folder (an interrupted training, say)
             found.append(
-                AdapterInfo(adapter, origin, _json(folder / SCOPE_FILE), _json(folder / "training.json"))
+                AdapterInfo(
+                    adapter, origin, read_json(folder / SCOPE_FILE), read_json(folder / "training.json")
+                )
             )
     return found
