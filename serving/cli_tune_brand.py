@@ -7,12 +7,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 
+from feedback.approved import approved_drafts
+from feedback.models import Brand
+from genai.brand import BrandKit
 from genai.errors import InvalidInputError
 from genai.tuning.corpus import Example
+from genai.tuning.from_feedback import FeedbackCorpus, examples_from_approved
 from serving.settings import Settings
 
-__all__ = ["BrandCorpus", "brand_corpus"]
+__all__ = ["BrandCorpus", "approved_corpus", "brand_corpus"]
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,14 @@ def _moment(value: str | None) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
+def approved_corpus(
+    session: Session, workspace_id: str, brand: Brand, as_of: dt.datetime | None
+) -> FeedbackCorpus:
+    """The brand's approved drafts known at `as_of`, as training and held-out e-mails."""
+    kit, approved = approved_drafts(session, workspace_id, brand.id, as_of=as_of)
+    return examples_from_approved(BrandKit.from_dict({"name": brand.name, **kit}), approved)
+
+
 def brand_corpus(
     settings: Settings,
     workspace: str,
@@ -45,12 +58,8 @@ def brand_corpus(
 ) -> BrandCorpus:
     """The brand's training and held-out e-mails, and whose they are; too few approved drafts is an
     error naming the field."""
-    from feedback.approved import approved_drafts
     from feedback.db import session_factory, upgrade
-    from feedback.models import Brand
     from feedback.tenancy import get_workspace_by_name
-    from genai.brand import BrandKit
-    from genai.tuning.from_feedback import examples_from_approved
 
     moment = _moment(as_of)
     engine = settings.make_engine()
@@ -65,11 +74,10 @@ def brand_corpus(
             )
             if found is None:
                 raise InvalidInputError(f"no brand {brand!r} in workspace {workspace!r}", field="brand")
-            kit, approved = approved_drafts(session, workspace_id, found.id, as_of=moment)
+            corpus = approved_corpus(session, workspace_id, found, moment)
             brand_name, brand_id = found.name, found.id
     finally:
         engine.dispose()
-    corpus = examples_from_approved(BrandKit.from_dict({"name": brand_name, **kit}), approved)
     for variant_id, reason in corpus.skipped.items():
         say(f"left out variant {variant_id}: {reason}")
     corpus.require(min_drafts, brand_name, "brand")

@@ -7,14 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from feedback.approved import approved_drafts
 from feedback.models import Brand
 from feedback.tenancy import get_in_workspace, get_workspace
-from genai.brand import BrandKit
 from genai.errors import InvalidInputError
-from genai.tuning.from_feedback import MIN_APPROVED, examples_from_approved
+from genai.tuning.from_feedback import MIN_APPROVED
 from serving.adapter_jobs import AdapterJobs
 from serving.adapter_scope import visible_adapters
+from serving.cli_tune_brand import approved_corpus
 from serving.deps import Analyst, Reader, RuntimeDep, SessionDep
 from serving.routes import COMMON_ERRORS, errors
 from serving.runtime import Runtime
@@ -73,9 +72,8 @@ def train_adapter(
     with session.begin():
         brand = get_in_workspace(session, Brand, key.workspace_id, body.brand_id)
         workspace_name = get_workspace(session, key.workspace_id).name
-        kit, approved = approved_drafts(session, key.workspace_id, brand.id, as_of=body.as_of)
+        corpus = approved_corpus(session, key.workspace_id, brand, body.as_of)
         brand_name = brand.name
-    corpus = examples_from_approved(BrandKit.from_dict({"name": brand_name, **kit}), approved)
     corpus.require(MIN_APPROVED, brand_name, "brand_id")
     job = _jobs(runtime).start(
         workspace_id=key.workspace_id,

@@ -104,6 +104,22 @@ def test_a_bad_training_time_names_the_field(api: httpx.Client, as_of: str) -> N
     assert response.status_code == 422 and response.json()["error"]["field"].endswith("as_of")
 
 
+def _judge(api: httpx.Client, chosen: list[tuple[str, list[str]]], good: str) -> None:
+    """Accept every variant the arm `good` wrote and reject the others'."""
+    at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
+    events = [
+        {
+            "idempotency_key": vid,
+            "variant_id": vid,
+            "kind": "accept" if arm == good else "reject",
+            "event_time": at,
+        }
+        for arm, ids in chosen
+        for vid in ids
+    ]
+    assert api.post("/v1/feedback/batch", json={"events": events}).json()["accepted"] == len(events)
+
+
 @pytest.fixture
 def bandit_server(tmp_path: Path) -> Iterator[LiveServer]:
     """A server with prompt versions 2 and 3 live at once."""
@@ -133,18 +149,7 @@ def test_with_several_prompt_versions_live_each_generation_logs_its_arm_and_prop
             assert {v["lineage"]["prompt_version"] for v in variants} == {arm["arm"]}
             chosen.append((arm["arm"], variant_ids(generation)))
         # the marketer accepts every variant of prompt 3 and rejects every one of prompt 2
-        at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-        events = [
-            {
-                "idempotency_key": vid,
-                "variant_id": vid,
-                "kind": "accept" if arm == "3" else "reject",
-                "event_time": at,
-            }
-            for arm, ids in chosen
-            for vid in ids
-        ]
-        assert api.post("/v1/feedback/batch", json={"events": events}).json()["accepted"] == len(events)
+        _judge(api, chosen, good="3")
         arms = {a["arm"]: a for a in api.get("/v1/prompt-arms").json()}
     assert set(arms) == {"2", "3"} and all(a["live"] for a in arms.values())
     assert sum(a["generations"] for a in arms.values()) == 6
@@ -203,18 +208,7 @@ def test_with_several_adapters_live_each_generation_logs_its_adapter_and_propens
         ).json()
         assert explicit["stats"]["adapter_arm"] is None
         assert {v["lineage"]["adapter"] for vs in explicit["variants"].values() for v in vs} == {None}
-        at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-        events = [
-            {
-                "idempotency_key": vid,
-                "variant_id": vid,
-                "kind": "accept" if arm == "email-v2" else "reject",
-                "event_time": at,
-            }
-            for arm, ids in chosen
-            for vid in ids
-        ]
-        assert api.post("/v1/feedback/batch", json={"events": events}).json()["accepted"] == len(events)
+        _judge(api, chosen, good="email-v2")
         arms = {a["arm"]: a for a in api.get("/v1/adapter-arms").json()}
     assert {"email-v1", "email-v2"} <= set(arms) and arms["email-v1"]["live"] and arms["email-v2"]["live"]
     assert sum(a["generations"] for a in arms.values()) == 6
