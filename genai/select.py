@@ -7,7 +7,9 @@ Score = voice similarity (cosine of the draft to the brand's description and voi
 marketers' verdicts, `genai.reward`), when one is given
 - 0.05 for each gate warning. A draft with a warning never outranks a clean one: drafts are
 ordered clean first, then by score. Near-duplicates are drafts whose embedding has cosine
-similarity >= `dup_threshold` with a better-ranked draft already kept.
+similarity >= `dup_threshold` with a better-ranked draft already kept, or whose subject is
+that draft's subject in other words (`SAME_SUBJECT` of their words shared): variants are there
+to be tested against each other, and the subject is what a test compares first.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from genai.campaign import GateResult
 from genai.draft import EmailDraft
 from genai.embed import Embedder, cosine_matrix
 from genai.gates import coverage
+from genai.gates.text import word_tokens
 from genai.reward import RewardScorer
 
 __all__ = [
@@ -33,6 +36,7 @@ __all__ = [
 ]
 
 WARNING_PENALTY = 0.05
+SAME_SUBJECT = 0.8  # share of words (Jaccard) past which two subjects are one
 COVERAGE_WEIGHT = 0.3
 FLUENCY_WEIGHT = 0.1
 
@@ -52,6 +56,11 @@ class Scored:
     warned: bool = False
     trimmed: list[str] = field(default_factory=list)  # body sentences dropped before gating, and why
     reward: float | None = None  # the reward model's chance of acceptance, when one ranked it
+
+
+def _same_subject(a: str, b: str) -> bool:
+    left, right = set(word_tokens(a)), set(word_tokens(b))
+    return bool(left | right) and len(left & right) / len(left | right) >= SAME_SUBJECT
 
 
 def brand_reference_text(brand: BrandKit) -> str:
@@ -121,10 +130,15 @@ def select_drafts(
     kept: list[int] = []
     for i in order:
         twin = next((k for k in kept if pairwise[i, k] >= dup_threshold), None)
+        subject = passing[i].draft.subject
+        same = next((k for k in kept if _same_subject(subject, passing[k].draft.subject)), None)
         if twin is not None:
             passing[
                 i
             ].dropped = f"near-duplicate of candidate {passing[twin].index} (cosine {pairwise[i, twin]:.2f})"
+            dropped.append(passing[i])
+        elif same is not None:
+            passing[i].dropped = f"the subject of candidate {passing[same].index} in other words"
             dropped.append(passing[i])
         elif len(kept) < n:
             kept.append(i)

@@ -16,8 +16,13 @@ hours, so it takes longer to light than it does to smell"; "Every candle is hand
 batches, so every single one is from the same plant"). The main clause usually states the fact
 the model was given; what follows is a consequence it made up.
 
-A draft whose body would keep fewer than `MIN_BODY_CHARS` characters keeps its body as it is,
-for the gates to block.
+A body sentence, or a clause of one, that says nothing the brand kit or the brief gives goes too
+(`genai.gates.anchoring`): it is where a small model makes things up ("and the bottles are often too
+small to keep all of them"), and the same goes for a preheader or a headline, which are then
+written from the brief.
+
+A draft whose body would keep fewer than `MIN_BODY_CHARS` characters, the closing offer paragraph
+counted, keeps its body as it is, for the gates to block or warn on.
 
 The preheader is one sentence the model often runs past its room with, or fills with a fact said
 wrongly. When it is unfinished, over `PREHEADER_MAX` characters, or states a fact the brand kit
@@ -43,7 +48,9 @@ from itertools import pairwise
 from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
+from genai.gates.anchoring import INSTRUCTIONS, Anchors, clauses
 from genai.gates.binding import fact_tokens, unbound
+from genai.gates.form import MIN_BODY_CHARS
 from genai.gates.grounding import ungrounded
 from genai.gates.text import shared_runs, word_tokens
 from genai.sentences import finished, sentences
@@ -59,13 +66,13 @@ __all__ = [
 ]
 
 NEAR_DUPLICATE = 0.7  # share of content words two sentences have in common (Jaccard)
+SAID_AGAIN = 0.8  # share of a later clause's words already said, past which it says nothing new
 _MIN_WORDS = 3  # words of 3+ letters a sentence needs before it can be a near-duplicate
 MIN_CLAUSE = 30  # the main clause kept must be at least this long, or the sentence stays whole
 PREHEADER_MIN = 40  # the preheader_length gate warns under this
 PREHEADER_MAX = 110  # the inbox shows about this much; the preheader_length gate warns past it
 HEADLINE_LENGTH = (10, 60)  # the corpus's headline lengths
 SAME_LINE = 0.8  # share of words (Jaccard) past which a headline says the subject again
-MIN_BODY_CHARS = 100  # a body trimmed below this is too thin to send: the draft goes to the gates whole
 
 
 def _words(sentence: str) -> set[str]:
@@ -82,6 +89,36 @@ def _main_clause(sentence: str) -> str:
         return sentence
     main = sentence[: match.start()] + "."
     return main if finished(main) else sentence
+
+
+def _anchored_part(
+    sentence: str,
+    anchors: Anchors,
+    said: set[tuple[str, str]] | None = None,
+    kept: list[set[str]] | None = None,
+) -> tuple[str | None, str | None]:
+    """`sentence` cut back before its first clause that says nothing the brand kit or the brief
+    gives, or only what was said before it (facts in `said`, words of the `kept` sentences or of
+    its own earlier clauses), and why; None and why when the first clause is such a one."""
+    if anchors.why_loose(sentence) == INSTRUCTIONS:
+        return None, INSTRUCTIONS
+    facts = set(said or ())
+    words = set().union(*(kept or []))
+    for i, (at, clause) in enumerate(clauses(sentence)):
+        loose = anchors.why_loose(clause)
+        clause_facts = {(t.kind, t.value) for t in fact_tokens(clause)}
+        clause_words = _words(clause)
+        if i > 0 and loose is None:
+            if clause_facts and clause_facts <= facts:
+                loose = "repeats a fact already stated"
+            elif len(clause_words) >= 2 and len(clause_words & words) >= SAID_AGAIN * len(clause_words):
+                loose = "says again what was said"
+        if loose is not None:
+            cut = sentence[:at].rstrip(" ,;:") + "."
+            return (cut, loose) if i > 0 and finished(cut) else (None, loose)
+        facts |= clause_facts
+        words |= clause_words
+    return sentence, None
 
 
 def _why_drop(
@@ -196,7 +233,7 @@ def compose_headline(brief: Brief, subject: str) -> str | None:
     return None
 
 
-def _preheader_problem(preheader: str, brief: Brief, brand: BrandKit) -> str | None:
+def _preheader_problem(preheader: str, brief: Brief, brand: BrandKit, anchors: Anchors) -> str | None:
     text = preheader.strip()
     if not finished(text) or any(not finished(s) for s in sentences(text)):
         return "is unfinished"
@@ -205,12 +242,17 @@ def _preheader_problem(preheader: str, brief: Brief, brand: BrandKit) -> str | N
     wrong = ungrounded(text, brief, brand) + unbound(text, brief, brand)
     if wrong:
         return "states " + ", ".join(repr(w) for w in wrong) + " wrongly"
+    for sentence in sentences(text):
+        loose = anchors.why_loose(sentence)
+        if loose is not None:
+            return loose
     return None
 
 
 def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailDraft, list[str]]:
     """The draft without the body sentences it cannot stand behind, with a preheader it can, and what
     was dropped or rewritten and why."""
+    anchors = Anchors(brief, brand)
     said: set[tuple[str, str]] = set()
     kept_words: list[set[str]] = []
     body: list[str] = []
@@ -221,6 +263,13 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
             sentence = _main_clause(written)
             if sentence != written:
                 dropped.append(f"{written!r}: cut back to its main clause")
+            anchored, loose = _anchored_part(sentence, anchors, said, kept_words)
+            if anchored is None:
+                dropped.append(f"{sentence!r}: {loose}")
+                continue
+            if loose is not None:
+                dropped.append(f"{sentence!r}: cut back before a clause that {loose}")
+                sentence = anchored
             reason = _why_drop(sentence, brief, brand, said, kept_words)
             if reason is not None:
                 dropped.append(f"{sentence!r}: {reason}")
@@ -230,13 +279,17 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
             kept_words.append(_words(sentence))
         if kept:
             body.append(" ".join(kept))
-    if sum(len(p) for p in body) < MIN_BODY_CHARS:
+    closing_room = len(offer_paragraph(brief, draft.headline, body) or "")
+    if sum(len(p) for p in body) + closing_room < MIN_BODY_CHARS:
         body, dropped = list(draft.body), []
+    why_headline = anchors.why_loose(draft.headline)
     if _same_line(draft.headline, draft.subject):
+        why_headline = "says the subject again"
+    if why_headline is not None:
         headline = compose_headline(brief, draft.subject)
         if headline is not None:
             dropped.append(
-                f"headline {draft.headline!r} says the subject again: written from the brief as {headline!r}"
+                f"headline {draft.headline!r} {why_headline}: written from the brief as {headline!r}"
             )
             draft = replace(draft, headline=headline)
     closing = offer_paragraph(brief, draft.headline, body)
@@ -245,8 +298,9 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
     if closing is not None:
         body.append(closing)
         dropped.append(f"the opened e-mail did not state the offer: added {closing!r} from the brief")
-    problem = _preheader_problem(draft.preheader, brief, brand)
+    problem = _preheader_problem(draft.preheader, brief, brand, anchors)
     main = _main_clause(draft.preheader.strip())
+    main = _anchored_part(main, anchors)[0] or main
     if problem is None and main != draft.preheader.strip():
         if len(main) >= PREHEADER_MIN:
             dropped.append(f"preheader {draft.preheader!r}: cut back to its main clause")

@@ -9,6 +9,7 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
 - subject_length: warn past 60 characters, block past 100 (surrounding spaces ignored,
   merge tags counted as written).
 - preheader_length: warn outside 40..110 characters.
+- body_length: warn on a body under 100 characters: too thin to send as it is.
 - all_caps: words of 2+ letters, merge tags, links, common acronyms and the brand's own
   upper-case words left out. Warn when more than 30% of the words of subject, headline and
   body are in capitals (with at least 5 words), or when more than half of the subject's words
@@ -36,6 +37,8 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
 - grounding, audience_label, brief_rules: see `genai.gates.grounding`.
 - fact_binding: see `genai.gates.binding`: each number and date is said of what its source
   says it of.
+- anchoring: see `genai.gates.anchoring`: warn on a preheader or body sentence that says nothing
+  the brand kit or the brief gives, block on one that speaks of the brief's instructions.
 - links, contact_details: links and e-mail addresses are matched after their disguises are undone
   (fullwidth letters, look-alike dots, invisible characters, `hxxp`, `evil[.]com`; see
   `genai.links`), and hosts compare in their IDNA form.
@@ -52,7 +55,7 @@ from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.campaign import GateResult
 from genai.draft import EmailDraft
-from genai.gates import binding, echo, form, grounding, links, merge_tags, offers, repetition, spam
+from genai.gates import anchoring, binding, echo, form, grounding, links, merge_tags, offers, repetition, spam
 from genai.gates.base import Check, Finding, Gate, Severity
 from genai.gates.grounding import coverage, ungrounded
 from genai.gates.spam import SPAM_PHRASES
@@ -82,6 +85,7 @@ GATES: tuple[Gate, ...] = (
     *offers.GATES,
     *grounding.GATES,
     *binding.GATES,
+    *anchoring.GATES,
 )
 
 

@@ -43,6 +43,16 @@ def _check_preheader_length(draft: EmailDraft, brief: Brief, brand: BrandKit) ->
     return [Finding("warn", message, [f"{size} characters", draft.preheader])]
 
 
+MIN_BODY_CHARS = 100  # a body shorter than this is too thin to send as it is
+
+
+def _check_body_length(draft: EmailDraft, brief: Brief, brand: BrandKit) -> list[Finding]:
+    size = sum(len(p.strip()) for p in draft.body)
+    if size >= MIN_BODY_CHARS or not draft.body:  # an empty body is empty_fields' to block
+        return []
+    return [Finding("warn", f"the body is {size} characters, under {MIN_BODY_CHARS}", draft.body)]
+
+
 _CAPS_WARN_RATIO = 0.3
 _CAPS_MIN_WORDS = 5
 _CAPS_SUBJECT_BLOCK_WORDS = 4
@@ -160,6 +170,7 @@ GATES: tuple[Gate, ...] = (
         _check_subject_length,
     ),
     Gate("preheader_length", "warn", "preheader of 40 to 110 characters", _check_preheader_length),
+    Gate("body_length", "warn", f"a body of {MIN_BODY_CHARS} characters or more", _check_body_length),
     Gate("all_caps", "block", "not shouting in capitals", _check_all_caps),
     Gate(
         "excess_punctuation",

@@ -165,7 +165,9 @@ def check(example: Example) -> list[str]:
     if example.occasion not in OCCASIONS:
         problems.append(f"occasion {example.occasion!r} is not one of {', '.join(OCCASIONS)}")
     for gate in run_gates(draft, example.brief, example.brand):
-        if not gate.passed:
+        # a hand-written sentence that hangs on nothing the brief gives is a writer's warmth, not a
+        # small model's invention: the anchoring gate only warns of it; its block still counts
+        if not gate.passed and not (gate.gate_id == "anchoring" and gate.severity == "warn"):
             problems.append(f"gate {gate.gate_id} ({gate.severity}): {gate.message}; {gate.evidence}")
     return problems
 

@@ -4,8 +4,8 @@ Each draft a marketer accepted is a target as it was written; each one they edit
 edit arrives as the editor writes it, one field a line: subject, preheader, headline, the body's
 paragraphs, the CTA label (`serving/webapp`'s editor, and `EmailDraft.full_text`); an edit in any
 other shape is left out, with the reason, rather than guessed at. The CTA URL stays the brief's.
-Requests are split, not drafts, so no brief is in both splits: every fifth request (by a stable
-hash of its id) is held out for the evaluation loss.
+Requests are split, not drafts, so no brief is in both splits: about every fifth request (by a
+stable hash of its id; at least one, never all) is held out for the evaluation loss.
 """
 
 from __future__ import annotations
@@ -80,8 +80,18 @@ def _edited(original: EmailDraft, text: str) -> EmailDraft | None:
     )
 
 
-def _held_out(request_id: str) -> bool:
-    return hashlib.sha256(request_id.encode()).digest()[0] % 5 == 0
+def _hash(request_id: str) -> bytes:
+    return hashlib.sha256(request_id.encode()).digest()
+
+
+def _held_requests(requests: Sequence[str]) -> set[str]:
+    """About one request in five, chosen by a stable hash; at least one and never all."""
+    if len(requests) < 2:
+        return set()
+    ranked = sorted(requests, key=_hash)
+    chosen = [r for r in ranked if _hash(r)[0] % 5 == 0]
+    most = max(1, len(requests) // 5)
+    return set(chosen[:most] or ranked[:1])
 
 
 def examples_from_approved(kit: BrandKit, approved: Sequence[Approved]) -> FeedbackCorpus:
@@ -113,10 +123,7 @@ def examples_from_approved(kit: BrandKit, approved: Sequence[Approved]) -> Feedb
             source=f"feedback: variant {item.variant_id}",
         )
         made.append((item.request_id, example))
-    held = {request for request, _ in made if _held_out(request)}
-    requests = list(dict.fromkeys(request for request, _ in made))
-    if not held and len(requests) > 1:
-        held = {requests[-1]}  # a loss to report however few requests there are
+    held = _held_requests(list(dict.fromkeys(request for request, _ in made)))
     train = [ex for request, ex in made if request not in held]
     held_out = [dataclasses.replace(ex, split="eval") for request, ex in made if request in held]
     return FeedbackCorpus(train=train, held_out=held_out, skipped=skipped)

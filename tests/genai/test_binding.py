@@ -171,7 +171,7 @@ def test_a_run_on_sentence_is_cut_back_to_its_main_clause(brief: Brief, brand: B
     draft = EmailDraft(
         subject="Holiday candles, 20% off",
         preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
-        headline="20% off, hand-poured for the holidays",
+        headline="Hand-poured for the holidays",
         body=[
             "Every candle is hand-poured in small batches, so it's a good idea to keep a few in a dark, "
             "warm place for longer than you thought. Short ones stay, so they do.",
@@ -182,11 +182,14 @@ def test_a_run_on_sentence_is_cut_back_to_its_main_clause(brief: Brief, brand: B
         cta_url=CTA,
     )
     trimmed, notes = trim_draft(draft, brief, brand)
+    # what is left is short, and the opened e-mail must state the offer: it closes with it
     assert trimmed.body == [
-        "Every candle is hand-poured in small batches. Short ones stay, so they do.",
+        "Every candle is hand-poured in small batches.",
         "Every candle burns for about 50 hours.",
+        "20% off all candles. The sale runs until Sunday 13 December.",
     ]
     assert sum("cut back to its main clause" in n for n in notes) == 2
+    assert any("'Short ones stay, so they do.': says nothing the brand kit" in n for n in notes)
 
 
 def test_a_preheader_cut_off_or_wrong_is_written_from_the_brief(brief: Brief, brand: BrandKit) -> None:
@@ -268,7 +271,7 @@ def test_a_made_up_consequence_is_cut_however_short_the_sentence(brief: Brief, b
     draft = EmailDraft(
         subject="Holiday candles, 20% off",
         preheader="Take 20% off every candle until Sunday 13 December, hand-poured in small batches.",
-        headline="20% off, hand-poured for the holidays",
+        headline="Hand-poured for the holidays",
         body=[
             "Every candle burns for about 50 hours, so it takes longer to light than it does to smell. "
             "We pour them, so they last.",
@@ -278,12 +281,15 @@ def test_a_made_up_consequence_is_cut_however_short_the_sentence(brief: Brief, b
         cta_url=CTA,
     )
     trimmed, notes = trim_draft(draft, brief, brand)
-    # a main clause under 30 characters is not a sentence on its own: that one stays whole
+    # a main clause under 30 characters stays whole as a sentence, and goes whole when it hangs on
+    # nothing the brand or the brief said
     assert trimmed.body == [
-        "Every candle burns for about 50 hours. We pour them, so they last.",
+        "Every candle burns for about 50 hours.",
         "Every candle is hand-poured in small batches.",
+        "20% off all candles. The sale runs until Sunday 13 December.",
     ]
     assert sum("cut back to its main clause" in n for n in notes) == 2
+    assert any("'We pour them, so they last.': says nothing" in n for n in notes)
 
 
 def test_a_headline_that_says_the_subject_again_is_written_from_the_brief(
@@ -311,9 +317,14 @@ def test_a_headline_that_says_the_subject_again_is_written_from_the_brief(
     # a subject that already states the offer gets the goal as headline
     draft = replace(draft, subject="20% off all candles", headline="20% off all candles!")
     assert trim_draft(draft, brief, brand)[0].headline == "Holiday sale on hand-poured candles"
-    # a headline of its own stays
+    # a headline of its own stays when it hangs on the brand or the brief; one that does not is
+    # written from the brief
+    draft = replace(draft, headline="Soy candles for the holidays")
+    assert trim_draft(draft, brief, brand)[0].headline == "Soy candles for the holidays"
     draft = replace(draft, headline="Light one tonight")
-    assert trim_draft(draft, brief, brand)[0].headline == "Light one tonight"
+    trimmed, notes = trim_draft(draft, brief, brand)
+    assert trimmed.headline == "Holiday sale on hand-poured candles"
+    assert any("'Light one tonight' says nothing the brand kit or the brief gives" in n for n in notes)
 
 
 def test_a_run_on_preheader_is_cut_back_or_written_from_the_brief(brief: Brief, brand: BrandKit) -> None:
@@ -336,6 +347,11 @@ def test_a_run_on_preheader_is_cut_back_or_written_from_the_brief(brief: Brief, 
     draft = replace(
         draft, preheader="Every candle we pour burns for ages, so it takes longer to light than to smell."
     )
+    trimmed, notes = trim_draft(draft, brief, brand)
+    assert trimmed.preheader.startswith("20% off all candles.")
+    assert any("says nothing the brand kit or the brief gives: written from the brief" in n for n in notes)
+    # an anchored main clause too short for the inbox line: the line is written from the brief too
+    draft = replace(draft, preheader="Soy candles for you, so it takes longer to light than to smell.")
     trimmed, notes = trim_draft(draft, brief, brand)
     assert trimmed.preheader.startswith("20% off all candles.")
     assert any("too short to stand alone" in n for n in notes)

@@ -86,6 +86,7 @@ def test_registry_lists_every_gate_once_with_severity_and_description() -> None:
     assert ids == [
         "subject_length",
         "preheader_length",
+        "body_length",
         "all_caps",
         "excess_punctuation",
         "empty_fields",
@@ -101,6 +102,7 @@ def test_registry_lists_every_gate_once_with_severity_and_description() -> None:
         "audience_label",
         "brief_rules",
         "fact_binding",
+        "anchoring",
     ]
     assert all(g.severity in ("block", "warn") and g.description for g in GATES)
 

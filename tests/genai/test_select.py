@@ -54,3 +54,21 @@ def test_brief_coverage_and_fluency_raise_the_score() -> None:
     select_drafts([fluent, halting], BRAND, HashingEmbedder(), 2, 1.01, brief=BRIEF)
     assert fluent.score > halting.score
     assert "fluency -0.20" in (fluent.reasons or [])
+
+
+def test_two_variants_never_share_a_subject_however_different_their_bodies() -> None:
+    first = scored(0, DRAFT, PASS)
+    same = scored(
+        1,
+        replace(
+            DRAFT,
+            subject="20% off: holiday candles",
+            body=["Every wick is cotton and every jar is glass.", "Light one on the longest night."],
+        ),
+        PASS,
+    )
+    other = scored(2, replace(DRAFT, subject="Slow evenings, poured by hand"), PASS)
+    kept, dropped = select_drafts([first, same, other], BRAND, HashingEmbedder(), 2, 1.01, brief=BRIEF)
+    assert {k.index for k in kept} == {0, 2} or {k.index for k in kept} == {1, 2}
+    loser = next(d for d in dropped if d.index in (0, 1))
+    assert loser.dropped is not None and "subject of candidate" in loser.dropped

@@ -141,3 +141,17 @@ def test_an_unfinished_adapter_is_not_ready_to_its_workspace_and_absent_to_other
     assert other.value.message == f"no adapter named {name!r}" and str(tmp_path) not in other.value.message
     assert is_visible(tmp_path, "w-a", name) and not is_visible(tmp_path, "w-b", name)
     assert is_visible(tmp_path, "w-b", "email-v1") and is_visible(tmp_path, "w-b", "none")
+
+
+def test_the_held_out_requests_are_about_one_in_five_never_none_and_never_all() -> None:
+    import uuid
+
+    from genai.tuning.from_feedback import _held_requests
+
+    for n in (2, 3, 5, 11, 40):
+        for _ in range(50):
+            requests = [str(uuid.uuid4()) for _ in range(n)]
+            held = _held_requests(requests)
+            assert 1 <= len(held) <= max(1, n // 5) and held < set(requests)
+            assert _held_requests(list(reversed(requests))) == held
+    assert _held_requests(["only"]) == set()

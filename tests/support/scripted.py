@@ -26,20 +26,20 @@ GOOD: list[dict[str, Any]] = [
     },
     {
         "subject": "Gifts that glow, now 20% off",
-        "preheader": "Wrapped presents, quiet mornings and a flicker of vanilla: find yours today.",
+        "preheader": "Wrapped presents and soy candles with a flicker of vanilla for quiet mornings.",
         "headline": "Presents people actually use",
         "body": [
-            "Choose tins, jars or tapers for friends, neighbours and teachers.",
-            "Every order ships in recyclable boxes; take 20% off gifts this season.",
+            "Choose small-batch candles in tins, jars or tapers for friends and teachers.",
+            "Take 20% off gifts this season, wrapped in recyclable boxes.",
         ],
         "cta_label": "Find a gift",
     },
     {
         "subject": "Cosy nights start with 20% off",
-        "preheader": "Blankets, books and beeswax blends make slow evenings feel special again.",
+        "preheader": "Blankets, books and cosy evenings by soy candlelight feel special again.",
         "headline": "Made for slow evenings",
         "body": [
-            "Curl up beside pine, clove and orange peel while frost gathers outside.",
+            "Curl up beside pine, clove and orange peel on slow evenings while frost gathers.",
             "Members enjoy 20% off throughout the festive season across our collection.",
         ],
         "cta_label": "Browse scents",
@@ -49,27 +49,27 @@ GOOD: list[dict[str, Any]] = [
         "preheader": "Each jar poured by hand in tiny runs, so stock goes quickly this month.",
         "headline": "Poured by hand, in tiny runs",
         "body": [
-            "Our maker pours each wick by hand, trimming, curing and labelling every jar.",
+            "Our maker trims, cures and labels every jar of small-batch candles by hand.",
             "Grab 20% off limited editions like Fireside Smoke and Spiced Pear today.",
         ],
         "cta_label": "See editions",
     },
     {
         "subject": "Light the table: 20% off centrepieces",
-        "preheader": "Tall tapers and low pillars for dinners, parties and family gatherings.",
+        "preheader": "Tall tapers and low pillars, hand-poured candles for dinners and family gatherings.",
         "headline": "Set a glowing table",
         "body": [
-            "Pair ivory tapers with brass holders for elegant dinner parties.",
-            "Pillars stay dripless for hours; get 20% off table settings now.",
+            "Pair ivory soy candles with brass holders for elegant dinner parties.",
+            "Get 20% off table settings now, with pillars that stay dripless for hours.",
         ],
         "cta_label": "Dress the table",
     },
     {
         "subject": "Rest easy: lavender candles 20% off",
-        "preheader": "Calming lavender, chamomile and sandalwood blends help you unwind at night.",
+        "preheader": "Calming lavender soy candles help you unwind on slow evenings.",
         "headline": "Breathe out, slow down",
         "body": [
-            "Bedtime rituals feel gentler with soft lavender drifting through quiet rooms.",
+            "Bedtime rituals feel gentler with hand-poured candles drifting lavender through quiet rooms.",
             "Sleep blends carry 20% off, perfect for stockings or your nightstand.",
         ],
         "cta_label": "Unwind slowly",
@@ -93,7 +93,7 @@ def blocked(i: int) -> str:
 def warned(i: int) -> str:
     """A good draft with one spam trigger: it passes every blocking gate and warns."""
     draft = dict(GOOD[i % len(GOOD)])
-    draft["body"] = [draft["body"][0], draft["body"][1] + " A real bargain."]
+    draft["body"] = [draft["body"][0], draft["body"][1] + " Soy candles this good are a real bargain."]
     return json.dumps(draft)
 
 
