@@ -48,10 +48,11 @@ from itertools import pairwise
 from genai.brand import BrandKit
 from genai.brief import Brief
 from genai.draft import EmailDraft
-from genai.gates.anchoring import INSTRUCTIONS, Anchors, clauses
+from genai.gates.anchoring import INSTRUCTIONS, Anchors, clauses, is_task
 from genai.gates.binding import fact_tokens, unbound
 from genai.gates.form import MIN_BODY_CHARS
 from genai.gates.grounding import ungrounded
+from genai.gates.offers import unbound_free
 from genai.gates.text import shared_runs, word_tokens
 from genai.sentences import finished, sentences
 
@@ -132,6 +133,8 @@ def _why_drop(
     loose = unbound(sentence, brief, brand)
     if loose:
         return "says " + ", ".join(repr(w) for w in loose) + " of something its source does not"
+    if unbound_free(sentence, brief, brand):
+        return "promises something free that the brief does not offer"
     facts = {(t.kind, t.value) for t in fact_tokens(sentence)}
     if facts and facts <= said:
         return "repeats a fact already stated"
@@ -196,26 +199,30 @@ def offer_paragraph(brief: Brief, headline: str, body: list[str]) -> str | None:
     return f"{_as_sentence(brief.offer)} {fresh[0]}" if fresh else _as_sentence(brief.offer)
 
 
-def compose_preheader(brief: Brief, body: list[str]) -> str:
+def compose_preheader(brief: Brief, body: list[str], brand: BrandKit | None = None) -> str:
     """The brief's offer and the first of its facts the body does not state, as one inbox line.
 
     What the body already states is left to the body (the reader would see it twice: the offer
     too, when the body states it); the line is kept to `PREHEADER_MAX` characters and shares no
-    run of 8 words with the body, and falls back to the offer, then the goal.
+    run of 8 words with the body, and falls back to the offer, then the goal (unless it is written
+    as the marketer's task: "Invite people to ..."), then the brand's tagline.
     """
-    full_offer, goal = _as_sentence(brief.offer), _as_sentence(brief.goal)
+    full_offer = _as_sentence(brief.offer)
+    goal = "" if is_task(brief.goal) else _as_sentence(brief.goal)
+    tagline = _as_sentence(brand.tagline or "") if brand is not None else ""
     offer = "" if _states_offer(brief, body) else full_offer
     fresh = _unstated_facts(brief, body)
     lines = [f"{offer} {fact}".strip() for fact in fresh]
     lines += [f"{offer} {a} {b}".strip() for a, b in pairwise(fresh)]
     # the body says it all: the inbox line is the offer (said again, as inboxes do) and the goal
     lines += [f"{full_offer} {fact}".strip() for fact in fresh]
-    lines += [f"{full_offer} {goal}".strip(), offer, full_offer, goal]
+    lines += [f"{full_offer} {goal}".strip(), offer, full_offer, goal, f"{full_offer} {tagline}".strip()]
+    lines += [tagline, *(_as_sentence(f) for f in brief.facts)]
     fitting = [line for line in lines if line and len(line) <= PREHEADER_MAX and not _echoes(line, body)]
     # a line of PREHEADER_MIN characters or more fills the inbox's preview; a shorter one will do
     for line in [*(x for x in fitting if len(x) >= PREHEADER_MIN), *fitting]:
         return line
-    return goal[:PREHEADER_MAX]
+    return (full_offer or goal or tagline or _as_sentence(brief.goal))[:PREHEADER_MAX]
 
 
 def _same_line(a: str, b: str) -> bool:
@@ -223,10 +230,13 @@ def _same_line(a: str, b: str) -> bool:
     return bool(left | right) and len(left & right) / len(left | right) >= SAME_LINE
 
 
-def compose_headline(brief: Brief, subject: str) -> str | None:
-    """A headline from the brief that does not say the subject again: its offer, else its goal,
-    as a phrase of headline length; None when neither will do."""
-    for line in (brief.offer, brief.goal):
+def compose_headline(brief: Brief, subject: str, brand: BrandKit | None = None) -> str | None:
+    """A headline from the brief that does not say the subject again: its offer, else its goal
+    (unless it is written as the marketer's task), else the brand's tagline, as a phrase of
+    headline length; None when none will do."""
+    goal = "" if is_task(brief.goal) else brief.goal
+    tagline = brand.tagline or "" if brand is not None else ""
+    for line in (brief.offer, goal, tagline):
         line = line.strip().rstrip(".")
         if HEADLINE_LENGTH[0] <= len(line) <= HEADLINE_LENGTH[1] and not _same_line(line, subject):
             return line[0].upper() + line[1:]
@@ -286,7 +296,7 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
     if _same_line(draft.headline, draft.subject):
         why_headline = "says the subject again"
     if why_headline is not None:
-        headline = compose_headline(brief, draft.subject)
+        headline = compose_headline(brief, draft.subject, brand)
         if headline is not None:
             dropped.append(
                 f"headline {draft.headline!r} {why_headline}: written from the brief as {headline!r}"
@@ -310,7 +320,7 @@ def trim_draft(draft: EmailDraft, brief: Brief, brand: BrandKit) -> tuple[EmailD
     if problem is None and _echoes(draft.preheader, body):
         problem = "says again what the body says"
     if problem is not None:
-        preheader = compose_preheader(brief, body)
+        preheader = compose_preheader(brief, body, brand)
         dropped.append(f"preheader {draft.preheader!r} {problem}: written from the brief as {preheader!r}")
         return replace(draft, preheader=preheader, body=body), dropped
     if not dropped:

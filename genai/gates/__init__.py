@@ -31,7 +31,9 @@ Thresholds, chosen to be strict on what mail filters and readers punish and leni
 - offer_consistency: percentages count as offers only next to discount words ("off", "save",
   "up to"...), so "100% soy wax" is not an offer; currency amounts compare by value, not symbol.
   Discounts must come from the brief (offer, goal or constraints); plain prices may also be the
-  brand's product prices; "free shipping" and "buy one get one" must be in the brief's words.
+  brand's product prices; "free shipping" and "buy one get one" must be in the brief's words, and
+  a clause that says something is free must name a thing the brief gives free ("Any rug ordered
+  by 30 June is free" is blocked when the brief gives a free cushion cover with any rug).
 - merge_tags: conditions name a known field only (`*|IF:FNAME|*`); comparisons such as
   `*|IF:FNAME=Ann|*` are refused, as they are not among the known forms.
 - grounding, audience_label, brief_rules: see `genai.gates.grounding`.

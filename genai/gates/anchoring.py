@@ -15,7 +15,8 @@ them"). A sentence, or a clause of one, is *anchored* when it
   "hand-poured candles".
 
 A sentence that speaks of the brief's own instructions ("it's a good idea to mention that ...")
-is never anchored: it is the prompt talking, not the brand.
+or says back a goal written as the marketer's task ("Win back customers who have not ordered in
+over 18 months") is never anchored: it is the prompt talking, not the brand.
 
 `genai.trim` drops the body sentences that are not anchored and cuts a sentence back before its
 first clause that is not. The `anchoring` gate warns on what is left of them in the preheader
@@ -38,7 +39,7 @@ from genai.gates.binding import fact_tokens
 from genai.gates.text import word_tokens
 from genai.sentences import sentences
 
-__all__ = ["GATES", "INSTRUCTIONS", "Anchors", "clauses"]
+__all__ = ["GATES", "INSTRUCTIONS", "Anchors", "clauses", "is_task"]
 
 INSTRUCTIONS = "speaks of the brief's instructions"
 SHORT_QUESTION = 6  # words: a question this short asserts nothing and may stand on its own
@@ -95,6 +96,27 @@ def clauses(sentence: str) -> list[tuple[int, str]]:
     return [(at, text) for at, text in parts if text.strip()]
 
 
+# the first words of a goal written as the marketer's task ("Win back customers who ...", "Invite
+# people to the open studio"), which the reader must never be told
+_TASK_VERBS = frozenset({
+    "remind", "launch", "win", "sell", "invite", "fill", "thank", "get", "bring", "welcome",
+    "clear", "introduce", "encourage", "turn", "suggest", "announce", "tell", "run", "promote",
+    "drive", "push", "boost", "increase", "grow", "ask", "nudge", "convert", "recover",
+    "reactivate", "re-engage", "reengage", "upsell", "feature", "highlight", "explain", "send",
+    "move", "collect", "gather", "reward", "share", "show", "let", "make", "persuade", "sign",
+})  # fmt: skip
+# share of a task-like goal's content words that a text opening on its verb says back, past which
+# it speaks the task to the reader
+_TASK_ECHO = 0.6
+
+
+def is_task(goal: str) -> bool:
+    """Whether `goal` is written as the marketer's task ("Invite people to ...") rather than as
+    something a reader could be told ("Holiday sale on hand-poured candles")."""
+    words = word_tokens(goal)
+    return bool(words) and words[0] in _TASK_VERBS
+
+
 class Anchors:
     """What a sentence may hang on: the brand kit's and the brief's phrases and products."""
 
@@ -115,11 +137,16 @@ class Anchors:
             # "slow, cosy evenings" gives "slow evenings" too
             self.pairs |= _pairs(text, reach=2)
         self.products = [p.name.lower() for p in brand.products if p.name.strip()]
+        self.task = set(_content(brief.goal)) if is_task(brief.goal) else set()
+        self.task_verb = word_tokens(brief.goal)[0] if self.task else ""
 
     def why_loose(self, text: str) -> str | None:
         """None when `text` (a sentence or a clause) is anchored; else why it is not."""
         if _INSTRUCTION_RE.search(text):
             return INSTRUCTIONS
+        opens_on_task = bool(self.task) and word_tokens(text)[:1] == [self.task_verb]
+        if opens_on_task and len(self.task & set(_content(text))) >= _TASK_ECHO * len(self.task):
+            return INSTRUCTIONS  # "Win back customers who have not ordered in over 18 months"
         if fact_tokens(text):
             return None
         if text.rstrip().endswith("?") and len(text.split()) <= SHORT_QUESTION:

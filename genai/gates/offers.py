@@ -12,6 +12,8 @@ from genai.draft import EmailDraft
 from genai.gates.base import Finding, Gate
 from genai.gates.text import copy_fields, prose, window
 
+__all__ = ["GATES", "unbound_free"]
+
 _AMOUNT_RE = re.compile(
     r"(?P<pct>(?<![\w.])\d{1,3}(?:\.\d+)?\s?%)"
     r"|(?P<money>[$€£]\s?\d[\d,]*(?:\.\d+)?|(?<![\w.])\d[\d,]*(?:\.\d+)?\s?(?:USD|EUR|GBP)\b)",
@@ -25,6 +27,90 @@ _PROMISES = {
 }
 
 Amount = tuple[str, Decimal]  # ("pct" or "money", value)
+
+# "free" as a promise, not "feel free to", "free of charge" said alone, "gluten-free" or "free from"
+_FREE_RE = re.compile(r"(?<![\w-])(?<!feel )free\b(?!-|\s+(?:to|of|from)\b)", re.IGNORECASE)
+_FREE_REACH = 4  # words that name what is free
+_CLAUSE_SPLIT_RE = re.compile(r",\s+(?:and|but|while|so|which)\s+|;\s+|[.!?]\s+|,\s+")
+_ARTICLES = frozenset({"a", "an", "the", "any", "all", "every", "each", "your", "our", "this", "that"})
+_STOPPERS = frozenset({
+    "with", "on", "for", "in", "at", "when", "if", "and", "or", "by", "until", "over", "is", "are",
+    "was", "will", "be", "can", "still", "it", "it's", "s", "to", "of", "as", "during", "per", "off",
+    "from", "after", "before", "within",
+})  # fmt: skip
+_LINKS = frozenset({
+    "is", "are", "was", "were", "be", "will", "still", "for", "always", "completely", "totally",
+})  # fmt: skip
+# "a free evening", "the afternoons are still free": free as in not busy, not as in no charge
+_TIME = frozenset({
+    "evening", "afternoon", "morning", "night", "day", "weekend", "time", "hour", "moment", "minute",
+})  # fmt: skip
+_SAME_THING = {
+    "shipping": "delivery", "ship": "delivery", "shipped": "delivery", "postage": "delivery",
+    "delivered": "delivery", "deliver": "delivery", "post": "delivery", "posted": "delivery",
+}  # fmt: skip
+
+
+def _thing(word: str) -> str:
+    word = word.rstrip("s") if len(word) > 3 and not word.endswith("ss") else word
+    return _SAME_THING.get(word, word)
+
+
+def _same_word(a: str, b: str) -> bool:
+    """One word, or one's stem the other's start ("alter", "alterations"): at least 5 letters."""
+    short, long = sorted((a, b), key=len)
+    return short == long or (len(short) >= 5 and long.startswith(short))
+
+
+def _named(words: list[str]) -> list[str]:
+    """The first words of `words` up to a stop word, articles before them skipped."""
+    named: list[str] = []
+    for word in words:
+        if word in _ARTICLES and not named:
+            continue
+        if word in _STOPPERS or word in _ARTICLES:
+            break
+        named.append(_thing(word))
+        if len(named) == _FREE_REACH:
+            break
+    return named
+
+
+def _free_things(clause: str) -> list[set[str]]:
+    """What each "free" of `clause` says is free: the words after it ("free UK delivery"), else
+    the words before it ("entry is free", "any rug ordered by 30 June is free")."""
+    low = clause.lower()
+    things = []
+    for match in _FREE_RE.finditer(low):
+        after = _named(re.findall(r"[a-z0-9']+", low[match.end() :]))
+        behind = list(reversed(re.findall(r"[a-z0-9']+", low[: match.start()])))
+        while behind and behind[0] in _LINKS:
+            behind.pop(0)  # "entry is still free", "watch for free"
+        before = _named(behind)
+        things.append(set(after or before))
+    return things
+
+
+def _clauses(text: str) -> list[str]:
+    return [c for c in _CLAUSE_SPLIT_RE.split(prose(text)) if c.strip()]
+
+
+def unbound_free(text: str, brief: Brief, brand: BrandKit) -> list[str]:
+    """Each clause of `text` that says something is free without naming what the brief or the brand
+    says is free ("Any rug ordered before 30 June is free" when the brief gives a free cushion cover
+    with any rug): the promise of something for nothing must be the one the shop makes."""
+    sources = [brief.offer, brief.goal, *brief.facts, *brief.constraints, brand.tagline or ""]
+    given = {w for source in sources for clause in _clauses(source) for t in _free_things(clause) for w in t}
+    wrong: list[str] = []
+    for clause in _clauses(text):
+        said = {_thing(w) for w in re.findall(r"[a-z0-9']+", clause.lower())}
+        for thing in _free_things(clause):
+            if not thing or thing & _TIME:
+                continue  # "it's free" names nothing to check; "a free evening" is no promise
+            if not any(_same_word(a, b) for a in said for b in given):  # none the shop gives free
+                wrong.append(clause.strip())
+                break
+    return wrong
 
 
 def _value(text: str) -> Decimal | None:
@@ -72,6 +158,9 @@ def _check_offer_consistency(draft: EmailDraft, brief: Brief, brand: BrandKit) -
                 findings.append(
                     Finding("block", message, [f"{name}: {window(plain, match.start(), match.end())}"])
                 )
+        for clause in unbound_free(text, brief, brand):
+            message = f"something free in {name} that the brief does not offer"
+            findings.append(Finding("block", message, [f"{name}: {clause}"]))
         for promise, pattern in _PROMISES.items():
             hit = pattern.search(plain)
             if hit and not pattern.search(brief_text):

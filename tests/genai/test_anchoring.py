@@ -147,3 +147,62 @@ def test_the_gate_blocks_the_brief_spoken_to_the_reader(brief: Brief, brand: Bra
     assert result.blocks and result.evidence == [
         "body[1]: Remember to mention that the sale runs until Sunday 13 December."
     ]
+
+
+def _winback() -> Brief:
+    return Brief(
+        goal="Win back customers who have not ordered in over 18 months",
+        offer="A free woven cushion cover with any rug ordered before Tuesday 30 June",
+        cta_url=CTA,
+        facts=["Free UK delivery on every rug", "Hearth rugs are 90 x 150 cm"],
+        segments=[{"name": "lapsed"}],
+    )
+
+
+def test_a_goal_written_as_the_marketers_task_is_never_said_to_the_reader() -> None:
+    weaver = BrandKit(name="Tarn House Weaving", tagline="Rugs woven by hand in Sedbergh")
+    draft = EmailDraft(
+        subject="A cushion cover for your hall",
+        preheader="Win back customers who have not ordered in over 18 months.",
+        headline="Win back customers who have not ordered",
+        body=[
+            "Any rug ordered before Tuesday 30 June comes with a free woven cushion cover. "
+            "Hearth rugs are 90 x 150 cm.",
+            "Free UK delivery on every rug, woven by hand in Sedbergh.",
+        ],
+        cta_label="Order yours",
+        cta_url=CTA,
+    )
+    gate = {r.gate_id: r for r in run_gates(draft, _winback(), weaver)}["anchoring"]
+    assert gate.blocks and gate.evidence == [
+        "preheader: Win back customers who have not ordered in over 18 months."
+    ]
+    trimmed, notes = trim_draft(draft, _winback(), weaver)
+    # the offer is too long for a headline and the goal is a task: the tagline heads the e-mail
+    assert trimmed.headline == "Rugs woven by hand in Sedbergh"
+    assert "Win back" not in trimmed.preheader and "18 months" not in trimmed.preheader
+    assert any("speaks of the brief's instructions: written from the brief" in n for n in notes)
+    # a goal a reader could be told still heads an e-mail
+    sale = _winback().model_copy(update={"goal": "Summer rug sale", "offer": ""})
+    assert trim_draft(draft, sale, weaver)[0].headline == "Summer rug sale"
+
+
+def test_something_free_must_be_what_the_brief_gives_free(brand: BrandKit) -> None:
+    draft = EmailDraft(
+        subject="A cushion cover for your hall",
+        preheader="A free woven cushion cover with any rug ordered before Tuesday 30 June.",
+        headline="A cushion cover with your rug",
+        body=[
+            "Any rug ordered before Tuesday 30 June is free, and it comes with a cushion cover. "
+            "Hearth rugs are 90 x 150 cm, woven in small batches.",
+            "Each rug comes with a free cushion cover, and your rug is delivered free in the UK. "
+            "Feel free to find a free evening to visit.",
+        ],
+        cta_label="Order yours",
+        cta_url=CTA,
+    )
+    gate = {r.gate_id: r for r in run_gates(draft, _winback(), brand)}["offer_consistency"]
+    assert gate.blocks and gate.evidence == ["body[0]: Any rug ordered before Tuesday 30 June is free"]
+    trimmed, notes = trim_draft(draft, _winback(), brand)
+    assert not trimmed.body[0].startswith("Any rug")
+    assert any("promises something free that the brief does not offer" in n for n in notes)
