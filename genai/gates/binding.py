@@ -253,7 +253,39 @@ def _sources(brief: Brief, brand: BrandKit) -> list[_Source]:
 
 def unbound(sentence: str, brief: Brief, brand: BrandKit) -> list[str]:
     """The facts of one copy sentence that are not said of what their source says them of."""
-    return _unbound(sentence, _sources(brief, brand))
+    return _unbound(sentence, _sources(brief, brand)) + _offer_dated_wrongly(sentence, brief)
+
+
+_SALE_RE = re.compile(r"\b(?:sale|offer|discount|off|save|savings|deal|promotion|code)\b", re.IGNORECASE)
+_CLAUSE_RE = re.compile(r",\s+(?:and|but|so|while|which)\s+|;\s+")
+
+
+def _offer_dated_wrongly(sentence: str, brief: Brief) -> list[str]:
+    """Dates a clause ties the offer to that the brief gives for something else: "Order by Friday
+    18 December and every candle is 20% off", when 18 December is the delivery cut-off and the sale
+    ends on the 13th. The offer's own dates are those of the offer and of the brief's lines that
+    speak of the sale."""
+    amounts = {(t.kind, t.value) for t in fact_tokens(brief.offer) if t.kind in ("percent", "money")}
+    if not amounts:
+        return []
+    lines = [brief.offer, brief.goal, *brief.facts, *brief.constraints]
+    own = {
+        t.value
+        for line in lines
+        if line is brief.offer or _SALE_RE.search(line)
+        for t in fact_tokens(line)
+        if t.kind == "date"
+    }
+    wrong: list[str] = []
+    for clause in _CLAUSE_RE.split(sentence):
+        tokens = fact_tokens(clause)
+        if amounts & {(t.kind, t.value) for t in tokens}:
+            wrong += [
+                f"{t.text} (a date the brief gives for something other than the offer)"
+                for t in tokens
+                if t.kind == "date" and t.value not in own
+            ]
+    return wrong
 
 
 def _whole_month_re(month: str) -> re.Pattern[str]:

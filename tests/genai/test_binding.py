@@ -56,6 +56,11 @@ def brief() -> Brief:
         ("Take 20 off any candle.", ["20"]),
         # the right day with the wrong weekday
         ("The sale runs until Friday 13 December.", ["Friday 13 december"]),
+        # the offer tied to the delivery cut-off: the sale ends on the 13th
+        (
+            "Order by Friday 18 December and every candle is 20% off.",
+            ["18 December (a date the brief gives for something other than the offer)"],
+        ),
     ],
 )
 def test_a_fact_said_of_the_wrong_thing_is_unbound(
@@ -76,6 +81,9 @@ def test_a_fact_said_of_the_wrong_thing_is_unbound(
         "Our 20% off holiday sale ends on Sunday.",
         "December evenings are made for candlelight.",
         "Light one on a quiet Tuesday.",  # a weekday no source dates
+        # the offer and the delivery cut-off, each in its own clause
+        "Every candle is 20% off until Sunday 13 December, and orders placed by Friday 18 December "
+        "arrive before Christmas.",
     ],
 )
 def test_a_fact_said_of_what_its_source_says_it_of_is_bound(
