@@ -12,15 +12,24 @@ trained at `as_of` can be rebuilt later from the same tables and never saw the f
 
 Trained models are stored immutable (a database trigger refuses updates), versioned per
 workspace, with the manifest of what they learned from.
+
+Two kinds (`REWARD_KINDS`): the logistic model of `genai.reward`, stored whole as JSON, and the
+fine-tuned cross-encoder of `genai.reward_cross`, whose files are written once into a folder of its
+own under a root the caller names (`CrossEncoderTraining`: the deployment's data directory) and
+whose JSON holds that folder, relative to the root, and the sha256 of its weights. `auto` trains the
+cross-encoder from `CROSS_ENCODER_MIN` labelled drafts on, when the caller says where to store one,
+and the logistic model below that. A stored model without a kind is a logistic one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import shutil
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,19 +44,27 @@ from feedback.models import (
     OutcomeEvent,
     RewardModelRow,
     VariantRow,
+    new_id,
     utcnow,
 )
 from feedback.tenancy import get_workspace
 from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.embed import Embedder
-from genai.errors import CopyloopError
-from genai.reward import LabelledDraft, RewardModel, train_reward
+from genai.errors import CopyloopError, InvalidInputError
+from genai.reward import NAMED_FEATURES, LabelledDraft, RewardModel, train_reward
+from genai.reward_cross import CROSS_KIND, CrossRewardModel, train_cross_reward
 
 __all__ = [
+    "ARTIFACTS_DIR",
+    "CROSS_ENCODER_MIN",
     "EDIT_WEIGHT",
     "MIN_SENDS",
+    "REWARD_KINDS",
+    "CrossEncoderTraining",
     "StoredRewardModel",
+    "choose_kind",
+    "cross_encoder_dir",
     "get_reward_model",
     "labelled_drafts",
     "latest_reward_model",
@@ -58,6 +75,19 @@ __all__ = [
 MIN_SENDS = 30  # sends before a variant's click and conversion rate is a label
 EDIT_WEIGHT = 0.5
 _VERDICTS = {"accept": (1.0, 1.0), "reject": (0.0, 1.0), "edit": (1.0, EDIT_WEIGHT)}
+REWARD_KINDS = ("auto", "logistic", CROSS_KIND)
+CROSS_ENCODER_MIN = 500  # labelled drafts from which `auto` trains a cross-encoder
+ARTIFACTS_DIR = "reward_models"  # under the root: <workspace id>/v<version>-<model id>
+
+
+@dataclass(frozen=True)
+class CrossEncoderTraining:
+    """Where cross-encoder reward models are written and what they are fine-tuned from."""
+
+    root: Path  # stored folders are relative to it
+    base: Path  # the checkpoint fine-tuned
+    epochs: int = 2
+    batch_size: int = 16
 
 
 @dataclass(frozen=True)
@@ -68,7 +98,7 @@ class StoredRewardModel:
     workspace_id: str
     version: int
     trained_until: dt.datetime
-    model: RewardModel
+    model: RewardModel | CrossRewardModel
     metrics: dict[str, Any]
     manifest: dict[str, Any]
     created_at: dt.datetime
@@ -77,6 +107,30 @@ class StoredRewardModel:
     def label(self) -> str:
         """How lineage names it: `<id> v<version>`."""
         return f"{self.id} v{self.version}"
+
+    @property
+    def kind(self) -> str:
+        """`logistic` or `cross-encoder`."""
+        return self.model.kind
+
+
+def choose_kind(kind: str, labelled: int, *, cross_possible: bool = True) -> str:
+    """The kind a training of `labelled` drafts makes: `auto` is the cross-encoder from
+    `CROSS_ENCODER_MIN` on (when one can be stored), else logistic; the others are themselves."""
+    if kind not in REWARD_KINDS:
+        raise InvalidInputError(f"must be one of {', '.join(REWARD_KINDS)}", field="kind")
+    if kind != "auto":
+        return kind
+    return CROSS_KIND if cross_possible and labelled >= CROSS_ENCODER_MIN else "logistic"
+
+
+def cross_encoder_dir(root: Path, model: CrossRewardModel) -> Path:
+    """The folder of a stored cross-encoder under `root`; `InvalidInputError` (field `path`) for a
+    stored path that would leave it."""
+    relative = PurePosixPath(model.path)
+    if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+        raise InvalidInputError(f"{model.path!r} is not a folder under the data directory", field="path")
+    return root.joinpath(*relative.parts)
 
 
 @dataclass(frozen=True)
@@ -123,6 +177,7 @@ def labelled_drafts(
                 label=label,
                 weight=weight,
                 group=f"{item.variant.generation_request_id}/{item.variant.segment_name}",
+                segment=item.variant.segment_name,
             )
         )
     summary = {
@@ -150,23 +205,53 @@ def train_reward_model(
     *,
     as_of: dt.datetime | None = None,
     seed: int = 0,
+    kind: str = "auto",
+    cross: CrossEncoderTraining | None = None,
 ) -> StoredRewardModel:
     """Train on the feedback known at `as_of` and store the result as the workspace's next version.
 
-    Raises `InvalidInputError` (field `feedback`) with fewer than `genai.reward.MIN_LABELLED`
-    labelled drafts, or when they all carry the same verdict.
+    `kind` is `auto`, `logistic` or `cross-encoder` (see `choose_kind`); a cross-encoder is written
+    under `cross.root` (without `cross`, `auto` trains the logistic model and `cross-encoder` is
+    refused). Raises `InvalidInputError` (field `feedback`) with fewer than
+    `genai.reward.MIN_LABELLED` labelled drafts, or when they all carry the same verdict, and
+    (field `kind`) for a kind that cannot be trained.
     """
     as_of = as_of or utcnow()
     examples, summary = labelled_drafts(session, workspace_id, as_of)
-    model = train_reward(examples, embedder, seed=seed)
+    chosen = choose_kind(kind, len(examples), cross_possible=cross is not None)
     version = (
         session.scalar(
             select(func.max(RewardModelRow.version)).where(RewardModelRow.workspace_id == workspace_id)
         )
         or 0
     ) + 1
-    manifest = {**summary, "embedder": embedder.name, "features": list(model.feature_names[:9]), "seed": seed}
+    model_id = new_id()
+    written: Path | None = None
+    model: RewardModel | CrossRewardModel
+    reads: dict[str, Any]
+    if chosen == CROSS_KIND:
+        if cross is None:
+            raise InvalidInputError("this caller cannot store a cross-encoder reward model", field="kind")
+        relative = PurePosixPath(ARTIFACTS_DIR, workspace_id, f"v{version}-{model_id}")
+        written = cross.root.joinpath(*relative.parts)
+        trained = train_cross_reward(
+            examples, cross.base, written, epochs=cross.epochs, batch_size=cross.batch_size, seed=seed
+        )
+        model = replace(trained, path=relative.as_posix())
+        reads = {"base": model.base, "base_sha256": model.base_sha256, "pair": _PAIR}
+    else:
+        model = train_reward(examples, embedder, seed=seed)
+        reads = {"embedder": embedder.name, "features": list(NAMED_FEATURES)}
+    manifest = {
+        **summary,
+        "kind": chosen,
+        "kind_asked": kind,
+        "cross_encoder_min": CROSS_ENCODER_MIN,
+        **reads,
+        "seed": seed,
+    }
     row = RewardModelRow(
+        id=model_id,
         workspace_id=workspace_id,
         version=version,
         trained_until=as_of,
@@ -174,9 +259,17 @@ def train_reward_model(
         metrics=model.metrics,
         manifest=manifest,
     )
-    session.add(row)
-    session.flush()
+    try:
+        session.add(row)
+        session.flush()
+    except BaseException:
+        if written is not None:  # no row names it: nothing would ever read it
+            shutil.rmtree(written, ignore_errors=True)
+        raise
     return _stored(row)
+
+
+_PAIR = "the brief's goal, offer and facts with the draft's segment | the draft's full text"
 
 
 def latest_reward_model(session: Session, workspace_id: str) -> StoredRewardModel | None:
@@ -218,11 +311,21 @@ def _stored(row: RewardModelRow) -> StoredRewardModel:
         workspace_id=row.workspace_id,
         version=row.version,
         trained_until=row.trained_until,
-        model=RewardModel.from_dict(row.model),
+        model=_model(row.model),
         metrics=dict(row.metrics),
         manifest=dict(row.manifest),
         created_at=row.created_at,
     )
+
+
+def _model(data: dict[str, Any]) -> RewardModel | CrossRewardModel:
+    """A stored model of either kind (one stored before models had a kind is logistic)."""
+    kind = data.get("kind", "logistic")
+    if kind == CROSS_KIND:
+        return CrossRewardModel.from_dict(data)
+    if kind == "logistic":
+        return RewardModel.from_dict(data)
+    raise InvalidInputError(f"no reward model kind {kind!r}", field="kind")
 
 
 def _verdicts(session: Session, workspace_id: str, as_of: dt.datetime) -> dict[str, tuple[float, float]]:

@@ -10,12 +10,13 @@ with its training set's manifest, by `feedback.rewards`) and scored anywhere the
 
 `train_reward` holds out a share of the generation requests (never a request's drafts on both
 sides) and reports the held-out AUC and pairwise accuracy (within a request and segment, how often
-the accepted draft scores above the rejected one).
+the accepted draft scores above the rejected one), as `genai.reward_metrics` computes them for
+every kind of reward model. The other kind, a fine-tuned cross-encoder that reads the brief and the
+draft together, is `genai.reward_cross`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -28,6 +29,7 @@ from genai.brief import Brief
 from genai.draft import EmailDraft
 from genai.embed import Embedder
 from genai.errors import InvalidInputError
+from genai.reward_metrics import MIN_LABELLED, check_trainable, held_out_figures, held_out_mask, log_loss
 
 __all__ = [
     "MIN_LABELLED",
@@ -36,11 +38,11 @@ __all__ = [
     "LabelledDraft",
     "RewardModel",
     "RewardScorer",
+    "brief_text",
     "draft_features",
     "train_reward",
 ]
 
-MIN_LABELLED = 50  # labelled drafts below which a reward model is not trained
 NAMED_FEATURES = (
     "subject_chars",
     "subject_question",
@@ -65,6 +67,7 @@ class LabelledDraft:
     label: float
     weight: float = 1.0
     group: str = ""  # the generation request and segment: drafts written for the same prompt
+    segment: str = ""  # the name of the brief's segment it was written for, when known
 
 
 class RewardScorer(Protocol):
@@ -89,7 +92,8 @@ class RewardScorer(Protocol):
         ...
 
 
-def _brief_text(brief: Brief) -> str:
+def brief_text(brief: Brief) -> str:
+    """What a brief asks for, as the reward models read it: its goal, offer and facts."""
     return ". ".join([brief.goal, brief.offer, *brief.facts])
 
 
@@ -131,7 +135,7 @@ def draft_features(
     if len(vectors) != len(drafts):
         raise InvalidInputError(f"{len(vectors)} embeddings for {len(drafts)} drafts", field="vectors")
     vectors = np.asarray(vectors, dtype=np.float64)
-    brief_texts = [_brief_text(b) for b in briefs]
+    brief_texts = [brief_text(b) for b in briefs]
     distinct = list(dict.fromkeys(brief_texts))
     encoded = dict(zip(distinct, embedder.encode(distinct).astype(np.float64), strict=True))
     brief_vectors = np.stack([encoded[text] for text in brief_texts])
@@ -169,13 +173,15 @@ class RewardModel:
         named = len(NAMED_FEATURES)
         return {n: round(w, 4) for n, w in zip(self.feature_names[:named], self.weights[:named], strict=True)}
 
+    kind = "logistic"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return asdict(self)
+        return {"kind": self.kind, **asdict(self)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RewardModel:
-        """Read a stored model back."""
+        """Read a stored model back (one stored before models had a kind included)."""
         return cls(
             embedder=str(data["embedder"]),
             feature_names=tuple(data["feature_names"]),
@@ -240,33 +246,6 @@ def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> tuple[np.nda
     return result.x[:dims], float(result.x[dims])
 
 
-def _log_loss(p: np.ndarray, y: np.ndarray, w: np.ndarray) -> float:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return float(-(w * (y * np.log(p) + (1 - y) * np.log(1 - p))).sum() / w.sum())
-
-
-def _auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
-    pos, neg = scores[labels >= 0.5], scores[labels < 0.5]
-    if not len(pos) or not len(neg):
-        return None
-    wins = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(wins / (len(pos) * len(neg)))
-
-
-def _pairwise(scores: np.ndarray, labels: np.ndarray, groups: Sequence[str]) -> tuple[float | None, int]:
-    right = pairs = 0.0
-    by_group: dict[str, list[int]] = {}
-    for i, g in enumerate(groups):
-        by_group.setdefault(g, []).append(i)
-    for members in by_group.values():
-        for i in members:
-            for j in members:
-                if labels[i] >= 0.5 > labels[j]:
-                    pairs += 1
-                    right += 1.0 if scores[i] > scores[j] else 0.5 if scores[i] == scores[j] else 0.0
-    return (right / pairs if pairs else None), int(pairs)
-
-
 # Penalties on the embedding's weights tried; the held-out log-loss picks one. The named features
 # are few and each means something, so they get a light fixed penalty.
 L2_GRID = (0.1, 1.0, 10.0, 100.0)
@@ -284,24 +263,14 @@ def train_reward(
     on the embedding's weights (from `L2_GRID`, by held-out log-loss: a few hundred labels cannot
     carry 384 free embedding weights) and to report its metrics, then refit on all of them with
     that penalty: the model that is stored has seen every label it was given."""
-    if len(examples) < MIN_LABELLED:
-        raise InvalidInputError(
-            f"{len(examples)} labelled drafts, at least {MIN_LABELLED} are needed", field="feedback"
-        )
     labels = np.array([e.label for e in examples], dtype=np.float64)
-    if labels.min() == labels.max():
-        raise InvalidInputError(
-            "every labelled draft has the same verdict: nothing to learn", field="feedback"
-        )
+    check_trainable(labels)
     features = draft_features(
         embedder, [e.draft for e in examples], [e.brief for e in examples], [e.products for e in examples]
     )
     weights = np.array([e.weight for e in examples], dtype=np.float64)
     groups = [e.group or str(i) for i, e in enumerate(examples)]
-    rng = np.random.default_rng(seed)
-    distinct = sorted(set(groups))
-    held = set(rng.choice(distinct, size=max(1, math.ceil(holdout * len(distinct))), replace=False).tolist())
-    test = np.array([g in held for g in groups])
+    test = held_out_mask(groups, holdout, seed)
     metrics: dict[str, Any] = {"labelled": len(examples), "positives": int((labels >= 0.5).sum())}
     l2 = 1.0
     if test.any() and (~test).any() and len(set(labels[~test])) > 1:
@@ -310,23 +279,16 @@ def train_reward(
             for penalty in L2_GRID
         }
         losses = {
-            penalty: _log_loss(m.predict(features[test]), labels[test], weights[test])
+            penalty: log_loss(m.predict(features[test]), labels[test], weights[test])
             for penalty, m in fits.items()
         }
         l2 = min(losses, key=lambda penalty: (losses[penalty], -penalty))
-        model = fits[l2]
-        scores = model.predict(features[test])
-        pairwise, n_pairs = _pairwise(
-            scores, labels[test], [g for g, t in zip(groups, test, strict=True) if t]
+        metrics |= held_out_figures(
+            fits[l2].predict(features[test]),
+            labels[test],
+            weights[test],
+            [g for g, t in zip(groups, test, strict=True) if t],
         )
-        auc = _auc(scores, labels[test])
-        metrics |= {
-            "held_out": int(test.sum()),
-            "held_out_auc": None if auc is None else round(auc, 4),
-            "held_out_pairwise_accuracy": None if pairwise is None else round(pairwise, 4),
-            "held_out_pairs": n_pairs,
-            "held_out_log_loss": round(losses[l2], 4),
-        }
     metrics["l2"] = l2
     final = _model(features, labels, weights, l2, embedder.name)
     return replace(final, metrics=metrics)

@@ -726,7 +726,14 @@ class RewardModelCreate(_In):
         default=None,
         description="Learn only from feedback and outcomes that happened and arrived by then [default: now].",
     )
-    seed: int = Field(default=0, ge=0, le=2**31 - 1, description="Seed of the held-out split.")
+    seed: int = Field(
+        default=0, ge=0, le=2**31 - 1, description="Seed of the held-out split and the training."
+    )
+    kind: Literal["auto", "logistic", "cross-encoder"] = Field(
+        default="auto",
+        description="logistic: embedding and named features; cross-encoder: fine-tuned on the brief "
+        "and the draft together; auto: the cross-encoder from 500 labelled drafts on, else logistic.",
+    )
 
 
 class RewardModelOut(BaseModel):
@@ -735,12 +742,13 @@ class RewardModelOut(BaseModel):
     id: Id
     version: int
     label: str = Field(description="How generation lineage names it.")
+    kind: str = Field(description="logistic or cross-encoder.")
     trained_until: dt.datetime
     created_at: dt.datetime
     metrics: dict[str, Any] = Field(description="Labelled drafts, held-out AUC and pairwise accuracy.")
     manifest: dict[str, Any] = Field(description="The training set: time, counts, label rules, hash.")
     named_weights: dict[str, float] = Field(
-        description="Weights of the named features, per standard deviation."
+        description="Weights of the named features, per standard deviation (none for a cross-encoder)."
     )
 
 

@@ -7,7 +7,7 @@ URLs and files as arguments, and the command line and the API pass them in from 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -20,6 +20,9 @@ from feedback.webhook_signatures import load_sendgrid_public_key
 from genai.brand.fetch_policy import FetchPolicy
 from genai.errors import InvalidInputError, invalid_input
 from genai.paths import user_cache_dir, user_data_dir
+
+if TYPE_CHECKING:
+    from feedback.rewards import CrossEncoderTraining
 
 __all__ = ["Settings", "load_settings"]
 
@@ -78,6 +81,11 @@ class Settings(BaseSettings):
         ge=0,
         le=5,
         description="Weight of the workspace's reward model in the ranking; 0 leaves it out.",
+    )
+    reward_base_model: Path | None = Field(
+        default=None,
+        description="Checkpoint folder cross-encoder reward models are fine-tuned from; the embedded "
+        "all-MiniLM-L6-v2 if unset.",
     )
     host: str = Field(default="127.0.0.1", description="Address `copyloop serve` listens on.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `copyloop serve` listens on.")
@@ -278,6 +286,14 @@ class Settings(BaseSettings):
         if self.backend == "fake":
             return {"adapter_dirs": adapter_dirs}
         return {}
+
+    def cross_encoder_training(self) -> CrossEncoderTraining:
+        """Where cross-encoder reward models are written (their folders relative to `data_dir`) and
+        the checkpoint they start from."""
+        from feedback.rewards import CrossEncoderTraining
+        from genai.reward_cross import default_base_path
+
+        return CrossEncoderTraining(root=self.data_dir, base=self.reward_base_model or default_base_path())
 
     @property
     def adapters_dir(self) -> Path:

@@ -28,14 +28,16 @@ from feedback.catalog import (
 )
 from feedback.models import Brand, GenerationRequestRow, VariantRow
 from feedback.prompt_arms import ArmChoice, choose_arm
-from feedback.rewards import latest_reward_model
+from feedback.rewards import StoredRewardModel, cross_encoder_dir, latest_reward_model
 from feedback.tenancy import get_in_workspace
 from genai.brand import BrandKit
 from genai.campaign import CampaignDraft, Variant
 from genai.errors import CopyloopError, GenerationTimeoutError
 from genai.pipeline import GenerationOptions, Listener, SegmentDone, SegmentProgress, generate_campaign
 from genai.prompts import load_prompt
-from genai.reward import MIN_LABELLED, BoundReward
+from genai.reward import MIN_LABELLED, BoundReward, RewardScorer
+from genai.reward_cache import RewardCache
+from genai.reward_cross import CrossReward, CrossRewardModel
 from serving.adapter_scope import check_visible, is_visible
 from serving.deps import Marketer, Reader, RuntimeDep, SessionDep
 from serving.errors import domain_error, error_envelope, error_status
@@ -122,8 +124,12 @@ def _brand_kit(runtime: Runtime, workspace_id: str, brand_id: str) -> BrandKit:
         return BrandKit.from_dict(brand.kit)
 
 
-def _reward(runtime: Runtime, workspace_id: str) -> tuple[BoundReward | None, str | None]:
-    """The workspace's newest reward model, bound to the embedder, or why the ranking goes without."""
+# cross-encoders this process has loaded, by model id: the few newest workspaces' models
+_CROSS_REWARDS: RewardCache[CrossReward] = RewardCache(size=4)
+
+
+def _reward(runtime: Runtime, workspace_id: str) -> tuple[RewardScorer | None, str | None]:
+    """The workspace's newest reward model, ready to score, or why the ranking goes without."""
     if runtime.settings.reward_weight == 0:
         return None, "the reward model's weight is set to 0"
     with runtime.sessions() as session, session.begin():
@@ -133,6 +139,8 @@ def _reward(runtime: Runtime, workspace_id: str) -> tuple[BoundReward | None, st
             f"the workspace has no reward model yet: one is trained (POST /v1/reward-models) "
             f"from at least {MIN_LABELLED} drafts marketers accepted, edited or rejected"
         )
+    if isinstance(stored.model, CrossRewardModel):
+        return _cross_reward(runtime, stored, stored.model)
     embedder = runtime.require_embedder()
     if embedder.name != stored.model.embedder:
         return (
@@ -140,6 +148,20 @@ def _reward(runtime: Runtime, workspace_id: str) -> tuple[BoundReward | None, st
             f"reward model {stored.label} was trained on {stored.model.embedder}, not {embedder.name}",
         )
     return BoundReward(stored.model, embedder, stored.label), None
+
+
+def _cross_reward(
+    runtime: Runtime, stored: StoredRewardModel, model: CrossRewardModel
+) -> tuple[RewardScorer | None, str | None]:
+    """A stored cross-encoder, loaded once per process; a missing or altered one is left out, saying why."""
+    try:
+        folder = cross_encoder_dir(runtime.settings.data_dir, model)
+        scorer = _CROSS_REWARDS.get(
+            stored.id, lambda: CrossReward(folder, model.sha256, stored.label, max_length=model.max_length)
+        )
+    except CopyloopError as exc:
+        return None, f"reward model {stored.label} could not be loaded, the ranking goes without it: {exc}"
+    return scorer, None
 
 
 def _prompt_arm(runtime: Runtime, workspace_id: str) -> ArmChoice | None:

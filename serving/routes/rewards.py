@@ -20,6 +20,7 @@ def reward_model_out(stored: StoredRewardModel) -> RewardModelOut:
         id=stored.id,
         version=stored.version,
         label=stored.label,
+        kind=stored.kind,
         trained_until=stored.trained_until,
         created_at=stored.created_at,
         metrics=stored.metrics,
@@ -36,12 +37,23 @@ def create_reward_model(
 
     Labels: a variant's latest accept (1), reject (0) or edit (1, half weight); else, once sent to
     30 contacts, its clicks and conversions per send against the workspace's median. Needs at least
-    50 labelled drafts with both verdicts (422 naming `feedback` otherwise). Generation ranks with the
-    newest model from then on and names it in each variant's lineage.
+    50 labelled drafts with both verdicts (422 naming `feedback` otherwise). `kind`: `logistic`,
+    `cross-encoder` (fine-tuned on the brief and the draft; minutes on a CPU) or `auto`, the
+    cross-encoder from 500 labelled drafts on. Generation ranks with the newest model from then on
+    and names it in each variant's lineage.
     """
     embedder = runtime.require_embedder()
+    cross = runtime.settings.cross_encoder_training()
     with session.begin():
-        stored = train_reward_model(session, key.workspace_id, embedder, as_of=body.as_of, seed=body.seed)
+        stored = train_reward_model(
+            session,
+            key.workspace_id,
+            embedder,
+            as_of=body.as_of,
+            seed=body.seed,
+            kind=body.kind,
+            cross=cross,
+        )
         return reward_model_out(stored)
 
 

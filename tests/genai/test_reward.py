@@ -10,75 +10,19 @@ import numpy as np
 import pytest
 
 from genai.backends.fake import FakeBackend
-from genai.brand import BrandKit, Product
 from genai.brief import Brief
 from genai.campaign import GateResult
 from genai.draft import EmailDraft
 from genai.embed import HashingEmbedder
 from genai.errors import InvalidInputError
 from genai.pipeline import GenerationOptions, generate_campaign
-from genai.reward import MIN_LABELLED, BoundReward, LabelledDraft, RewardModel, train_reward
+from genai.reward import MIN_LABELLED, BoundReward, RewardModel, train_reward
 from genai.select import Scored, select_drafts
-
-BRAND = BrandKit(
-    name="Lumen Candles",
-    description="Hand-poured soy candles for slow evenings.",
-    products=[Product("Cedar Hearth"), Product("Orchard Morning")],
-)
-BRIEF = Brief(
-    goal="Holiday sale on candles",
-    offer="20% off all candles",
-    cta_url="https://l.example/",
-    segments=[{"name": "all"}],
-)
-WORDS = [
-    "warm",
-    "light",
-    "slow",
-    "evening",
-    "hand",
-    "poured",
-    "soy",
-    "wick",
-    "cedar",
-    "winter",
-    "gift",
-    "porch",
-    "quiet",
-    "table",
-]
-
-
-def _draft(rng: random.Random, question: bool) -> EmailDraft:
-    topic = " ".join(rng.sample(WORDS, 3))
-    subject = f"Ready for {topic}?" if question else f"Now in stock: {topic}"
-    return EmailDraft(
-        subject=subject,
-        preheader=f"Our {topic} candles, poured by hand for the holidays.",
-        headline=f"The {topic} edit",
-        body=[" ".join(rng.choices(WORDS, k=rng.randint(12, 40))).capitalize() + "."],
-        cta_label="Shop the sale",
-        cta_url="https://l.example/",
-    )
-
-
-def _feedback(n: int, seed: int) -> list[LabelledDraft]:
-    """A marketer who accepts 85% of the drafts whose subject asks a question, 15% of the rest."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        question = rng.random() < 0.5
-        accepted = rng.random() < (0.85 if question else 0.15)
-        out.append(
-            LabelledDraft(
-                _draft(rng, question), BRIEF, ("Cedar Hearth",), float(accepted), group=f"request-{i // 4}"
-            )
-        )
-    return out
+from tests.support.reward_data import BRAND, BRIEF, planted_draft, planted_feedback
 
 
 def test_training_learns_the_planted_preference_and_reports_held_out_figures() -> None:
-    model = train_reward(_feedback(300, seed=1), HashingEmbedder())
+    model = train_reward(planted_feedback(300, seed=1), HashingEmbedder())
     metrics = model.metrics
     assert metrics["labelled"] == 300 and metrics["held_out"] >= 40
     assert metrics["held_out_auc"] > 0.75
@@ -88,17 +32,17 @@ def test_training_learns_the_planted_preference_and_reports_held_out_figures() -
     # fresh drafts: the questions score higher
     rng = random.Random(99)
     scorer = BoundReward(model, HashingEmbedder(), "rm v1")
-    asks = scorer.score([_draft(rng, True) for _ in range(20)], BRIEF, ["Cedar Hearth"])
-    tells = scorer.score([_draft(rng, False) for _ in range(20)], BRIEF, ["Cedar Hearth"])
+    asks = scorer.score([planted_draft(rng, True) for _ in range(20)], BRIEF, ["Cedar Hearth"])
+    tells = scorer.score([planted_draft(rng, False) for _ in range(20)], BRIEF, ["Cedar Hearth"])
     assert np.mean(asks) > np.mean(tells) + 0.3
 
 
 def test_a_model_is_stored_as_json_and_scores_the_same_read_back() -> None:
     import json
 
-    model = train_reward(_feedback(80, seed=2), HashingEmbedder())
+    model = train_reward(planted_feedback(80, seed=2), HashingEmbedder())
     back = RewardModel.from_dict(json.loads(json.dumps(model.to_dict())))
-    drafts = [_draft(random.Random(3), q) for q in (True, False, True)]
+    drafts = [planted_draft(random.Random(3), q) for q in (True, False, True)]
     first = BoundReward(model, HashingEmbedder(), "a").score(drafts, BRIEF, [])
     again = BoundReward(back, HashingEmbedder(), "a").score(drafts, BRIEF, [])
     assert first == pytest.approx(again)
@@ -107,15 +51,15 @@ def test_a_model_is_stored_as_json_and_scores_the_same_read_back() -> None:
 
 def test_too_little_or_one_sided_feedback_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidInputError) as caught:
-        train_reward(_feedback(MIN_LABELLED - 1, seed=4), HashingEmbedder())
+        train_reward(planted_feedback(MIN_LABELLED - 1, seed=4), HashingEmbedder())
     assert caught.value.field == "feedback" and f"at least {MIN_LABELLED}" in str(caught.value)
-    same = [replace(e, label=1.0) for e in _feedback(MIN_LABELLED, seed=5)]
+    same = [replace(e, label=1.0) for e in planted_feedback(MIN_LABELLED, seed=5)]
     with pytest.raises(InvalidInputError, match="same verdict"):
         train_reward(same, HashingEmbedder())
 
 
 def test_a_model_refuses_an_embedder_it_was_not_trained_with() -> None:
-    model = train_reward(_feedback(60, seed=6), HashingEmbedder())
+    model = train_reward(planted_feedback(60, seed=6), HashingEmbedder())
 
     class Other(HashingEmbedder):
         name = "other"
@@ -144,7 +88,7 @@ PASS = [GateResult("links", "block", True, "passed")]
 
 def test_the_ranking_changes_when_the_reward_model_does() -> None:
     rng = random.Random(7)
-    ask, tell = _draft(rng, True), _draft(rng, False)
+    ask, tell = planted_draft(rng, True), planted_draft(rng, False)
 
     def ranked(reward: _Prefers | None) -> list[int]:
         pool = [Scored(0, ask, PASS), Scored(1, tell, PASS)]
@@ -173,9 +117,9 @@ class _Counting(HashingEmbedder):
 
 
 def test_the_ranking_embeds_each_draft_and_the_brief_once_and_scores_as_the_model_alone_does() -> None:
-    model = train_reward(_feedback(80, seed=9), HashingEmbedder())
+    model = train_reward(planted_feedback(80, seed=9), HashingEmbedder())
     rng = random.Random(3)
-    drafts = [_draft(rng, i % 2 == 0) for i in range(4)]
+    drafts = [planted_draft(rng, i % 2 == 0) for i in range(4)]
     alone = BoundReward(model, HashingEmbedder(), "rm v1").score(drafts, BRIEF, [])
     counting = _Counting()
     pool = [Scored(i, d, PASS) for i, d in enumerate(drafts)]

@@ -18,27 +18,7 @@ from tests.support.live_server import (
     create_generation,
     variant_ids,
 )
-
-SEGMENTS = [{"name": f"segment-{i}"} for i in range(4)]
-
-
-def _judged_workspace(api: httpx.Client, brand: str, generations: int = 3) -> list[str]:
-    """Generations of 4 segments x 8 variants, every variant accepted or rejected."""
-    ids = []
-    for _ in range(generations):
-        ids += variant_ids(create_generation(api, brand, segments=SEGMENTS, variants_per_segment=8))
-    at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat()
-    events = [
-        {
-            "idempotency_key": f"v{i}",
-            "variant_id": vid,
-            "kind": "accept" if i % 3 else "reject",
-            "event_time": at,
-        }
-        for i, vid in enumerate(ids)
-    ]
-    assert api.post("/v1/feedback/batch", json={"events": events}).json()["accepted"] == len(ids)
-    return ids
+from tests.support.reward_api import judged_workspace
 
 
 def test_an_analyst_trains_a_reward_model_and_generation_ranks_with_it(
@@ -50,7 +30,7 @@ def test_an_analyst_trains_a_reward_model_and_generation_ranks_with_it(
         before = create_generation(admin, brand)
         assert before["stats"]["reward_model"] is None
         assert "no reward model yet" in before["stats"]["reward_note"]
-        ids = _judged_workspace(admin, brand)
+        ids = judged_workspace(admin, brand)
     with server.client(tenant, role="marketer") as marketer:
         refused = marketer.post("/v1/reward-models", json={})
         assert refused.status_code == 403
@@ -59,6 +39,8 @@ def test_an_analyst_trains_a_reward_model_and_generation_ranks_with_it(
         assert created.status_code == 201, created.text
         model: dict[str, Any] = created.json()
         assert model["version"] == 1 and model["label"] == f"{model['id']} v1"
+        # auto, with fewer labelled drafts than a cross-encoder needs
+        assert model["kind"] == "logistic" and model["manifest"]["kind_asked"] == "auto"
         assert model["metrics"]["labelled"] == len(ids) and model["metrics"]["held_out"] > 0
         assert model["manifest"]["from_feedback"] == len(ids) and model["manifest"]["embedder"] == "hashing"
         assert set(model["named_weights"]) >= {"subject_question", "body_words", "names_product"}
@@ -74,7 +56,7 @@ def test_an_analyst_trains_a_reward_model_and_generation_ranks_with_it(
 
 
 def test_reward_models_stay_in_their_workspace(server: LiveServer, api: httpx.Client) -> None:
-    _judged_workspace(api, create_brand(api))
+    judged_workspace(api, create_brand(api))
     model = api.post("/v1/reward-models", json={}).json()
     other = server.tenant()
     with server.client(other) as stranger:
