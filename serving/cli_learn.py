@@ -35,7 +35,7 @@ def learn() -> None:
     default="auto",
     show_default=True,
     help="logistic (embedding and named features), cross-encoder (fine-tuned on brief and draft, "
-    "minutes on a CPU), or auto: the cross-encoder from 500 labelled drafts on.",
+    "minutes on a CPU), or auto: the cross-encoder from 5,000 labelled drafts on.",
 )
 @click.option("--database", default=None, help="Database URL [default: the configured one].")
 def reward(workspace: str, as_of: dt.datetime | None, seed: int, kind: str, database: str | None) -> None:

@@ -732,7 +732,7 @@ class RewardModelCreate(_In):
     kind: Literal["auto", "logistic", "cross-encoder"] = Field(
         default="auto",
         description="logistic: embedding and named features; cross-encoder: fine-tuned on the brief "
-        "and the draft together; auto: the cross-encoder from 500 labelled drafts on, else logistic.",
+        "and the draft together; auto: the cross-encoder from 5,000 labelled drafts on, else logistic.",
     )
 
 

@@ -39,7 +39,7 @@ def create_reward_model(
     30 contacts, its clicks and conversions per send against the workspace's median. Needs at least
     50 labelled drafts with both verdicts (422 naming `feedback` otherwise). `kind`: `logistic`,
     `cross-encoder` (fine-tuned on the brief and the draft; minutes on a CPU) or `auto`, the
-    cross-encoder from 500 labelled drafts on. Generation ranks with the newest model from then on
+    cross-encoder from 5,000 labelled drafts on. Generation ranks with the newest model from then on
     and names it in each variant's lineage.
     """
     embedder = runtime.require_embedder()

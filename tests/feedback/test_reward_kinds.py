@@ -142,8 +142,8 @@ def test_a_model_stored_before_kinds_reads_back_as_logistic(factory: sessionmake
 
 
 def test_the_choice_of_kind_and_the_folders_a_stored_path_may_name(tmp_path: Path) -> None:
-    assert choose_kind("auto", 499) == "logistic" and choose_kind("auto", 500) == "cross-encoder"
-    assert choose_kind("auto", 5000, cross_possible=False) == "logistic"
+    assert choose_kind("auto", 4999) == "logistic" and choose_kind("auto", 5000) == "cross-encoder"
+    assert choose_kind("auto", 50000, cross_possible=False) == "logistic"
     assert choose_kind("cross-encoder", 60) == "cross-encoder" and choose_kind("logistic", 5000) == "logistic"
     model = CrossRewardModel(
         path="reward_models/w/v1-x",
