@@ -23,7 +23,7 @@ from genai.campaign import GateResult
 from genai.draft import EmailDraft
 from genai.embed import Embedder, cosine_matrix
 from genai.gates import coverage
-from genai.gates.text import word_tokens
+from genai.gates.text import word_overlap
 from genai.reward import RewardScorer
 
 __all__ = [
@@ -56,11 +56,6 @@ class Scored:
     warned: bool = False
     trimmed: list[str] = field(default_factory=list)  # body sentences dropped before gating, and why
     reward: float | None = None  # the reward model's chance of acceptance, when one ranked it
-
-
-def _same_subject(a: str, b: str) -> bool:
-    left, right = set(word_tokens(a)), set(word_tokens(b))
-    return bool(left | right) and len(left & right) / len(left | right) >= SAME_SUBJECT
 
 
 def brand_reference_text(brand: BrandKit) -> str:
@@ -131,7 +126,8 @@ def select_drafts(
     for i in order:
         twin = next((k for k in kept if pairwise[i, k] >= dup_threshold), None)
         subject = passing[i].draft.subject
-        same = next((k for k in kept if _same_subject(subject, passing[k].draft.subject)), None)
+        overlaps = [(k, word_overlap(subject, passing[k].draft.subject)) for k in kept]
+        same = next((k for k, share in overlaps if share >= SAME_SUBJECT), None)
         if twin is not None:
             passing[
                 i

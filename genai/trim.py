@@ -53,7 +53,7 @@ from genai.gates.binding import fact_tokens, unbound
 from genai.gates.form import MIN_BODY_CHARS
 from genai.gates.grounding import ungrounded
 from genai.gates.offers import unbound_free
-from genai.gates.text import shared_runs, word_tokens
+from genai.gates.text import shared_runs, word_overlap, word_tokens
 from genai.sentences import finished, sentences
 
 __all__ = [
@@ -226,8 +226,7 @@ def compose_preheader(brief: Brief, body: list[str], brand: BrandKit | None = No
 
 
 def _same_line(a: str, b: str) -> bool:
-    left, right = set(word_tokens(a)), set(word_tokens(b))
-    return bool(left | right) and len(left & right) / len(left | right) >= SAME_LINE
+    return word_overlap(a, b) >= SAME_LINE
 
 
 def compose_headline(brief: Brief, subject: str, brand: BrandKit | None = None) -> str | None:

@@ -51,6 +51,12 @@ def word_tokens(text: str) -> list[str]:
     return [t.lower() for t in TOKEN_RE.findall(prose(text))]
 
 
+def word_overlap(a: str, b: str) -> float:
+    """The share of their words two texts have in common (Jaccard, lower-case word tokens)."""
+    left, right = set(word_tokens(a)), set(word_tokens(b))
+    return len(left & right) / len(left | right) if left | right else 0.0
+
+
 def shared_runs(a: list[str], b: list[str], least: int) -> Iterator[list[str]]:
     """Each maximal run of `least` or more tokens that `a` and `b` share."""
     previous = [0] * (len(b) + 1)
